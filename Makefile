@@ -1,0 +1,85 @@
+# milter-policy: the only build system.  See README.md.
+#   make          build milter/milter-policy
+#   make check    install missing dependencies (Debian), build, run every test
+#   make run      build and run the milter in the foreground on the example policy
+#   make install  PREFIX=/usr/local DESTDIR=
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR  ?=
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Werror
+PKGS      = libconfig libsodium libpcre2-8
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ipolicy
+
+POLICY_SRC = $(sort $(wildcard policy/*.c))
+POLICY_OBJ = $(POLICY_SRC:.c=.o)
+MILTER_SRC = $(sort $(wildcard milter/*.c))
+MILTER_OBJ = $(MILTER_SRC:.c=.o)
+TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
+
+EXAMPLE   ?= examples/policy.conf
+RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
+
+.PHONY: all check check-run unit e2e deps run install uninstall clean
+
+all: milter/milter-policy
+
+policy/%.o: policy/%.c $(wildcard policy/*.h)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+milter/%.o: milter/%.c $(wildcard milter/*.h policy/*.h)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+policy/libpolicy.a: $(POLICY_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(MILTER_OBJ) policy/libpolicy.a -lmilter $(PKG_LIBS)
+
+tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# Installs what is missing (Debian packages, as root), then builds and tests.
+check: deps
+	$(MAKE) check-run
+
+deps:
+	sh tests/install-deps.sh
+
+check-run: all $(TESTS)
+	$(MAKE) unit
+	$(MAKE) e2e
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; (cd tests && ../$$t); done
+
+e2e: all
+	sh tests/e2e/run-all.sh
+
+run: all
+	@mkdir -p run
+	./milter/milter-policy -f -c $(EXAMPLE) -p $(RUN_SOCKET)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/milter-policy
+	install -m 0755 milter/milter-policy $(DESTDIR)$(SBINDIR)/milter-policy
+	test -e $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf || \
+	    install -m 0644 init/policy.conf $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/milter-policy
+
+clean:
+	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS)
+	rm -rf run

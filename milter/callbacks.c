@@ -1,0 +1,322 @@
+/*
+ * callbacks.c: the mlfi_* table.  Each callback copies what libmilter
+ * lends into the session, asks the engine about its stage, and turns the
+ * verdict into a reply (reply.c).  No policy decision is made here.
+ *
+ * libmilter cannot send reply text from the connect callback (and
+ * Sendmail drops it there), so a refusal reached at connect is held and
+ * given at HELO, or at MAIL when the client skips HELO or the HELO step was
+ * negotiated away; it stays in force for the rest of the connection.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "callbacks.h"
+#include "current.h"
+#include "reply.h"
+#include "session.h"
+
+/* The session of a connection, created on its first callback. */
+static struct session *
+sess_get(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+	struct policy *p;
+
+	if (s == NULL && (p = current_get()) != NULL) {
+		s = sess_new(p);
+		pol_unref(p);
+		smfi_setpriv(ctx, s);
+	}
+	return s;
+}
+
+/* Refresh the queue id: Postfix knows it only from the first accepted RCPT. */
+static void
+sess_queue_id(SMFICTX *ctx, struct session *s)
+{
+	const char *q = smfi_getsymval(ctx, "i");
+
+	if (q != NULL && (s->queue_id == NULL || strcmp(q, s->queue_id) != 0))
+		sess_set(&s->queue_id, q);
+}
+
+/* Ask the engine about one stage, logging dry-run verdicts on the way. */
+static void
+stage_verdict(struct session *s, enum pol_stage stage, const char *hdr_name,
+    const char *hdr_value, struct pol_verdict *v)
+{
+	struct pol_env env;
+
+	sess_env(s, &env);
+	env.hdr_name = hdr_name;
+	env.hdr_value = hdr_value;
+	for (;;) {
+		pol_eval(s->pc, stage, &env, sess_now_ms(), v);
+		if (v->mode != POL_DRY_RUN || v->action == POL_CONTINUE)
+			return;
+		reply_log_dry(s, v);
+	}
+}
+
+static sfsistat
+stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
+{
+	struct pol_verdict v;
+
+	stage_verdict(s, stage, NULL, NULL, &v);
+	return reply_apply(ctx, s, &v);
+}
+
+/* Give a verdict held since connect, if any; SMFIS_CONTINUE when none. */
+static sfsistat
+held_apply(SMFICTX *ctx, struct session *s)
+{
+	return s->has_held ? reply_apply(ctx, s, &s->held) : SMFIS_CONTINUE;
+}
+
+/* The client's address as text, IPv4-mapped IPv6 as IPv4; NULL if none. */
+static void
+sess_client(struct session *s, const struct sockaddr *sa)
+{
+	char buf[INET6_ADDRSTRLEN], norm[INET6_ADDRSTRLEN];
+	const void *a = NULL;
+
+	if (sa != NULL && sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (a != NULL && inet_ntop(sa->sa_family, a, buf, sizeof buf) != NULL &&
+	    addr_ip_normalise(buf, norm, sizeof norm) == 0)
+		sess_set(&s->client_addr, norm);
+}
+
+/* The protocol steps to ask the MTA to skip: every stage no rule needs. */
+static unsigned long
+cb_protocol_flags(const struct policy *p)
+{
+	static const struct { enum pol_stage stage; unsigned long flag; } skip[] = {
+		{ POL_HELO, SMFIP_NOHELO }, { POL_RCPT, SMFIP_NORCPT },
+		{ POL_DATA, SMFIP_NODATA }, { POL_HEADER, SMFIP_NOHDRS },
+		{ POL_EOH, SMFIP_NOEOH }, { POL_BODY, SMFIP_NOBODY },
+	};
+	unsigned long flags = SMFIP_NOUNKNOWN;
+	size_t i;
+
+	for (i = 0; i < sizeof skip / sizeof skip[0]; i++)
+		if (!pol_needs_stage(p, skip[i].stage))
+			flags |= skip[i].flag;
+	return flags;
+}
+
+/* Ask for exactly the macros we read (Postfix honours this per milter). */
+static void
+cb_request_macros(SMFICTX *ctx)
+{
+	smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
+	smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+	smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+	smfi_setsymlist(ctx, SMFIM_DATA, "i");
+	smfi_setsymlist(ctx, SMFIM_EOH, "i");
+	smfi_setsymlist(ctx, SMFIM_EOM, "i");
+}
+
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct session *s = sess_get(ctx);
+
+	(void)f2;
+	(void)f3;
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	*pf0 = f0 & (SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+	*pf1 = f1 & cb_protocol_flags(pol_conn_policy(s->pc));
+	*pf2 = *pf3 = 0;
+	if (f0 & SMFIF_SETSYMLIST)
+		cb_request_macros(ctx);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct session *s = sess_get(ctx);
+	struct pol_verdict v;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_client(s, (const struct sockaddr *)hostaddr);
+	if (hostname != NULL && hostname[0] != '[' &&
+	    strcasecmp(hostname, "unknown") != 0)
+		sess_set(&s->client_name, hostname);
+	sess_set(&s->daemon, smfi_getsymval(ctx, "{daemon_name}"));
+	stage_verdict(s, POL_CONNECT, NULL, NULL, &v);
+	if (v.action == POL_CONTINUE || v.action == POL_ACCEPT)
+		return reply_apply(ctx, s, &v);
+	s->held = v;		/* given, with its text, at HELO or MAIL */
+	s->has_held = 1;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_set(&s->helo, helo);
+	s->helo_seen = 1;
+	if (s->has_held)
+		return held_apply(ctx, s);
+	return stage_eval(ctx, s, POL_HELO);
+}
+
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_msg_reset(s);
+	if (s->has_held)
+		return held_apply(ctx, s);
+	sess_sender(s, argv);
+	sess_set(&s->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
+	sess_queue_id(ctx, s);
+	return stage_eval(ctx, s, POL_MAIL);
+}
+
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_path(&s->rcpt, argv[0]);
+	sess_queue_id(ctx, s);
+	return stage_eval(ctx, s, POL_RCPT);
+}
+
+static sfsistat
+mlfi_data(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_queue_id(ctx, s);
+	sess_set(&s->rcpt, NULL);
+	return stage_eval(ctx, s, POL_DATA);
+}
+
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct session *s = smfi_getpriv(ctx);
+	struct pol_verdict v;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	stage_verdict(s, POL_HEADER, name, value, &v);
+	return reply_apply(ctx, s, &v);
+}
+
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_queue_id(ctx, s);
+	return stage_eval(ctx, s, POL_EOH);
+}
+
+static sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	(void)chunk;
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	if (!s->size_given)
+		s->size += len;
+	return stage_eval(ctx, s, POL_BODY);
+}
+
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+	sfsistat rc;
+
+	if (s == NULL)
+		return SMFIS_TEMPFAIL;
+	sess_queue_id(ctx, s);
+	rc = stage_eval(ctx, s, POL_EOM);
+	if (rc == SMFIS_CONTINUE && s->quarantine != NULL)
+		smfi_quarantine(ctx, s->quarantine);
+	pol_msg_end(s->pc, rc == SMFIS_CONTINUE || rc == SMFIS_ACCEPT,
+	    sess_now_ms());
+	sess_msg_reset(s);
+	return rc;
+}
+
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	struct session *s = smfi_getpriv(ctx);
+
+	if (s != NULL) {
+		pol_msg_end(s->pc, 0, sess_now_ms());
+		sess_msg_reset(s);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	sess_free(smfi_getpriv(ctx));
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlfi_unknown(SMFICTX *ctx, const char *cmd)
+{
+	(void)ctx;
+	(void)cmd;
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc cb_desc = {
+	.xxfi_name = "milter-policy",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+	.xxfi_unknown = mlfi_unknown,
+	.xxfi_data = mlfi_data,
+	.xxfi_negotiate = mlfi_negotiate,
+};

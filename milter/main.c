@@ -1,0 +1,211 @@
+/*
+ * main.c: milter-policy's entry point: options, the subcommands, loading
+ * the policy, the socket, privileges, and handing over to smfi_main().
+ *
+ * Start-up failures exit with a sysexits code: EX_USAGE for bad options,
+ * EX_CONFIG for an invalid policy, EX_OSERR when the socket or the
+ * privilege drop fails.  Once smfi_main() runs nothing here exits.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "current.h"
+#include "log.h"
+#include "policy.h"
+#include "replies.h"
+
+#define VERSION		"0.1.0"
+#define DEFAULT_POLICY	"/etc/milter-policy/policy.conf"
+
+struct options {
+	const char *policy;
+	const char *socket;
+	int foreground;
+	int test;
+	int verbose;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET]\n"
+	    "       milter-policy explain CODE\n"
+	    "\n"
+	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
+	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
+	    "             inet:PORT@HOST or inet6:PORT@HOST\n"
+	    "  -f         stay in the foreground and log to stderr as well\n"
+	    "  -t         check the policy file, print its errors as FILE:LINE:,\n"
+	    "             exit 0 when it is valid and 1 when it is not\n"
+	    "  -v         log debug messages too\n"
+	    "  -h         this help;  -V  the version\n"
+	    "\n"
+	    "  explain CODE   what an SMTP reply code means, whose side the\n"
+	    "                 problem is on and what the sender should do\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as\n"
+	    "stop.  See milter-policy(8) and milter-policy.conf(5).\n");
+}
+
+static void
+print_error(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	int ch;
+
+	o->policy = DEFAULT_POLICY;
+	while ((ch = getopt(argc, argv, "c:p:ftvhV")) != -1) {
+		switch (ch) {
+		case 'c': o->policy = optarg; break;
+		case 'p': o->socket = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case 't': o->test = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("milter-policy %s\n", VERSION); exit(0);
+		default: usage(stderr); exit(EX_USAGE);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "milter-policy: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(EX_USAGE);
+	}
+}
+
+static int
+cmd_explain(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: milter-policy explain CODE   (e.g. 550)\n");
+		return EX_USAGE;
+	}
+	return reply_explain(argv[2], stdout);
+}
+
+/* The filesystem path of a unix: socket, or NULL for inet sockets. */
+static const char *
+socket_path(const char *conn)
+{
+	if (strncmp(conn, "unix:", 5) == 0)
+		return conn + 5;
+	if (strncmp(conn, "local:", 6) == 0)
+		return conn + 6;
+	return conn[0] == '/' ? conn : NULL;
+}
+
+/* Drop root for the configured user; the socket is theirs first. */
+static void
+drop_privileges(const char *user, const char *sock)
+{
+	struct passwd *pw;
+
+	if (user == NULL) {
+		if (getuid() == 0)
+			log_msg(LOG_WARNING, "running as root: set milter.user "
+			    "to drop privileges after binding the socket");
+		return;
+	}
+	if ((pw = getpwnam(user)) == NULL) {
+		log_msg(LOG_ERR, "milter.user \"%s\": no such user", user);
+		exit(EX_CONFIG);
+	}
+	if (sock != NULL && chown(sock, pw->pw_uid, pw->pw_gid) < 0)
+		log_msg(LOG_WARNING, "chown %s: %s", sock, strerror(errno));
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0 || setuid(0) == 0) {
+		log_msg(LOG_ERR, "cannot become user %s: %s", user,
+		    strerror(errno));
+		exit(EX_OSERR);
+	}
+}
+
+/* Bind the milter socket; the MTA's user must be able to connect to it. */
+static void
+open_socket(const char *conn)
+{
+	const char *path = socket_path(conn);
+
+	if (smfi_setconn((char *)conn) == MI_FAILURE ||
+	    smfi_register(cb_desc) == MI_FAILURE) {
+		log_msg(LOG_ERR, "cannot use milter socket %s", conn);
+		exit(EX_USAGE);
+	}
+	if (smfi_opensocket(1) == MI_FAILURE) {
+		log_msg(LOG_ERR, "cannot listen on %s: in use, or its directory "
+		    "is missing or not writable", conn);
+		exit(EX_OSERR);
+	}
+	/* XXX the mode and group will be settings; the MTA must get in now. */
+	if (path != NULL && chmod(path, 0666) < 0)
+		log_msg(LOG_WARNING, "chmod %s: %s", path, strerror(errno));
+}
+
+static int
+run(const struct options *o, struct policy *p)
+{
+	const struct pol_settings *ps = pol_settings(p);
+	const char *conn = o->socket ? o->socket : ps->socket;
+	int rc;
+
+	log_open(ps->syslog_facility, o->foreground);
+	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
+	current_set(p);
+	open_socket(conn);
+	drop_privileges(ps->user, socket_path(conn));
+	if (!o->foreground && daemon(0, 0) < 0) {
+		log_msg(LOG_ERR, "cannot run in the background: %s",
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
+	    pol_path(p), pol_rule_count(p), conn);
+	rc = smfi_main();
+	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
+	if (socket_path(conn) != NULL)
+		unlink(socket_path(conn));
+	current_set(NULL);
+	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct policy *p;
+
+	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+		return cmd_explain(argc, argv);
+	parse_options(argc, argv, &o);
+	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
+		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,
+		    o.test ? "" : "; not started");
+		return o.test ? 1 : EX_CONFIG;
+	}
+	if (o.test) {
+		printf("%s: OK, %d rules\n", o.policy, pol_rule_count(p));
+		pol_unref(p);
+		return 0;
+	}
+	return run(&o, p);
+}

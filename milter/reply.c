@@ -1,0 +1,166 @@
+/* reply.c: a verdict → reply text, SMFIS_* value and the decision line. */
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+#include "replies.h"
+#include "reply.h"
+
+#define VALUE_BUF (REPLY_VALUE_MAX + 8)
+
+/* A client value made safe for a key=value log line: clean, no spaces. */
+static const char *
+log_value(const char *v, char *buf)
+{
+	char *p;
+
+	if (v == NULL)
+		return "unknown";
+	reply_clean(v, buf, VALUE_BUF);
+	for (p = buf; *p; p++)
+		if (*p == ' ')
+			*p = '_';
+	return buf;
+}
+
+static const char *
+verb_name(const struct pol_verdict *v)
+{
+	int class = v->reply ? v->reply->code / 100 : 0;
+
+	switch (v->action) {
+	case POL_DISCARD:
+		return v->mode == POL_DRY_RUN ? "would-discard" : "discard";
+	case POL_QUARANTINE:
+		return v->mode == POL_DRY_RUN ? "would-quarantine" : "quarantine";
+	case POL_ERROR:
+		return "error";
+	default:
+		break;
+	}
+	if (v->mode == POL_DRY_RUN)
+		return class == 4 ? "would-tempfail" : "would-reject";
+	return class == 4 ? "tempfail" : "reject";
+}
+
+/* The decision line: "QUEUEID: verb stage=... rule=... code=... ...". */
+static void
+decision_log(const struct session *s, const struct pol_verdict *v,
+    const char *verb, const char *extra)
+{
+	char q[VALUE_BUF], n[VALUE_BUF], a[VALUE_BUF], h[VALUE_BUF];
+	char f[VALUE_BUF], r[VALUE_BUF], codes[64] = "", msg[4 * VALUE_BUF];
+	size_t len;
+
+	if (v->reply != NULL)
+		snprintf(codes, sizeof codes, " code=%d xcode=%s",
+		    v->reply->code, v->reply->xcode);
+	len = snprintf(msg, sizeof msg, "%s: %s stage=%s rule=%s%s client=%s[%s]",
+	    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE", verb,
+	    pol_stage_name(v->stage), v->rule ? v->rule : "none", codes,
+	    log_value(s->client_name, n), log_value(s->client_addr, a));
+	if (s->helo != NULL && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " helo=%s",
+		    log_value(s->helo, h));
+	if (s->sender != NULL && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " sender=<%s>",
+		    log_value(s->sender, f));
+	if (s->rcpt != NULL && v->stage == POL_RCPT && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " rcpt=<%s>",
+		    log_value(s->rcpt, r));
+	log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s", msg,
+	    extra ? extra : "");
+}
+
+void
+reply_log_dry(const struct session *s, const struct pol_verdict *v)
+{
+	decision_log(s, v, verb_name(v), NULL);
+}
+
+/* Render, escape and hand the reply text to libmilter. */
+static void
+reply_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
+{
+	static struct reply_text empty;
+	char code[8], esc[REPLY_MAX_LINES][REPLY_LINE_MAX + 1];
+	char *l[REPLY_MAX_LINES + 1] = { NULL };
+	struct reply_text text = empty;
+	struct reply_ctx rc = {
+		.client_addr = s->client_addr, .client_name = s->client_name,
+		.helo = s->helo, .sender = s->sender, .rcpt = s->rcpt,
+		.auth_user = s->auth_user, .rule = v->rule,
+		.queue_id = s->queue_id, .vars = &v->vars,
+	};
+	int i, rv;
+
+	reply_render(v->reply, &rc, &text);
+	for (i = 0; i < text.nlines; i++) {
+		reply_escape(text.line[i], esc[i], sizeof esc[i]);
+		l[i] = esc[i];
+	}
+	snprintf(code, sizeof code, "%d", v->reply->code);
+	if (text.nlines <= 1)
+		rv = smfi_setreply(ctx, code, (char *)v->reply->xcode, l[0]);
+	else
+		rv = smfi_setmlreply(ctx, code, v->reply->xcode, l[0], l[1],
+		    l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9], l[10],
+		    l[11], l[12], l[13], l[14], l[15], l[16], l[17], l[18],
+		    l[19], l[20], l[21], l[22], l[23], l[24], l[25], l[26],
+		    l[27], l[28], l[29], l[30], l[31], (char *)NULL);
+	if (rv != MI_SUCCESS)
+		log_msg(LOG_WARNING, "%s: the MTA will use its own text: "
+		    "libmilter refused reply %s %s of rule %s",
+		    s->queue_id ? s->queue_id : "NOQUEUE", code,
+		    v->reply->xcode, v->rule ? v->rule : "none");
+}
+
+/* Refuse with the verdict's reply: the class decides the SMFIS_* value. */
+static sfsistat
+reply_refuse(SMFICTX *ctx, struct session *s, const struct pol_verdict *v,
+    const char *extra)
+{
+	decision_log(s, v, verb_name(v), extra);
+	reply_set(ctx, s, v);
+	return v->reply->code / 100 == 4 ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+static sfsistat
+reply_error(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
+{
+	const struct pol_settings *ps = pol_settings(pol_conn_policy(s->pc));
+
+	if (ps->on_error == POL_ACCEPT) {
+		decision_log(s, v, "error", " on_error=accept");
+		return SMFIS_CONTINUE;
+	}
+	return reply_refuse(ctx, s, v, " on_error=tempfail");
+}
+
+sfsistat
+reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
+{
+	char reason[128];
+
+	switch (v->action) {
+	case POL_CONTINUE:
+		return SMFIS_CONTINUE;
+	case POL_ACCEPT:
+		return SMFIS_ACCEPT;
+	case POL_DISCARD:
+		decision_log(s, v, verb_name(v), NULL);
+		return SMFIS_DISCARD;
+	case POL_QUARANTINE:
+		decision_log(s, v, verb_name(v), NULL);
+		snprintf(reason, sizeof reason, "milter-policy rule %s", v->rule);
+		sess_set(&s->quarantine, reason);
+		return SMFIS_CONTINUE;
+	case POL_ERROR:
+		return reply_error(ctx, s, v);
+	case POL_TEMPFAIL:
+	case POL_REJECT:
+		break;
+	}
+	return reply_refuse(ctx, s, v, NULL);
+}

@@ -1,0 +1,79 @@
+/*
+ * conf.h: the policy loader's internals, shared by conf.c (the file, the
+ * milter/state/lists/relay/replies groups) and conf_rule.c (rules).
+ * Nothing outside conf*.c includes this; libconfig types stay here.
+ *
+ * struct conf lives on pol_load's stack for one load; the policy it fills
+ * (cf->p) is freed by pol_load when any error was reported.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <libconfig.h>
+
+#include "rules.h"
+
+#define ERR_MAX		1024
+#define LIST_DEPTH_MAX	8
+
+struct conf {
+	const char *path;
+	pol_error_fn *errfn;
+	void *arg;
+	int nerrors;
+	config_t cfg;
+	const config_setting_t *lists;		/* lists = { }, or NULL */
+	const config_setting_t *replies;	/* replies = { }, or NULL */
+	struct policy *p;
+	struct rule *rule;			/* the rule being compiled */
+	struct condset *conds;			/* its when or unless, being filled */
+};
+
+/* One known key of a group: its name, the types it may have, its setter. */
+struct setting {
+	const char *name;
+	int types;			/* TYPE_* bits */
+	void (*set)(struct conf *, const config_setting_t *);
+};
+
+#define TYPE_STRING	0x01
+#define TYPE_INT	0x02
+#define TYPE_BOOL	0x04
+#define TYPE_GROUP	0x08
+#define TYPE_LIST	0x10	/* an array [ ] or a list ( ) */
+
+/* Report "FILE:LINE: message" for setting s (NULL: line 0) and count it. */
+void conf_error(struct conf *cf, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Apply a table of settings to a group's members; unknown keys and wrong
+ * types are reported. */
+void conf_group(struct conf *cf, const config_setting_t *group,
+    const struct setting *tab, size_t n);
+
+/* Parse "50ms", "30s", "10m", "1h", "1d" or plain seconds; 0 or -1. */
+int conf_parse_duration(const char *s, unsigned long *ms);
+
+/* A duration setting (string or number of seconds) in ms; 0 after an error. */
+unsigned long conf_duration(struct conf *cf, const config_setting_t *s);
+
+/* The index of a string setting's value in names[], or -1 after an error. */
+int conf_choice(struct conf *cf, const config_setting_t *s,
+    const char *const *names, int n);
+
+/* "enforce" or "dry-run" into *mode; 0, or -1 after an error. */
+int conf_mode(struct conf *cf, const config_setting_t *s, enum pol_mode *mode);
+
+/* A string or list setting ("@list", "file:PATH", patterns) compiled into a
+ * new match list of one kind; errors reported, never NULL. */
+struct match_list *conf_matcher(struct conf *cf, const config_setting_t *s,
+    enum match_kind kind);
+
+/* The reply a string setting names (replies group, built-in or inline);
+ * a new copy the caller owns, or NULL after an error. */
+struct reply *conf_reply(struct conf *cf, const config_setting_t *s);
+
+/* Compile rules = ( ... ) into cf->p->rules. */
+void conf_rules(struct conf *cf, const config_setting_t *list);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * conf_rule.c: compiles rules = ( { ... }, ... ) into struct rule (rules.h):
+ * conditions, action, reply, mode, scope and the stage a rule runs at.
+ * Part of the loader; see conf.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "xmalloc.h"
+
+static const char *const stage_names[] = {
+	"connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom"
+};
+
+static struct cond *
+cond_add(struct condset *cs, enum cond_kind kind)
+{
+	struct cond *c;
+
+	cs->c = xrealloc(cs->c, (cs->n + 1) * sizeof *cs->c);
+	c = &cs->c[cs->n++];
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	return c;
+}
+
+static void
+cond_list(struct conf *cf, const config_setting_t *s, enum cond_kind kind,
+    enum match_kind mk)
+{
+	cond_add(cf->conds, kind)->list = conf_matcher(cf, s, mk);
+}
+
+#define COND_LIST_SETTER(fn, kind, mk) \
+	static void fn(struct conf *cf, const config_setting_t *s) \
+	{ cond_list(cf, s, kind, mk); }
+
+COND_LIST_SETTER(set_client, COND_CLIENT, MATCH_CLIENT)
+COND_LIST_SETTER(set_client_name, COND_CLIENT_NAME, MATCH_HOST)
+COND_LIST_SETTER(set_helo, COND_HELO, MATCH_HOST)
+COND_LIST_SETTER(set_sender, COND_SENDER, MATCH_ADDR)
+COND_LIST_SETTER(set_sender_domain, COND_SENDER_DOMAIN, MATCH_DOMAIN)
+COND_LIST_SETTER(set_rcpt, COND_RCPT, MATCH_ADDR)
+COND_LIST_SETTER(set_rcpt_domain, COND_RCPT_DOMAIN, MATCH_DOMAIN)
+COND_LIST_SETTER(set_auth_user, COND_AUTH_USER, MATCH_STRING)
+COND_LIST_SETTER(set_daemon, COND_DAEMON, MATCH_STRING)
+
+static void
+set_authenticated(struct conf *cf, const config_setting_t *s)
+{
+	cond_add(cf->conds, COND_AUTHENTICATED)->want =
+	    config_setting_get_bool(s);
+}
+
+static void
+set_header(struct conf *cf, const config_setting_t *s)
+{
+	const config_setting_t *m = config_setting_get_member(s, "match");
+	const char *name = NULL;
+	struct cond *c;
+	int i;
+
+	for (i = 0; i < config_setting_length(s); i++) {
+		const char *k = config_setting_name(config_setting_get_elem(s, i));
+
+		if (strcmp(k, "name") != 0 && strcmp(k, "match") != 0)
+			conf_error(cf, config_setting_get_elem(s, i), "unknown "
+			    "setting \"%s\" in header; expected name, match", k);
+	}
+	if (config_setting_lookup_string(s, "name", &name) != CONFIG_TRUE ||
+	    name[0] == '\0' || m == NULL) {
+		conf_error(cf, s, "header needs name = \"Header-Name\"; and "
+		    "match = \"/pattern/\" (or a list)");
+		return;
+	}
+	c = cond_add(cf->conds, COND_HEADER);
+	c->hdr_name = xstrdup(name);
+	c->list = conf_matcher(cf, m, MATCH_STRING);
+}
+
+static void
+set_size(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+	struct cond *c;
+	char *end;
+
+	if (strchr("<>=", v[0]) == NULL || !isdigit((unsigned char)v[1])) {
+		conf_error(cf, s, "size \"%s\": expected \">BYTES\", \"<BYTES\" "
+		    "or \"=BYTES\", e.g. \">10000000\"", v);
+		return;
+	}
+	c = cond_add(cf->conds, COND_SIZE);
+	c->size_op = v[0] == '>' ? SIZE_GT : v[0] == '<' ? SIZE_LT : SIZE_EQ;
+	c->size = strtoul(v + 1, &end, 10);
+	if (*end != '\0')
+		conf_error(cf, s, "size \"%s\": trailing \"%s\"; give a plain "
+		    "number of bytes", v, end);
+}
+
+static const struct setting cond_settings[] = {
+	{ "client", TYPE_STRING | TYPE_LIST, set_client },
+	{ "client_name", TYPE_STRING | TYPE_LIST, set_client_name },
+	{ "helo", TYPE_STRING | TYPE_LIST, set_helo },
+	{ "sender", TYPE_STRING | TYPE_LIST, set_sender },
+	{ "sender_domain", TYPE_STRING | TYPE_LIST, set_sender_domain },
+	{ "rcpt", TYPE_STRING | TYPE_LIST, set_rcpt },
+	{ "rcpt_domain", TYPE_STRING | TYPE_LIST, set_rcpt_domain },
+	{ "authenticated", TYPE_BOOL, set_authenticated },
+	{ "auth_user", TYPE_STRING | TYPE_LIST, set_auth_user },
+	{ "daemon", TYPE_STRING | TYPE_LIST, set_daemon },
+	{ "header", TYPE_GROUP, set_header },
+	{ "size", TYPE_STRING, set_size },
+};
+
+static void
+cond_group(struct conf *cf, const config_setting_t *s, struct condset *set)
+{
+	cf->conds = set;
+	conf_group(cf, s, cond_settings, sizeof cond_settings /
+	    sizeof cond_settings[0]);
+	cf->conds = NULL;
+}
+
+/* ---- the rule's own keys ---- */
+
+static void
+set_name(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("-_.", *p) == NULL)
+			break;
+	if (v[0] == '\0' || *p != '\0' || p - v > 64) {
+		conf_error(cf, s, "rule name \"%s\": use 1-64 letters, digits, "
+		    "'-', '_' or '.' (it appears in logs as rule=NAME)", v);
+		return;
+	}
+	free(cf->rule->name);
+	cf->rule->name = xstrdup(v);
+}
+
+static void
+set_when(struct conf *cf, const config_setting_t *s)
+{
+	cond_group(cf, s, &cf->rule->when);
+}
+
+static void
+set_unless(struct conf *cf, const config_setting_t *s)
+{
+	cond_group(cf, s, &cf->rule->unless);
+}
+
+static const char *const action_names[] = {
+	"continue", "accept", "tempfail", "reject", "discard", "quarantine"
+};
+
+static void
+set_action(struct conf *cf, const config_setting_t *s)
+{
+	int i = conf_choice(cf, s, action_names, 6);
+
+	if (i >= 0)
+		cf->rule->action = (enum pol_action)i;
+}
+
+static void
+set_reply(struct conf *cf, const config_setting_t *s)
+{
+	reply_free(cf->rule->reply);
+	cf->rule->reply = conf_reply(cf, s);
+}
+
+static void
+set_mode(struct conf *cf, const config_setting_t *s)
+{
+	conf_mode(cf, s, &cf->rule->mode);
+}
+
+static void
+set_scope(struct conf *cf, const config_setting_t *s)
+{
+	static const char *const names[] = { "message", "connection" };
+	int i = conf_choice(cf, s, names, 2);
+
+	if (i >= 0)
+		cf->rule->scope = i == 0 ? POL_SCOPE_MESSAGE : POL_SCOPE_CONNECTION;
+}
+
+static void
+set_stage(struct conf *cf, const config_setting_t *s)
+{
+	int i = conf_choice(cf, s, stage_names, POL_NSTAGES);
+
+	if (i >= 0)
+		cf->rule->stage = (enum pol_stage)i;
+}
+
+static const struct setting rule_settings[] = {
+	{ "name", TYPE_STRING, set_name },
+	{ "when", TYPE_GROUP, set_when },
+	{ "unless", TYPE_GROUP, set_unless },
+	{ "action", TYPE_STRING, set_action },
+	{ "reply", TYPE_STRING, set_reply },
+	{ "mode", TYPE_STRING, set_mode },
+	{ "scope", TYPE_STRING, set_scope },
+	{ "stage", TYPE_STRING, set_stage },
+};
+
+/* ---- checks across a rule's keys ---- */
+
+enum pol_stage
+cond_stage(enum cond_kind kind)
+{
+	switch (kind) {
+	case COND_CLIENT:
+	case COND_CLIENT_NAME:
+	case COND_DAEMON:
+		return POL_CONNECT;
+	case COND_HELO:
+		return POL_HELO;
+	case COND_SENDER:
+	case COND_SENDER_DOMAIN:
+	case COND_AUTHENTICATED:
+	case COND_AUTH_USER:
+	case COND_SIZE:
+		return POL_MAIL;
+	case COND_RCPT:
+	case COND_RCPT_DOMAIN:
+		return POL_RCPT;
+	case COND_HEADER:
+		return POL_HEADER;
+	}
+	return POL_CONNECT;
+}
+
+/* The earliest stage where all a rule's conditions are known, and the
+ * latest it may run at (per-recipient and per-header data vanish). */
+static void
+rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
+{
+	const struct condset *sets[2] = { &r->when, &r->unless };
+	int i, k;
+
+	*lo = POL_CONNECT;
+	*hi = POL_EOM;
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sets[k]->n; i++) {
+			enum pol_stage st = cond_stage(sets[k]->c[i].kind);
+
+			if (st > *lo)
+				*lo = st;
+			if ((st == POL_RCPT || st == POL_HEADER) && st < *hi)
+				*hi = st;
+		}
+}
+
+static void
+rule_check_stage(struct conf *cf, const config_setting_t *g, int stage_set)
+{
+	struct rule *r = cf->rule;
+	enum pol_stage lo, hi;
+
+	rule_stage_bounds(r, &lo, &hi);
+	if (lo > hi) {
+		conf_error(cf, g, "rule %s tests both recipient and header data; "
+		    "recipients are checked one by one at rcpt, headers one by "
+		    "one at header: split it into two rules", r->name);
+		return;
+	}
+	if (!stage_set)
+		r->stage = lo;
+	else if (r->stage < lo)
+		conf_error(cf, g, "rule %s: stage \"%s\" is too early: its "
+		    "conditions are known only from \"%s\" on", r->name,
+		    stage_names[r->stage], stage_names[lo]);
+	else if (r->stage > hi)
+		conf_error(cf, g, "rule %s: stage \"%s\" is too late: its %s "
+		    "condition is checked at \"%s\" only", r->name,
+		    stage_names[r->stage], hi == POL_RCPT ? "recipient" :
+		    "header", stage_names[hi]);
+}
+
+/* Action and reply must agree: the action follows the code's class. */
+static void
+rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
+    int reply_set)
+{
+	struct rule *r = cf->rule;
+	int class = r->reply ? r->reply->code / 100 : 0;
+
+	if (reply_set && r->reply == NULL)
+		return;		/* the bad reply was reported */
+	if (!action_set && r->reply == NULL) {
+		conf_error(cf, g, "rule %s does nothing: give it an action "
+		    "(reject, tempfail, accept, ...) or a reply", r->name);
+		return;
+	}
+	if (!action_set)
+		r->action = class == 4 ? POL_TEMPFAIL : POL_REJECT;
+	else if ((r->action == POL_REJECT && class == 4) ||
+	    (r->action == POL_TEMPFAIL && class == 5))
+		conf_error(cf, g, "rule %s: action %s does not fit reply code %d; "
+		    "a 4xx reply tempfails, a 5xx reply rejects", r->name,
+		    action_names[r->action], r->reply->code);
+	else if (r->reply == NULL && r->action == POL_REJECT)
+		r->reply = reply_copy(reply_builtin("access_denied"));
+	else if (r->reply == NULL && r->action == POL_TEMPFAIL)
+		r->reply = reply_copy(reply_builtin("try_later"));
+	if (r->scope == POL_SCOPE_CONNECTION && r->action != POL_ACCEPT)
+		conf_error(cf, g, "rule %s: scope applies to accept only", r->name);
+}
+
+static void
+rule_check_name(struct conf *cf, const config_setting_t *g, int idx)
+{
+	struct policy *p = cf->p;
+	char buf[32];
+	int i;
+
+	if (cf->rule->name == NULL) {
+		snprintf(buf, sizeof buf, "rule-%d", idx + 1);
+		cf->rule->name = xstrdup(buf);
+	}
+	for (i = 0; i < idx; i++)
+		if (p->rules[i].name && strcmp(p->rules[i].name, cf->rule->name) == 0)
+			conf_error(cf, g, "duplicate rule name \"%s\" (first at "
+			    "line %d); names must be unique: logs and counters "
+			    "use them", cf->rule->name, p->rules[i].line);
+}
+
+static void
+conf_rule(struct conf *cf, const config_setting_t *g, int idx)
+{
+	struct rule *r = &cf->p->rules[idx];
+
+	cf->rule = r;
+	r->line = config_setting_source_line(g);
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		conf_error(cf, g, "rules must hold groups: { name = \"...\"; "
+		    "when = { ... }; reply = \"...\"; }");
+		rule_check_name(cf, g, idx);
+		return;
+	}
+	conf_group(cf, g, rule_settings, sizeof rule_settings /
+	    sizeof rule_settings[0]);
+	rule_check_name(cf, g, idx);
+	rule_check_stage(cf, g, config_setting_get_member(g, "stage") != NULL);
+	rule_check_action(cf, g, config_setting_get_member(g, "action") != NULL,
+	    config_setting_get_member(g, "reply") != NULL);
+	cf->rule = NULL;
+}
+
+void
+conf_rules(struct conf *cf, const config_setting_t *list)
+{
+	int i, n = config_setting_length(list);
+
+	cf->p->rules = xcalloc(n ? n : 1, sizeof *cf->p->rules);
+	for (i = 0; i < n; i++) {
+		cf->p->nrules = i + 1;
+		conf_rule(cf, config_setting_get_elem(list, i), i);
+	}
+}

@@ -1,0 +1,142 @@
+/*
+ * policy.h: the engine's public API.
+ *
+ * A struct policy is a compiled, immutable policy file.  pol_load() builds
+ * one or reports every error it finds through the caller's callback and
+ * returns NULL; nothing is half loaded.  The policy is reference counted:
+ * pol_load() returns it with one reference, each struct pol_conn holds one
+ * more, and the last pol_unref() frees it.  pol_ref/pol_unref are thread
+ * safe; a policy is read-only after loading, so any number of threads may
+ * evaluate against it at once.
+ *
+ * A struct pol_conn is the engine's state for one SMTP connection (what
+ * has been decided, what scope an accept covers).  It belongs to one
+ * thread at a time: the caller serialises calls on one connection.
+ *
+ * struct pol_env is the caller's view of the transaction: every string is
+ * borrowed for the duration of one pol_eval() call and may be NULL when the
+ * MTA did not say.  Time is always an argument (milliseconds on a clock of
+ * the caller's choosing), never read by the engine.
+ *
+ * The engine never includes libmilter, never logs and never exits except
+ * on out-of-memory (xmalloc).
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pol_stage {
+	POL_CONNECT, POL_HELO, POL_MAIL, POL_RCPT, POL_DATA,
+	POL_HEADER, POL_EOH, POL_BODY, POL_EOM, POL_NSTAGES
+};
+
+enum pol_action {
+	POL_CONTINUE,		/* no rule decided; go on */
+	POL_ACCEPT,		/* accept: stop checking (scope says what) */
+	POL_TEMPFAIL,		/* 4xx */
+	POL_REJECT,		/* 5xx (421 too, with POL_CLOSE set) */
+	POL_DISCARD,		/* accept and drop the message */
+	POL_QUARANTINE,		/* accept into the MTA's hold queue */
+	POL_ERROR		/* the engine could not decide: see on_error */
+};
+
+enum pol_scope { POL_SCOPE_MESSAGE, POL_SCOPE_CONNECTION };
+
+enum pol_mode { POL_ENFORCE, POL_DRY_RUN };
+
+/* The transaction as the MTA described it; strings borrowed, NULL unknown. */
+struct pol_env {
+	const char *client_addr;	/* normalised text: "192.0.2.7", "2001:db8::1" */
+	const char *client_name;	/* reverse name, or NULL */
+	const char *helo;
+	const char *daemon;		/* the MTA's {daemon_name} */
+	const char *sender;		/* without <>; "" for the null sender */
+	const char *rcpt;		/* the current recipient, without <> */
+	const char *auth_user;		/* NULL or "" when not authenticated */
+	const char *queue_id;
+	const char *hdr_name;		/* at POL_HEADER: the current header */
+	const char *hdr_value;
+	unsigned long size;		/* SIZE= at mail, bytes counted at eom; 0 unknown */
+};
+
+/* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
+struct pol_vars {
+	unsigned long limit;
+	unsigned long window_s;
+	unsigned long count;
+	unsigned long retry_after_s;
+};
+
+struct reply;
+
+/* A decision.  Pointers are borrowed from the policy the pol_conn holds. */
+struct pol_verdict {
+	enum pol_action action;
+	enum pol_stage stage;
+	enum pol_scope scope;		/* for POL_ACCEPT */
+	enum pol_mode mode;		/* POL_DRY_RUN: log would-..., then continue */
+	int close;			/* 421: the MTA should close the connection */
+	const struct reply *reply;	/* code, xcode, text templates; NULL for continue/accept */
+	const char *rule;		/* name of the deciding rule, or NULL */
+	struct pol_vars vars;
+};
+
+/* Settings of the milter = { } and state = { } groups the daemon needs. */
+struct pol_settings {
+	const char *socket;
+	const char *user;
+	const char *syslog_facility;
+	int log_level;			/* syslog priority: LOG_ERR .. LOG_DEBUG */
+	enum pol_mode mode;
+	unsigned long stats_interval_s;
+	enum pol_action on_error;	/* POL_TEMPFAIL or POL_ACCEPT */
+};
+
+struct policy;
+struct pol_conn;
+
+/* Receives one "FILE:LINE: message" per error found while loading. */
+typedef void pol_error_fn(void *arg, const char *msg);
+
+/* Load and compile a policy file; NULL after reporting every error. */
+struct policy *pol_load(const char *path, pol_error_fn *err, void *arg);
+
+/* Take one more reference; returns p. */
+struct policy *pol_ref(struct policy *p);
+
+/* Drop a reference; the last one frees the policy.  NULL is fine. */
+void pol_unref(struct policy *p);
+
+/* The daemon settings of a loaded policy; valid while p is referenced. */
+const struct pol_settings *pol_settings(const struct policy *p);
+
+/* The file a policy was loaded from, and its number of rules. */
+const char *pol_path(const struct policy *p);
+int pol_rule_count(const struct policy *p);
+
+/* Non-zero if some rule or relay check may need this stage's callback. */
+int pol_needs_stage(const struct policy *p, enum pol_stage stage);
+
+/* Start a connection's state; it holds a reference to p. */
+struct pol_conn *pol_conn_new(struct policy *p);
+
+/* The policy a connection was started on. */
+struct policy *pol_conn_policy(const struct pol_conn *c);
+
+/* End a connection's state and drop its reference.  NULL is fine. */
+void pol_conn_free(struct pol_conn *c);
+
+/* Evaluate one stage; fills *v (POL_CONTINUE when no rule decided). */
+void pol_eval(struct pol_conn *c, enum pol_stage stage,
+    const struct pol_env *env, uint64_t now_ms, struct pol_verdict *v);
+
+/* The message is over (delivered when accepted != 0, else refused or aborted). */
+void pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms);
+
+/* Stage and action names as they appear in logs and the policy file. */
+const char *pol_stage_name(enum pol_stage stage);
+const char *pol_action_name(enum pol_action action);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * store.h: the state behind rate limits and duplicate counts, behind one
+ * small interface so the engine never knows which backend it talks to.
+ * Backends: store_memory.c (embedded, default) and, later, store_redis.c.
+ *
+ * A counter is named by its identity: bytes the engine builds from the
+ * rule name, the count unit and the key values.  A backend may keep only a
+ * keyed hash of it (the memory store keeps 128 bits of keyed SipHash, so a
+ * 64 kB address costs what a short one does).
+ *
+ * Two kinds of counter:
+ *   STORE_GCRA   a token bucket kept as one "theoretical arrival time"
+ *                (TAT).  `interval_ms` is the time one unit takes to come
+ *                back (T), `burst` the bucket size (B).  Taking n units is
+ *                allowed when max(TAT, now) + n*T - now <= B*T; then TAT
+ *                becomes that.  Refused: retry_after_ms is how long until
+ *                n units would be allowed.  The counter is gone (as if
+ *                never used) once TAT <= now.  TAT is clamped to at most
+ *                now + 2*B*T, so neither hammering (charge "attempts") nor
+ *                a clock step can block a key for longer than that.
+ *   STORE_WINDOW a count in a fixed window that starts at the first event:
+ *                `interval_ms` is the window, `burst` the most events
+ *                allowed; the event that would make count exceed burst is
+ *                refused (allowed = 0).  count_refused says whether a
+ *                refused event is still counted.  Gone when the window ends.
+ *
+ * Time is the caller's: milliseconds on a monotonic clock.  Only snapshots
+ * convert to wall-clock time, with both clocks given at save and load.
+ *
+ * Thread safety: every function may be called from any thread at once on
+ * the same store.  Result enums have an explicit error member: a backend
+ * that cannot answer (Redis down) says STORE_ERROR, never "allowed".
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_result { STORE_OK, STORE_ERROR };
+
+enum store_kind { STORE_GCRA, STORE_WINDOW };
+
+enum store_charge {
+	STORE_CHARGE_ALLOWED,	/* change the counter only when allowed */
+	STORE_CHARGE_ALWAYS,	/* change it even when refused */
+	STORE_CHARGE_NONE	/* look, never change */
+};
+
+struct store_req {
+	const void *id;			/* the counter's identity */
+	size_t idlen;
+	enum store_kind kind;
+	uint64_t interval_ms;		/* GCRA: T per unit; WINDOW: window length */
+	uint64_t burst;			/* GCRA: bucket size B; WINDOW: max events */
+	uint64_t units;			/* units to take (>= 1) */
+	enum store_charge charge;
+};
+
+struct store_res {
+	int allowed;
+	uint64_t retry_after_ms;	/* refused: time until it would be allowed */
+	uint64_t count;			/* GCRA: units in use after; WINDOW: events in window */
+	int first_over;			/* first refusal of this counter since it was new */
+	int evicting;			/* the first time the store evicted to stay under max_keys */
+};
+
+struct store;
+
+struct store_ops {
+	enum store_result (*take)(struct store *, const struct store_req *,
+	    uint64_t now_ms, struct store_res *);
+	enum store_result (*give)(struct store *, const struct store_req *,
+	    uint64_t now_ms);
+	enum store_result (*reset)(struct store *, const void *id, size_t idlen);
+	enum store_result (*save)(struct store *, const char *path,
+	    uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
+	size_t (*count)(struct store *);
+	void (*free)(struct store *);
+};
+
+/* Every backend's struct begins with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Take req->units (or look, per req->charge); fills *res when STORE_OK. */
+static inline enum store_result
+store_take(struct store *s, const struct store_req *req, uint64_t now_ms,
+    struct store_res *res)
+{
+	return s->ops->take(s, req, now_ms, res);
+}
+
+/* Give back req->units taken earlier (a refused or aborted message). */
+static inline enum store_result
+store_give(struct store *s, const struct store_req *req, uint64_t now_ms)
+{
+	return s->ops->give(s, req, now_ms);
+}
+
+/* Forget a counter (ctl reset). */
+static inline enum store_result
+store_reset(struct store *s, const void *id, size_t idlen)
+{
+	return s->ops->reset(s, id, idlen);
+}
+
+/* Write a snapshot atomically (write, fsync, rename); err says why not. */
+static inline enum store_result
+store_save(struct store *s, const char *path, uint64_t now_ms, int64_t wall_ms,
+    char *err, size_t errsz)
+{
+	return s->ops->save(s, path, now_ms, wall_ms, err, errsz);
+}
+
+/* Number of live counters (for stats and tests). */
+static inline size_t
+store_count(struct store *s)
+{
+	return s->ops->count(s);
+}
+
+/* Free a store; NULL is fine. */
+static inline void
+store_free(struct store *s)
+{
+	if (s != NULL)
+		s->ops->free(s);
+}
+
+/* ---- the memory backend (store_memory.c) ---- */
+
+enum store_load { STORE_LOAD_OK, STORE_LOAD_MISSING, STORE_LOAD_CORRUPT };
+
+/* A new memory store holding at most max_keys counters. */
+struct store *store_memory_new(size_t max_keys);
+
+/* Load a snapshot into an empty memory store.  MISSING: no file (fine on a
+ * first start).  CORRUPT: truncated, bad version or checksum; the store is
+ * left empty and err says what was wrong (the caller moves the file aside). */
+enum store_load store_memory_load(struct store *s, const char *path,
+    uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
+
+/* Bytes of memory the store uses for its counters (tables included). */
+size_t store_memory_bytes(struct store *s);
+
+#endif

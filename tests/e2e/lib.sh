@@ -1,0 +1,713 @@
+# shellcheck shell=sh
+# tests/e2e/lib.sh: end-to-end test harness for milter-policy.
+#
+# Sourced (POSIX sh) by tests/e2e/test_*.sh:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   e2e_init relay                  # work dir, ports, cleanup trap
+#   sink_start                      # smtp-sink on 127.0.0.1:$SINKPORT
+#   milter_start "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+#   pf_start "$MILTER_SOCKET"       # private Postfix on 127.0.0.1:$SMTPPORT
+#   smtp_try --local-interface 127.0.0.3 --to user@other.org
+#   expect_reply rcpt 550 5.7.1 "user@other.org relay"
+#   expect_log "reject stage=rcpt rule=relay code=550 xcode=5.7.1"
+#   e2e_done                        # prints "N passed, M failed", exits
+#
+# Needs root (Postfix, smtp-sink -u postfix), postfix, swaks, smtp-sink.
+# Only loopback (127.0.0.0/8) is ever a target.  Processes are stopped by
+# the PIDs recorded here, never by name.
+#
+# Variables set for the test script:
+#   E2E_ROOT       repository root
+#   WORK           private work directory (kept after a failure, or E2E_KEEP=1)
+#   SMTPPORT       Postfix's smtpd listener on 127.0.0.1
+#   SINKPORT       smtp-sink on 127.0.0.1 (Postfix's relayhost)
+#   MILTERPORT     a free port for a test that wants an inet: milter socket
+#   MILTER_SOCKET  unix:$WORK/milter/milter.sock (the milter's -p argument)
+#   MILTER_LOG     the milter's stderr
+#   PF_CONF        Postfix config_directory;  PF_LOG  its maillog file
+#   SINK_DUMP      every message the sink received
+#   TRANSCRIPT     the last smtp_try's swaks transcript; TRY_RC its exit code
+#
+# Environment knobs:
+#   E2E_KEEP=1       keep the work directory even after a passing run
+#   E2E_WORKROOT=DIR where work-NAME is made (default tests/e2e, falling
+#                    back to /tmp when the postfix user cannot reach it)
+#   E2E_VERBOSE=1    print every transcript
+
+E2E_PASS=0
+E2E_FAIL=0
+E2E_TRY_N=0
+E2E_CLEANED=
+E2E_PF_RUNNING=
+E2E_SINK_PID=
+E2E_MILTER_PID=
+E2E_MILTER_WAIT=
+PF_SETTINGS=
+TRY_RC=
+TRANSCRIPT=
+E2E_TAG=
+E2E_SHOWN=
+
+# E2E_ROOT: the repository (the test scripts live in tests/e2e/).
+E2E_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+# ---------------------------------------------------------------- reporting
+
+e2e_ok() {
+	E2E_PASS=$((E2E_PASS + 1))
+	printf 'ok - %s\n' "$1"
+}
+
+e2e_fail() {
+	E2E_FAIL=$((E2E_FAIL + 1))
+	printf 'FAIL: %s\n' "$1"
+}
+
+# e2e_die MESSAGE: a setup step failed; nothing after it can be trusted.
+e2e_die() {
+	e2e_fail "$1"
+	exit 1
+}
+
+e2e_note() {
+	printf '# %s\n' "$*"
+}
+
+# e2e_done: end of a test script.
+e2e_done() {
+	if [ "$E2E_FAIL" -eq 0 ]; then exit 0; else exit 1; fi
+}
+
+# --------------------------------------------------------------- utilities
+
+e2e_sleep() {
+	sleep "$1" 2>/dev/null || sleep 1
+}
+
+e2e_alive() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null
+}
+
+# e2e_as_postfix CMD...: run CMD as the postfix user (for access checks).
+e2e_as_postfix() {
+	if command -v setpriv >/dev/null 2>&1; then
+		setpriv --reuid=postfix --regid=postfix --clear-groups -- "$@"
+	else
+		su -s /bin/sh postfix -c '"$0" "$@"' -- "$@"
+	fi
+}
+
+# e2e_port_used PORT: true if any IPv4/IPv6 TCP socket has local port PORT.
+e2e_port_used() {
+	_hex=$(printf '%04X' "$1")
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk -v p="$_hex" 'NR > 1 { n = split($2, a, ":"); if (a[n] == p) f = 1 } END { exit !f }'
+}
+
+# e2e_port_listening PORT: true if something listens on 127.0.0.1/any:PORT.
+e2e_port_listening() {
+	_hex=$(printf '%04X' "$1")
+	awk -v p="$_hex" 'NR > 1 && $4 == "0A" && ($2 == "0100007F:" p || $2 == "00000000:" p) { f = 1 } END { exit !f }' /proc/net/tcp
+}
+
+# e2e_free_port: a port in 20000-31999 that no socket uses and that this
+# run has not handed out yet (the ephemeral range starts at 32768).
+e2e_free_port() {
+	_tries=0
+	while [ "$_tries" -lt 200 ]; do
+		_tries=$((_tries + 1))
+		_r=$(od -An -N2 -tu2 /dev/urandom | tr -d ' \n')
+		_p=$((20000 + _r % 12000))
+		case " $E2E_PORTS " in *" $_p "*) continue ;; esac
+		e2e_port_used "$_p" && continue
+		E2E_PORTS="$E2E_PORTS $_p"
+		echo "$_p"
+		return 0
+	done
+	return 1
+}
+
+# e2e_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+e2e_wait() {
+	_n=$(($1 * 10))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		e2e_sleep 0.1
+		_n=$((_n - 1))
+	done
+	"$@"
+}
+
+e2e_record_pid() { # PID WHAT: remembered so a later run can clean up after kill -9
+	echo "$1 $2" >>"$WORK/.pids"
+}
+
+# Stop what a previous, killed run of the same test left behind.
+e2e_reap_stale() {
+	if [ -f "$WORK/pf/queue/pid/master.pid" ]; then
+		_p=$(awk '{ print $1; exit }' "$WORK/pf/queue/pid/master.pid")
+		if [ -n "$_p" ] && [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = master ]; then
+			e2e_note "stopping stale Postfix master $_p from a previous run"
+			postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || kill -9 "$_p" 2>/dev/null
+		fi
+	fi
+	[ -f "$WORK/.pids" ] || return 0
+	while read -r _p _what; do
+		case "$_what" in
+		*/*) _comm=${_what##*/} ;;
+		*) _comm=$_what ;;
+		esac
+		# /proc/PID/comm holds at most 15 characters
+		_comm=$(printf '%.15s' "$_comm")
+		if [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$_comm" ]; then
+			e2e_note "stopping stale $_what (pid $_p) from a previous run"
+			kill -9 "$_p" 2>/dev/null
+		fi
+	done <"$WORK/.pids"
+}
+
+# -------------------------------------------------------------------- init
+
+# e2e_init NAME
+e2e_init() {
+	E2E_NAME=$1
+	trap 'e2e_cleanup' EXIT
+	trap 'e2e_signal INT 130' INT
+	trap 'e2e_signal TERM 143' TERM
+	trap 'e2e_signal HUP 129' HUP
+
+	[ "$(id -u)" = 0 ] || e2e_die "e2e tests need root (a private Postfix, smtp-sink -u postfix)"
+	for _t in postfix postconf swaks smtp-sink awk od; do
+		command -v "$_t" >/dev/null 2>&1 ||
+			PATH=$PATH:/usr/sbin:/sbin command -v "$_t" >/dev/null 2>&1 ||
+			e2e_die "missing tool: $_t (see tests/install-deps.sh)"
+	done
+	case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+	id postfix >/dev/null 2>&1 || e2e_die "no postfix user (is the postfix package installed?)"
+
+	_base=${E2E_WORKROOT:-$E2E_ROOT/tests/e2e}
+	WORK=$_base/work-$E2E_NAME
+	# The postfix user must traverse every parent directory, and a unix
+	# socket path must stay below 108 bytes.
+	if [ "${#WORK}" -gt 80 ] || ! e2e_as_postfix test -x "$_base" 2>/dev/null; then
+		WORK=$(mktemp -d "/tmp/mp-e2e-$E2E_NAME.XXXXXX") || e2e_die "mktemp failed"
+		e2e_as_postfix test -x "$WORK/.." 2>/dev/null ||
+			e2e_die "the postfix user cannot reach $WORK"
+	else
+		if [ -d "$WORK" ]; then
+			e2e_reap_stale
+			rm -rf "$WORK"
+		fi
+		mkdir -p "$WORK" || e2e_die "cannot create $WORK"
+	fi
+	chmod 0755 "$WORK"
+	: >"$WORK/.pids"
+
+	SMTPPORT=$(e2e_free_port) || e2e_die "no free port"
+	SINKPORT=$(e2e_free_port) || e2e_die "no free port"
+	MILTERPORT=$(e2e_free_port) || e2e_die "no free port"
+	mkdir -p "$WORK/milter" && chmod 0755 "$WORK/milter"
+	MILTER_SOCKET=unix:$WORK/milter/milter.sock
+	MILTER_LOG=$WORK/milter.log
+	PF_CONF=$WORK/pf/etc
+	PF_LOG=$WORK/pf/log/maillog
+	SINK_DUMP=$WORK/sink/mail
+	export SMTPPORT SINKPORT MILTERPORT MILTER_SOCKET WORK E2E_ROOT
+	e2e_note "$E2E_NAME: work $WORK, smtpd 127.0.0.1:$SMTPPORT, sink 127.0.0.1:$SINKPORT"
+}
+
+e2e_signal() {
+	trap '' INT TERM HUP
+	E2E_FAIL=$((E2E_FAIL + 1))
+	printf 'FAIL: interrupted by SIG%s\n' "$1"
+	exit "$2"
+}
+
+# Runs once, on any exit: stop everything we started, show the logs if
+# something failed, print the summary.
+e2e_cleanup() {
+	_rc=$?
+	[ -n "$E2E_CLEANED" ] && return
+	E2E_CLEANED=1
+	trap '' INT TERM HUP
+	if [ "$_rc" -ne 0 ] && [ "$E2E_FAIL" -eq 0 ]; then
+		E2E_FAIL=1
+		printf 'FAIL: %s exited with status %s\n' "${E2E_NAME:-test}" "$_rc"
+	fi
+	[ -n "$E2E_PF_RUNNING" ] && pf_stop
+	[ -n "$E2E_MILTER_PID" ] && milter_stop >/dev/null
+	[ -n "$E2E_SINK_PID" ] && sink_stop
+	if [ "$E2E_FAIL" -ne 0 ] && [ -n "$WORK" ]; then
+		e2e_tail "Postfix log" "$PF_LOG"
+		e2e_tail "milter log" "$MILTER_LOG"
+		e2e_tail "smtp-sink log" "$WORK/sink.log"
+		e2e_note "work directory kept: $WORK"
+	elif [ -n "$WORK" ] && [ -z "${E2E_KEEP:-}" ]; then
+		rm -rf "$WORK"
+	fi
+	printf '%s passed, %s failed\n' "$E2E_PASS" "$E2E_FAIL"
+	[ "$E2E_FAIL" -eq 0 ] || exit 1
+	exit "$_rc"
+}
+
+e2e_tail() { # TITLE FILE
+	[ -s "$2" ] || return 0
+	printf '# ---- last lines of %s (%s)\n' "$1" "$2"
+	tail -n "${E2E_TAIL_LINES:-40}" "$2" | sed 's/^/#   /'
+}
+
+# -------------------------------------------------------------- smtp-sink
+
+# sink_start [EXTRA smtp-sink OPTIONS]: the final destination of all mail.
+sink_start() {
+	mkdir -p "$WORK/sink"
+	chown postfix "$WORK/sink"
+	: >"$SINK_DUMP"
+	chown postfix "$SINK_DUMP"
+	smtp-sink -u postfix -h sink.e2e.test -D "$SINK_DUMP" "$@" \
+		"127.0.0.1:$SINKPORT" 64 >"$WORK/sink.log" 2>&1 </dev/null &
+	E2E_SINK_PID=$!
+	e2e_record_pid "$E2E_SINK_PID" smtp-sink
+	if ! e2e_wait 5 e2e_port_listening "$SINKPORT" || ! e2e_alive "$E2E_SINK_PID"; then
+		e2e_die "smtp-sink did not start on 127.0.0.1:$SINKPORT"
+	fi
+}
+
+sink_stop() {
+	_p=$E2E_SINK_PID
+	E2E_SINK_PID=
+	e2e_stop_pid "$_p"
+}
+
+# e2e_stop_pid PID: TERM, wait up to 5 s, then KILL.  Returns the exit
+# status when PID is our child.
+e2e_stop_pid() {
+	e2e_alive "$1" || { wait "$1" 2>/dev/null; return; }
+	kill -TERM "$1" 2>/dev/null
+	e2e_wait 5 e2e_dead "$1" || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# Dead, or a zombie waiting for us.
+e2e_dead() {
+	! e2e_alive "$1" && return 0
+	_st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ "$_st" = Z ]
+}
+
+# ----------------------------------------------------------------- Postfix
+
+# pf_set "name = value" ...: main.cf settings on top of the defaults below.
+# Before pf_start they are queued; after it, they are applied and Postfix
+# is reloaded.
+pf_set() {
+	for _s in "$@"; do
+		PF_SETTINGS="$PF_SETTINGS$_s
+"
+	done
+	if [ -n "$E2E_PF_RUNNING" ]; then
+		for _s in "$@"; do
+			postconf -c "$PF_CONF" -e "$_s" || e2e_die "postconf -e '$_s' failed"
+		done
+		pf_reload
+	fi
+}
+
+pf_reload() {
+	postfix -c "$PF_CONF" reload >>"$WORK/pf/postfix-cmd.log" 2>&1 ||
+		e2e_die "postfix reload failed"
+	# running smtpd processes finish their session with the old settings
+	e2e_sleep 1
+}
+
+# pf_start [MILTER]: MILTER is what smtpd_milters gets (unix:/path or
+# inet:127.0.0.1:PORT); empty or "none": Postfix without any milter.
+pf_start() {
+	_milter=${1:-}
+	[ "$_milter" = none ] && _milter=
+	_pf=$WORK/pf
+	mkdir -p "$PF_CONF" "$_pf/queue" "$_pf/data" "$_pf/log"
+	chmod 0755 "$_pf" "$PF_CONF" "$_pf/queue" "$_pf/log"
+	chown postfix "$_pf/data"
+	cat >"$PF_CONF/main.cf" <<EOF
+# private Postfix for the milter-policy e2e test "$E2E_NAME"
+compatibility_level = 3.6
+queue_directory = $_pf/queue
+data_directory = $_pf/data
+maillog_file = $PF_LOG
+maillog_file_prefixes = $_pf/log
+myhostname = mx.e2e.test
+mydomain = e2e.test
+myorigin = \$myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains =
+relayhost = [127.0.0.1]:$SINKPORT
+smtp_dns_support_level = disabled
+alias_maps =
+alias_database =
+biff = no
+# Postfix itself accepts everything: relaying is the milter's decision,
+# whatever the client address (127.0.0.3, 127.0.0.1, an XCLIENT address).
+# smtpd refuses to run unless the list has a reachable reject_unauth_*
+# (it ignores one after a plain "permit"); static:OK permits every client
+# before reject_unauth_destination is reached.
+smtpd_relay_restrictions = check_client_access static:OK, reject_unauth_destination
+smtpd_recipient_restrictions =
+smtpd_client_restrictions =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_helo_required = no
+# XCLIENT only from 127.0.0.9, so a test can play any client address.
+smtpd_authorized_xclient_hosts = 127.0.0.9
+# no artificial slowness in tests
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+in_flow_delay = 0
+smtpd_client_connection_rate_limit = 0
+# the milter
+smtpd_milters = $_milter
+non_smtpd_milters =
+milter_default_action = tempfail
+milter_connect_timeout = 5s
+milter_command_timeout = 5s
+milter_content_timeout = 10s
+EOF
+	cat >"$PF_CONF/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+127.0.0.1:$SMTPPORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	if [ -n "$PF_SETTINGS" ]; then
+		printf '%s' "$PF_SETTINGS" | while IFS= read -r _s; do
+			[ -n "$_s" ] && postconf -c "$PF_CONF" -e "$_s"
+		done
+	fi
+	_cmdlog=$_pf/postfix-cmd.log
+	if ! postfix -c "$PF_CONF" check >>"$_cmdlog" 2>&1; then
+		e2e_tail "postfix check output" "$_cmdlog"
+		e2e_die "postfix check failed"
+	fi
+	if ! postfix -c "$PF_CONF" start >>"$_cmdlog" 2>&1; then
+		e2e_tail "postfix start output" "$_cmdlog"
+		e2e_die "postfix start failed"
+	fi
+	E2E_PF_RUNNING=1
+	if ! e2e_wait 10 e2e_port_listening "$SMTPPORT"; then
+		e2e_die "Postfix is not listening on 127.0.0.1:$SMTPPORT"
+	fi
+	_m=$(pf_master_pid)
+	[ -n "$_m" ] && e2e_record_pid "$_m" master
+	# smtpd only reads most of its settings when a client connects: one
+	# probe session (from 127.0.0.254, QUIT after the banner) catches a
+	# Postfix that would fail every test on a timeout.
+	if [ -z "${E2E_NO_PROBE:-}" ]; then
+		if ! swaks --server "127.0.0.1:$SMTPPORT" --local-interface 127.0.0.254 \
+			--quit-after CONNECT --timeout 5 >"$_pf/probe.txt" 2>&1 </dev/null; then
+			e2e_tail "probe session" "$_pf/probe.txt"
+			e2e_die "Postfix on 127.0.0.1:$SMTPPORT does not greet (see its log below)"
+		fi
+	fi
+	e2e_note "Postfix (master pid $_m) on 127.0.0.1:$SMTPPORT, smtpd_milters = ${_milter:-(none)}"
+}
+
+pf_master_pid() {
+	awk '{ print $1; exit }' "$WORK/pf/queue/pid/master.pid" 2>/dev/null
+}
+
+pf_stop() {
+	E2E_PF_RUNNING=
+	_m=$(pf_master_pid)
+	postfix -c "$PF_CONF" stop >>"$WORK/pf/postfix-cmd.log" 2>&1
+	if [ -n "$_m" ] && ! e2e_wait 5 e2e_dead "$_m"; then
+		e2e_note "Postfix master $_m still running after stop: killing its process group"
+		kill -KILL -- "-$_m" 2>/dev/null
+	fi
+}
+
+# pf_queue_count [QUEUES]: messages still in Postfix's queues
+# (default: incoming active deferred maildrop; add hold for quarantine).
+pf_queue_count() {
+	_q=${1:-incoming active deferred maildrop}
+	_n=0
+	for _d in $_q; do
+		[ -d "$WORK/pf/queue/$_d" ] || continue
+		_c=$(find "$WORK/pf/queue/$_d" -type f | wc -l)
+		_n=$((_n + _c))
+	done
+	echo "$_n"
+}
+
+pf_queue_empty() {
+	[ "$(pf_queue_count)" -eq 0 ]
+}
+
+# ------------------------------------------------------------------ milter
+
+# milter_start CMD ARGS...: run the milter in the foreground of a background
+# job, its stderr (and stdout) in $MILTER_LOG, and wait for its socket.
+# MILTER_WAIT_FOR overrides what to wait for: a socket path, or inet:PORT.
+milter_start() {
+	_sock=${MILTER_SOCKET#unix:}
+	case "$MILTER_SOCKET" in
+	unix:*) rm -f "$_sock" ;;
+	esac
+	"$@" >>"$MILTER_LOG" 2>&1 </dev/null &
+	E2E_MILTER_PID=$!
+	e2e_record_pid "$E2E_MILTER_PID" "$1"
+	case "${MILTER_WAIT_FOR:-$MILTER_SOCKET}" in
+	inet:*)
+		_port=${MILTER_WAIT_FOR:-$MILTER_SOCKET}
+		_port=${_port#inet:}
+		_port=${_port%@*}
+		_port=${_port##*:}
+		E2E_MILTER_WAIT="e2e_port_listening $_port"
+		;;
+	*)
+		_sock=${MILTER_WAIT_FOR:-$MILTER_SOCKET}
+		_sock=${_sock#unix:}
+		_sock=${_sock#local:}
+		E2E_MILTER_WAIT="test -S $_sock"
+		;;
+	esac
+	# shellcheck disable=SC2086 # word splitting of the wait command is wanted
+	if ! e2e_wait 10 milter_ready $E2E_MILTER_WAIT; then
+		e2e_alive "$E2E_MILTER_PID" || {
+			wait "$E2E_MILTER_PID"
+			e2e_note "milter exited with status $?"
+		}
+		E2E_MILTER_PID=
+		e2e_die "milter did not come up ($*)"
+	fi
+	case "$E2E_MILTER_WAIT" in
+	"test -S "*)
+		# Postfix (user postfix) must be able to connect: the socket is
+		# root's, made under root's umask.
+		chmod 0666 "${E2E_MILTER_WAIT#test -S }"
+		e2e_as_postfix test -w "${E2E_MILTER_WAIT#test -S }" ||
+			e2e_die "the postfix user cannot write to the milter socket"
+		;;
+	esac
+	e2e_note "milter pid $E2E_MILTER_PID: $*"
+}
+
+milter_ready() {
+	e2e_alive "$E2E_MILTER_PID" && "$@"
+}
+
+# milter_stop: SIGTERM, wait; returns the milter's exit status (128+N if a
+# signal killed it).
+milter_stop() {
+	_p=$E2E_MILTER_PID
+	E2E_MILTER_PID=
+	[ -n "$_p" ] || return 0
+	e2e_stop_pid "$_p"
+}
+
+milter_pid() {
+	echo "$E2E_MILTER_PID"
+}
+
+# ---------------------------------------------------------------- the client
+
+# smtp_try [swaks options]: one SMTP session against the private Postfix.
+# Defaults (override them by giving the option again): --from
+# sender@client.e2e.test, --helo client.e2e.test.  Every message gets an
+# X-E2E-Tag header so expect_delivered can find it in the sink.
+smtp_try() {
+	E2E_TRY_N=$((E2E_TRY_N + 1))
+	TRANSCRIPT=$WORK/try-$E2E_TRY_N.txt
+	E2E_TAG=e2e-$E2E_NAME-$$-$E2E_TRY_N
+	{
+		printf '### try %s: swaks' "$E2E_TRY_N"
+		printf ' %s' "$@"
+		printf '\n'
+	} >"$TRANSCRIPT"
+	swaks --server "127.0.0.1:$SMTPPORT" --timeout 10 \
+		--from sender@client.e2e.test --helo client.e2e.test \
+		--add-header "X-E2E-Tag: $E2E_TAG" \
+		"$@" >>"$TRANSCRIPT" 2>&1 </dev/null
+	TRY_RC=$?
+	[ -n "${E2E_VERBOSE:-}" ] && sed 's/^/#   /' "$TRANSCRIPT"
+	return 0
+}
+
+# try_reply STAGE [N]: the server's reply lines (prefix stripped) to the Nth
+# (default first) command of STAGE in $TRANSCRIPT.
+# STAGE: connect (banner), helo (HELO/EHLO), mail, rcpt, data, eom (after
+# the final "."), quit, rset, or any other command verb.
+try_reply() {
+	awk -v stage="$1" -v want="${2:-1}" '
+	function cmdstage(line,   v) {
+		v = toupper(line)
+		sub(/^ -> /, "", v)
+		if (v ~ /^(EHLO|HELO)( |$)/) return "helo"
+		if (v ~ /^MAIL FROM:/) return "mail"
+		if (v ~ /^RCPT TO:/) return "rcpt"
+		if (v == "DATA") return "data"
+		if (v == ".") return "eom"
+		if (v ~ /^(QUIT|RSET|NOOP|STARTTLS|XCLIENT|VRFY|ETRN)( |$)/) { split(v, w, " "); return tolower(w[1]) }
+		if (v ~ /^AUTH( |$)/) return "auth"
+		return "body"
+	}
+	BEGIN { cur = "connect"; n["connect"] = 1 }
+	/^ -> / {
+		s = cmdstage($0)
+		if (s == "body") { cur = "body"; next }
+		n[s]++
+		cur = s
+		next
+	}
+	/^<(-|\*\*)  ?[0-9][0-9][0-9][ -]/ {
+		if (cur == stage && n[cur] == want) {
+			line = $0
+			sub(/^<(-|\*\*)  ?/, "", line)
+			print line
+		}
+	}
+	' "$TRANSCRIPT"
+}
+
+# Shows the last try's transcript, once per try.
+e2e_show_transcript() {
+	[ -f "$TRANSCRIPT" ] || return 0
+	[ "$E2E_SHOWN" = "$TRANSCRIPT" ] && return 0
+	E2E_SHOWN=$TRANSCRIPT
+	sed 's/^/#   /' "$TRANSCRIPT"
+}
+
+# expect_reply STAGE[:N] CODE XCODE "words" [DESCRIPTION]
+# The client saw CODE (e.g. 550) with enhanced code XCODE (e.g. 5.7.1; "-"
+# skips the check) at STAGE, and the reply text contains every one of the
+# space-separated words (case-insensitive; "" for none).
+expect_reply() {
+	_stage=${1%%:*}
+	_nth=1
+	case "$1" in *:*) _nth=${1#*:} ;; esac
+	_want="$2 $3${4:+ \"$4\"}"
+	_desc=${5:-"$1: $_want"}
+	_lines=$(try_reply "$_stage" "$_nth")
+	if [ -z "$_lines" ]; then
+		e2e_fail "$_desc, got no reply at $1 (swaks exit $TRY_RC), want $_want"
+		e2e_show_transcript
+		return 1
+	fi
+	_last=$(printf '%s\n' "$_lines" | tail -n 1)
+	_code=$(printf '%s' "$_last" | cut -c1-3)
+	_rest=$(printf '%s\n' "$_lines" | sed 's/^[0-9][0-9][0-9][ -]//' | tr '\n' ' ')
+	_xcode=$(printf '%s' "$_rest" | awk '$1 ~ /^[245]\.[0-9]+\.[0-9]+$/ { print $1 }')
+	_got="$(printf '%s\n' "$_lines" | tr '\n' ' ' | sed 's/ $//')"
+	_bad=
+	[ "$_code" = "$2" ] || _bad=code
+	[ "$3" = - ] || [ "$_xcode" = "$3" ] || _bad="$_bad xcode"
+	# every line of a multi-line reply must carry the same code
+	printf '%s\n' "$_lines" | awk -v c="$_code" 'substr($0, 1, 3) != c { exit 1 }' || _bad="$_bad mixed-codes"
+	for _w in $4; do
+		printf '%s' "$_rest" | grep -qiF -- "$_w" || _bad="$_bad text"
+	done
+	if [ -z "$_bad" ]; then
+		e2e_ok "$_desc"
+		return 0
+	fi
+	e2e_fail "$_desc, got \"$_got\", want $_want"
+	e2e_show_transcript
+	return 1
+}
+
+# expect_try_rc RC [DESCRIPTION]: swaks' exit code (0 ok, 23 MAIL refused,
+# 24 no RCPT accepted, 25 DATA refused, 26 message refused; see swaks(1)).
+expect_try_rc() {
+	if [ "$TRY_RC" = "$1" ]; then
+		e2e_ok "${2:-swaks exit code $1}"
+	else
+		e2e_fail "${2:-swaks exit code}, got $TRY_RC, want $1"
+		e2e_show_transcript
+		return 1
+	fi
+}
+
+# expect_log ERE [DESCRIPTION]: a line of the milter's log matches (waits
+# up to 3 s: the log can trail the reply).
+expect_log() {
+	_expect_file "$MILTER_LOG" "milter log" "$@"
+}
+
+# expect_no_log ERE [DESCRIPTION]
+expect_no_log() {
+	if grep -qE -- "$1" "$MILTER_LOG" 2>/dev/null; then
+		e2e_fail "${2:-milter log has no line matching /$1/}, got: $(grep -E -- "$1" "$MILTER_LOG" | head -n 1)"
+		return 1
+	fi
+	e2e_ok "${2:-milter log has no line matching /$1/}"
+}
+
+# expect_pflog ERE [DESCRIPTION]: the same on Postfix's log.
+expect_pflog() {
+	_expect_file "$PF_LOG" "Postfix log" "$@"
+}
+
+_expect_file() { # FILE TITLE ERE [DESCRIPTION]
+	_d=${4:-"$2 has a line matching /$3/"}
+	if e2e_wait 3 grep -qE -- "$3" "$1" 2>/dev/null; then
+		e2e_ok "$_d"
+		return 0
+	fi
+	e2e_fail "$_d, got no such line in $1, want /$3/"
+	e2e_tail "$2" "$1"
+	return 1
+}
+
+e2e_in_sink() {
+	grep -qF "X-E2E-Tag: $1" "$SINK_DUMP" 2>/dev/null
+}
+
+# expect_delivered [DESCRIPTION]: the message of the last smtp_try reached
+# the sink (waits up to 10 s for Postfix to relay it).
+expect_delivered() {
+	_d=${1:-"message of try $E2E_TRY_N reached the sink"}
+	if e2e_wait 10 e2e_in_sink "$E2E_TAG"; then
+		e2e_ok "$_d"
+		return 0
+	fi
+	e2e_fail "$_d, got nothing tagged $E2E_TAG in $SINK_DUMP after 10 s ($(pf_queue_count) still queued), want the message"
+	return 1
+}
+
+# expect_not_delivered [DESCRIPTION]: Postfix's queue drains and the last
+# try's message is not in the sink.
+expect_not_delivered() {
+	_d=${1:-"message of try $E2E_TRY_N did not reach the sink"}
+	e2e_wait 10 pf_queue_empty
+	if e2e_in_sink "$E2E_TAG"; then
+		e2e_fail "$_d, got it in $SINK_DUMP, want nothing"
+		return 1
+	fi
+	e2e_ok "$_d"
+}
