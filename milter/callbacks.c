@@ -20,6 +20,8 @@
 #include "current.h"
 #include "reply.h"
 #include "session.h"
+#include "state.h"
+#include "stats.h"
 
 /* The session of a connection, created on its first callback. */
 static struct session *
@@ -29,7 +31,7 @@ sess_get(SMFICTX *ctx)
 	struct policy *p;
 
 	if (s == NULL && (p = current_get()) != NULL) {
-		s = sess_new(p);
+		s = sess_new(p, state_store());
 		pol_unref(p);
 		smfi_setpriv(ctx, s);
 	}
@@ -48,16 +50,11 @@ sess_queue_id(SMFICTX *ctx, struct session *s)
 
 /* Ask the engine about one stage, logging dry-run verdicts on the way. */
 static void
-stage_verdict(struct session *s, enum pol_stage stage, const char *hdr_name,
-    const char *hdr_value, struct pol_verdict *v)
+stage_verdict(struct session *s, enum pol_stage stage,
+    const struct pol_env *env, struct pol_verdict *v)
 {
-	struct pol_env env;
-
-	sess_env(s, &env);
-	env.hdr_name = hdr_name;
-	env.hdr_value = hdr_value;
 	for (;;) {
-		pol_eval(s->pc, stage, &env, sess_now_ms(), v);
+		pol_eval(s->pc, stage, env, sess_now_ms(), v);
 		if (v->mode != POL_DRY_RUN || v->action == POL_CONTINUE)
 			return;
 		reply_log_dry(s, v);
@@ -68,8 +65,10 @@ static sfsistat
 stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
 {
 	struct pol_verdict v;
+	struct pol_env env;
 
-	stage_verdict(s, stage, NULL, NULL, &v);
+	sess_env(s, &env);
+	stage_verdict(s, stage, &env, &v);
 	return reply_apply(ctx, s, &v);
 }
 
@@ -77,7 +76,11 @@ stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
 static sfsistat
 held_apply(SMFICTX *ctx, struct session *s)
 {
-	return s->has_held ? reply_apply(ctx, s, &s->held) : SMFIS_CONTINUE;
+	sfsistat rc = reply_apply(ctx, s, &s->held);
+
+	s->held.over_first = 0;		/* noticed once, refused each time */
+	s->held.evicting = 0;
+	return rc;
 }
 
 /* The client's address as text, IPv4-mapped IPv6 as IPv4; NULL if none. */
@@ -150,15 +153,18 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct session *s = sess_get(ctx);
 	struct pol_verdict v;
+	struct pol_env env;
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
+	stats_connection();
 	sess_client(s, (const struct sockaddr *)hostaddr);
 	if (hostname != NULL && hostname[0] != '[' &&
 	    strcasecmp(hostname, "unknown") != 0)
 		sess_set(&s->client_name, hostname);
 	sess_set(&s->daemon, smfi_getsymval(ctx, "{daemon_name}"));
-	stage_verdict(s, POL_CONNECT, NULL, NULL, &v);
+	sess_env(s, &env);
+	stage_verdict(s, POL_CONNECT, &env, &v);
 	if (v.action == POL_CONTINUE || v.action == POL_ACCEPT)
 		return reply_apply(ctx, s, &v);
 	s->held = v;		/* given, with its text, at HELO or MAIL */
@@ -188,6 +194,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
 	sess_msg_reset(s);
+	stats_message();
 	if (s->has_held)
 		return held_apply(ctx, s);
 	sess_sender(s, argv);
@@ -225,10 +232,14 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct session *s = smfi_getpriv(ctx);
 	struct pol_verdict v;
+	struct pol_env env;
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
-	stage_verdict(s, POL_HEADER, name, value, &v);
+	sess_env(s, &env);
+	env.hdr_name = name;
+	env.hdr_value = value;
+	stage_verdict(s, POL_HEADER, &env, &v);
 	return reply_apply(ctx, s, &v);
 }
 
@@ -247,13 +258,18 @@ static sfsistat
 mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct session *s = smfi_getpriv(ctx);
+	struct pol_verdict v;
+	struct pol_env env;
 
-	(void)chunk;
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
 	if (!s->size_given)
 		s->size += len;
-	return stage_eval(ctx, s, POL_BODY);
+	sess_env(s, &env);
+	env.body = chunk;
+	env.body_len = len;
+	stage_verdict(s, POL_BODY, &env, &v);
+	return reply_apply(ctx, s, &v);
 }
 
 static sfsistat

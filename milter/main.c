@@ -24,7 +24,10 @@
 #include "current.h"
 #include "log.h"
 #include "policy.h"
+#include "reload.h"
 #include "replies.h"
+#include "state.h"
+#include "try.h"
 
 #define VERSION		"0.1.0"
 #define DEFAULT_POLICY	"/etc/milter-policy/policy.conf"
@@ -43,6 +46,8 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET]\n"
 	    "       milter-policy explain CODE\n"
+	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
+	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
 	    "\n"
 	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
 	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
@@ -55,9 +60,13 @@ usage(FILE *out)
 	    "\n"
 	    "  explain CODE   what an SMTP reply code means, whose side the\n"
 	    "                 problem is on and what the sender should do\n"
+	    "  try ...        run one transaction through the policy offline and\n"
+	    "                 print each stage's verdict and reply; counters are\n"
+	    "                 read from the state file, never charged\n"
 	    "\n"
-	    "Signals: SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as\n"
-	    "stop.  See milter-policy(8) and milter-policy.conf(5).\n");
+	    "Signals: SIGUSR1 reloads the policy, SIGUSR2 logs the stats line,\n"
+	    "SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as stop.\n"
+	    "See milter-policy(8) and milter-policy.conf(5).\n");
 }
 
 static void
@@ -170,7 +179,7 @@ run(const struct options *o, struct policy *p)
 
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
-	current_set(p);
+	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
 	open_socket(conn);
 	drop_privileges(ps->user, socket_path(conn));
 	if (!o->foreground && daemon(0, 0) < 0) {
@@ -178,13 +187,18 @@ run(const struct options *o, struct policy *p)
 		    strerror(errno));
 		return EX_OSERR;
 	}
+	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
+	state_open(ps);
+	state_start_saver();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
+	state_close();
 	if (socket_path(conn) != NULL)
 		unlink(socket_path(conn));
 	current_set(NULL);
+	pol_unref(p);
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
 }
 
@@ -196,6 +210,8 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
 		return cmd_explain(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "try") == 0)
+		return try_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	parse_options(argc, argv, &o);
 	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
 		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,

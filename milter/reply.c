@@ -6,6 +6,7 @@
 #include "log.h"
 #include "replies.h"
 #include "reply.h"
+#include "stats.h"
 
 #define VALUE_BUF (REPLY_VALUE_MAX + 8)
 
@@ -71,11 +72,33 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 		    log_value(s->rcpt, r));
 	log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s", msg,
 	    extra ? extra : "");
+	if (v->action == POL_ERROR)
+		stats_error();
+	stats_decision(v->rule, v->reply ? v->reply->code : 0,
+	    v->mode == POL_DRY_RUN);
+}
+
+/* The lines a log watcher alerts on: once per counter, once per store. */
+static void
+notices(const struct session *s, const struct pol_verdict *v)
+{
+	char q[VALUE_BUF], k[VALUE_BUF], w[32];
+
+	if (v->evicting)
+		log_msg(LOG_WARNING, "state: max_keys reached: evicting the "
+		    "counters that expire soonest; raise state.max_keys");
+	if (!v->over_first)
+		return;
+	reply_duration(v->vars.window_s, w, sizeof w);
+	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s",
+	    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
+	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w);
 }
 
 void
 reply_log_dry(const struct session *s, const struct pol_verdict *v)
 {
+	notices(s, v);
 	decision_log(s, v, verb_name(v), NULL);
 }
 
@@ -143,6 +166,7 @@ reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
 {
 	char reason[128];
 
+	notices(s, v);
 	switch (v->action) {
 	case POL_CONTINUE:
 		return SMFIS_CONTINUE;

@@ -9,11 +9,11 @@
 #include "xmalloc.h"
 
 struct session *
-sess_new(struct policy *p)
+sess_new(struct policy *p, struct store *st)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 
-	s->pc = pol_conn_new(p);
+	s->pc = pol_conn_new(p, st);
 	return s;
 }
 

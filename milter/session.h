@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "store.h"
 
 struct session {
 	struct pol_conn *pc;
@@ -35,8 +36,8 @@ struct session {
 	char *quarantine;		/* reason to quarantine at eom, or NULL */
 };
 
-/* A new session on policy p (takes its own reference). */
-struct session *sess_new(struct policy *p);
+/* A new session on policy p (takes its own reference), counting in st. */
+struct session *sess_new(struct policy *p, struct store *st);
 
 /* Free a session and everything it owns; NULL is fine. */
 void sess_free(struct session *s);

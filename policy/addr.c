@@ -18,7 +18,7 @@
 
 #include "addr.h"
 
-#define IP_TEXT_MAX	64	/* longer than any IP literal inet_pton takes */
+#define IP_TEXT_MAX	64	/* > any IP literal inet_pton takes */
 
 static int
 is_space(char c)

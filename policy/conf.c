@@ -300,8 +300,40 @@ set_on_error(struct conf *cf, const config_setting_t *s)
 		cf->p->settings.on_error = i == 0 ? POL_TEMPFAIL : POL_ACCEPT;
 }
 
+static void
+set_state_file(struct conf *cf, const config_setting_t *s)
+{
+	set_string(cf, s, &cf->p->settings.state_file);
+}
+
+static void
+set_save_interval(struct conf *cf, const config_setting_t *s)
+{
+	unsigned long ms = conf_duration(cf, s);
+
+	if (ms < 1000)
+		conf_error(cf, s, "save_interval must be at least 1s");
+	else
+		cf->p->settings.save_interval_s = ms / 1000;
+}
+
+static void
+set_max_keys(struct conf *cf, const config_setting_t *s)
+{
+	long long n = config_setting_type(s) == CONFIG_TYPE_INT64 ?
+	    config_setting_get_int64(s) : config_setting_get_int(s);
+
+	if (n < 1000)
+		conf_error(cf, s, "max_keys must be at least 1000");
+	else
+		cf->p->settings.max_keys = (unsigned long)n;
+}
+
 static const struct setting state_settings[] = {
 	{ "backend", TYPE_STRING, set_backend },
+	{ "file", TYPE_STRING, set_state_file },
+	{ "save_interval", TYPE_STRING | TYPE_INT, set_save_interval },
+	{ "max_keys", TYPE_INT, set_max_keys },
 	{ "on_error", TYPE_STRING, set_on_error },
 };
 
@@ -655,6 +687,9 @@ settings_default(struct pol_settings *s)
 	s->mode = POL_ENFORCE;
 	s->stats_interval_s = 300;
 	s->on_error = POL_TEMPFAIL;
+	s->state_file = xstrdup("/var/lib/milter-policy/state");
+	s->save_interval_s = 60;
+	s->max_keys = 1000000;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */
@@ -712,17 +747,29 @@ static void
 conf_finish(struct conf *cf)
 {
 	struct policy *p = cf->p;
-	int i;
+	int i, k;
 
 	p->stages = 1u << POL_CONNECT | 1u << POL_MAIL | 1u << POL_EOM;
 	if (p->relay.enabled)
 		p->stages |= 1u << POL_RCPT;
+	if (p->nheaders > 0)
+		p->stages |= 1u << POL_HEADER;
+	if (p->body_fp)
+		p->stages |= 1u << POL_BODY;
 	for (i = 0; i < p->nrules; i++) {
+		const struct dupspec *d = p->rules[i].dup;
+
+		for (k = 0; d != NULL && k < d->nkeys; k++)
+			if (d->keys[k].kind == KEY_RCPT ||
+			    d->keys[k].kind == KEY_RCPT_DOMAIN)
+				p->msg_rcpts = 1;
 		p->stages |= 1u << p->rules[i].stage;
-		if (p->rules[i].stage > POL_MAIL && rule_tests_size(&p->rules[i]))
+		if ((p->rules[i].stage > POL_MAIL && rule_tests_size(&p->rules[i])) ||
+		    (p->rules[i].limit && p->rules[i].limit->unit == RL_BYTES))
 			p->stages |= 1u << POL_BODY;	/* to count the bytes */
 	}
 	p->internal_error = reply_copy(reply_builtin("internal_error"));
+	p->store_unavailable = reply_copy(reply_builtin("store_unavailable"));
 }
 
 struct policy *

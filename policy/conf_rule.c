@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "xmalloc.h"
@@ -125,6 +126,263 @@ cond_group(struct conf *cf, const config_setting_t *s, struct condset *set)
 	cf->conds = NULL;
 }
 
+/* ---- limit = { count; per; rate; burst; } and charge ---- */
+
+static const char *const unit_names[] = {
+	"connections", "messages", "recipients", "bytes"
+};
+
+static const char *const key_names[] = {
+	"client_addr", "client_net", "helo", "sender", "sender_domain",
+	"auth_user", "rcpt", "rcpt_domain"
+};
+
+static struct limit *
+limit_get(struct conf *cf)
+{
+	struct limit *l = cf->rule->limit;
+
+	if (l == NULL) {
+		l = cf->rule->limit = xcalloc(1, sizeof *l);
+		l->unit = RL_MESSAGES;
+		l->charge = STORE_CHARGE_ALLOWED;
+	}
+	return l;
+}
+
+static void
+set_count(struct conf *cf, const config_setting_t *s)
+{
+	int i = conf_choice(cf, s, unit_names, 4);
+
+	if (i >= 0)
+		limit_get(cf)->unit = (enum rl_unit)i;
+}
+
+/* The index of a header name in the policy's list, added when new. */
+static int
+header_index(struct policy *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nheaders; i++)
+		if (strcasecmp(p->headers[i], name) == 0)
+			return i;
+	p->headers = xrealloc(p->headers, (p->nheaders + 1) * sizeof *p->headers);
+	p->headers[p->nheaders] = xstrdup(name);
+	return p->nheaders++;
+}
+
+static void
+key_add(struct conf *cf, const config_setting_t *s, const char *name,
+    struct keyspec **keys, int *nkeys)
+{
+	struct keyspec k = { .kind = KEY_CLIENT_ADDR };
+	size_t i, n = sizeof key_names / sizeof key_names[0];
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, key_names[i]) == 0)
+			k.kind = (enum key_kind)i;
+	if (strncmp(name, "header:", 7) == 0 && name[7] != '\0') {
+		k.kind = KEY_HEADER;
+		k.hdr = header_index(cf->p, name + 7);
+	} else if (i == n && strcmp(name, key_names[k.kind]) != 0) {
+		conf_error(cf, s, "per: unknown key \"%s\"; expected client_addr, "
+		    "client_net, helo, sender, sender_domain, auth_user, rcpt, "
+		    "rcpt_domain or header:NAME", name);
+		return;
+	}
+	*keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
+	(*keys)[(*nkeys)++] = k;
+}
+
+/* per = "key" or [ "key", ... ] into a key list. */
+static void
+keys_from(struct conf *cf, const config_setting_t *s, struct keyspec **keys,
+    int *nkeys)
+{
+	int i;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		key_add(cf, s, config_setting_get_string(s), keys, nkeys);
+		return;
+	}
+	for (i = 0; i < config_setting_length(s); i++) {
+		const char *k = config_setting_get_string_elem(s, i);
+
+		if (k == NULL)
+			conf_error(cf, s, "per: keys must be strings");
+		else
+			key_add(cf, config_setting_get_elem(s, i), k, keys, nkeys);
+	}
+}
+
+static void
+set_per(struct conf *cf, const config_setting_t *s)
+{
+	struct limit *l = limit_get(cf);
+
+	keys_from(cf, s, &l->keys, &l->nkeys);
+}
+
+static void
+set_rate(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+	struct limit *l = limit_get(cf);
+	unsigned long n, ms;
+	char *slash;
+
+	n = strtoul(v, &slash, 10);
+	if (!isdigit((unsigned char)v[0]) || *slash != '/' || n == 0 ||
+	    conf_parse_duration(slash + 1, &ms) < 0 || ms == 0) {
+		conf_error(cf, s, "rate \"%s\": expected N/DURATION, e.g. "
+		    "\"100/1h\" (N at least 1; durations 30s, 10m, 1h, 1d)", v);
+		return;
+	}
+	l->rate = n;
+	l->window_ms = ms;
+}
+
+static void
+set_burst(struct conf *cf, const config_setting_t *s)
+{
+	long long n = config_setting_get_int64(s);
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		n = config_setting_get_int(s);
+	if (n < 1)
+		conf_error(cf, s, "burst must be at least 1");
+	else
+		limit_get(cf)->burst = (unsigned long)n;
+}
+
+static const struct setting limit_settings[] = {
+	{ "count", TYPE_STRING, set_count },
+	{ "per", TYPE_STRING | TYPE_LIST, set_per },
+	{ "rate", TYPE_STRING, set_rate },
+	{ "burst", TYPE_INT, set_burst },
+};
+
+static void
+set_limit(struct conf *cf, const config_setting_t *s)
+{
+	struct limit *l = limit_get(cf);
+
+	conf_group(cf, s, limit_settings, sizeof limit_settings /
+	    sizeof limit_settings[0]);
+	if (l->rate == 0 && config_setting_get_member(s, "rate") == NULL)
+		conf_error(cf, s, "limit needs rate = \"N/DURATION\", e.g. "
+		    "\"100/1h\"");
+	if (l->burst == 0)
+		l->burst = l->rate;
+}
+
+static void
+set_charge(struct conf *cf, const config_setting_t *s)
+{
+	static const char *const names[] = { "accepted", "attempts", "none" };
+	static const enum store_charge modes[] = { STORE_CHARGE_ALLOWED,
+	    STORE_CHARGE_ALWAYS, STORE_CHARGE_NONE };
+	int i = conf_choice(cf, s, names, 3);
+
+	if (i >= 0)
+		limit_get(cf)->charge = modes[i];
+}
+
+/* ---- duplicates = { of; per; max; window; count_refused; } ---- */
+
+static struct dupspec *
+dup_get(struct conf *cf)
+{
+	struct dupspec *d = cf->rule->dup;
+
+	if (d == NULL) {
+		d = cf->rule->dup = xcalloc(1, sizeof *d);
+		d->count_refused = 1;
+	}
+	return d;
+}
+
+static void
+set_of(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+	struct dupspec *d = dup_get(cf);
+
+	if (strcmp(v, "body") == 0)
+		d->of = DUP_BODY;
+	else if (strcmp(v, "message_id") == 0) {
+		d->of = DUP_HEADER;
+		d->message_id = 1;
+		d->hdr = header_index(cf->p, "Message-ID");
+	} else if (strncmp(v, "header:", 7) == 0 && v[7] != '\0') {
+		d->of = DUP_HEADER;
+		d->hdr = header_index(cf->p, v + 7);
+	} else
+		conf_error(cf, s, "of: \"%s\" is not valid; expected \"body\", "
+		    "\"message_id\" or \"header:NAME\"", v);
+}
+
+static void
+set_dup_per(struct conf *cf, const config_setting_t *s)
+{
+	struct dupspec *d = dup_get(cf);
+
+	keys_from(cf, s, &d->keys, &d->nkeys);
+}
+
+static void
+set_max(struct conf *cf, const config_setting_t *s)
+{
+	long long n = config_setting_get_int64(s);
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		n = config_setting_get_int(s);
+	if (n < 1)
+		conf_error(cf, s, "max must be at least 1 (the copies allowed)");
+	else
+		dup_get(cf)->max = (unsigned long)n;
+}
+
+static void
+set_window(struct conf *cf, const config_setting_t *s)
+{
+	dup_get(cf)->window_ms = conf_duration(cf, s);
+}
+
+static void
+set_count_refused(struct conf *cf, const config_setting_t *s)
+{
+	dup_get(cf)->count_refused = config_setting_get_bool(s);
+}
+
+static const struct setting dup_settings[] = {
+	{ "of", TYPE_STRING, set_of },
+	{ "per", TYPE_STRING | TYPE_LIST, set_dup_per },
+	{ "max", TYPE_INT, set_max },
+	{ "window", TYPE_STRING | TYPE_INT, set_window },
+	{ "count_refused", TYPE_BOOL, set_count_refused },
+};
+
+static void
+set_duplicates(struct conf *cf, const config_setting_t *s)
+{
+	struct dupspec *d = dup_get(cf);
+
+	conf_group(cf, s, dup_settings, sizeof dup_settings /
+	    sizeof dup_settings[0]);
+	if (config_setting_get_member(s, "of") == NULL ||
+	    config_setting_get_member(s, "max") == NULL ||
+	    config_setting_get_member(s, "window") == NULL)
+		conf_error(cf, s, "duplicates needs of = \"body\" | \"message_id\" "
+		    "| \"header:NAME\", max = N and window = \"DURATION\"");
+	else if (d->window_ms == 0)
+		conf_error(cf, s, "duplicates: window must be longer than 0");
+	if (d->of == DUP_BODY)
+		cf->p->body_fp = 1;
+}
+
 /* ---- the rule's own keys ---- */
 
 static void
@@ -211,6 +469,9 @@ static const struct setting rule_settings[] = {
 	{ "mode", TYPE_STRING, set_mode },
 	{ "scope", TYPE_STRING, set_scope },
 	{ "stage", TYPE_STRING, set_stage },
+	{ "limit", TYPE_GROUP, set_limit },
+	{ "charge", TYPE_STRING, set_charge },
+	{ "duplicates", TYPE_GROUP, set_duplicates },
 };
 
 /* ---- checks across a rule's keys ---- */
@@ -240,8 +501,58 @@ cond_stage(enum cond_kind kind)
 	return POL_CONNECT;
 }
 
-/* The earliest stage where all a rule's conditions are known, and the
- * latest it may run at (per-recipient and per-header data vanish). */
+static enum pol_stage
+key_stage(enum key_kind kind)
+{
+	switch (kind) {
+	case KEY_CLIENT_ADDR:
+	case KEY_CLIENT_NET:
+		return POL_CONNECT;
+	case KEY_HELO:
+		return POL_HELO;
+	case KEY_SENDER:
+	case KEY_SENDER_DOMAIN:
+	case KEY_AUTH_USER:
+		return POL_MAIL;
+	case KEY_RCPT:
+	case KEY_RCPT_DOMAIN:
+		return POL_RCPT;
+	case KEY_HEADER:
+		return POL_EOH;
+	}
+	return POL_CONNECT;
+}
+
+static const enum pol_stage unit_stage[] = { POL_CONNECT, POL_MAIL, POL_RCPT, POL_EOM };
+
+/* Widen [lo, hi] for data known from stage st; per-recipient and
+ * per-header data exist only at their own stage. */
+static void
+bound(enum pol_stage st, enum pol_stage *lo, enum pol_stage *hi)
+{
+	if (st > *lo)
+		*lo = st;
+	if ((st == POL_RCPT || st == POL_HEADER) && st < *hi)
+		*hi = st;
+}
+
+/* A duplicate rule runs once the fingerprint is known; its recipient keys
+ * count once per recipient of the message, so they do not pin it to rcpt. */
+static void
+dup_stage_bounds(const struct dupspec *d, enum pol_stage *lo,
+    enum pol_stage *hi)
+{
+	enum pol_stage fp = d->of == DUP_BODY ? POL_EOM : POL_EOH;
+	int i;
+
+	bound(fp, lo, hi);
+	for (i = 0; i < d->nkeys; i++)
+		if (key_stage(d->keys[i].kind) != POL_RCPT)
+			bound(key_stage(d->keys[i].kind), lo, hi);
+}
+
+/* The earliest stage where all a rule's data is known, and the latest it
+ * may run at. */
 static void
 rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 {
@@ -251,14 +562,15 @@ rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 	*lo = POL_CONNECT;
 	*hi = POL_EOM;
 	for (k = 0; k < 2; k++)
-		for (i = 0; i < sets[k]->n; i++) {
-			enum pol_stage st = cond_stage(sets[k]->c[i].kind);
-
-			if (st > *lo)
-				*lo = st;
-			if ((st == POL_RCPT || st == POL_HEADER) && st < *hi)
-				*hi = st;
-		}
+		for (i = 0; i < sets[k]->n; i++)
+			bound(cond_stage(sets[k]->c[i].kind), lo, hi);
+	if (r->dup != NULL)
+		dup_stage_bounds(r->dup, lo, hi);
+	if (r->limit == NULL)
+		return;
+	bound(unit_stage[r->limit->unit], lo, hi);
+	for (i = 0; i < r->limit->nkeys; i++)
+		bound(key_stage(r->limit->keys[i].kind), lo, hi);
 }
 
 static void
@@ -269,9 +581,10 @@ rule_check_stage(struct conf *cf, const config_setting_t *g, int stage_set)
 
 	rule_stage_bounds(r, &lo, &hi);
 	if (lo > hi) {
-		conf_error(cf, g, "rule %s tests both recipient and header data; "
-		    "recipients are checked one by one at rcpt, headers one by "
-		    "one at header: split it into two rules", r->name);
+		conf_error(cf, g, "rule %s needs data known only from \"%s\" on "
+		    "but must run at \"%s\" (recipients are checked one by one "
+		    "at rcpt, headers one by one at header): split it into two "
+		    "rules", r->name, stage_names[lo], stage_names[hi]);
 		return;
 	}
 	if (!stage_set)
@@ -295,8 +608,21 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	struct rule *r = cf->rule;
 	int class = r->reply ? r->reply->code / 100 : 0;
 
+	static const char *const limit_replies[] = { "too_many_connections",
+	    "too_many_messages", "too_many_recipients", "too_many_bytes" };
+
 	if (reply_set && r->reply == NULL)
 		return;		/* the bad reply was reported */
+	if (r->dup != NULL && r->reply == NULL && (!action_set ||
+	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
+		r->reply = reply_copy(reply_builtin("too_many_duplicates"));
+		class = 5;
+	}
+	if (r->limit != NULL && r->reply == NULL && (!action_set ||
+	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
+		r->reply = reply_copy(reply_builtin(limit_replies[r->limit->unit]));
+		class = r->reply->code / 100;
+	}
 	if (!action_set && r->reply == NULL) {
 		conf_error(cf, g, "rule %s does nothing: give it an action "
 		    "(reject, tempfail, accept, ...) or a reply", r->name);
@@ -351,6 +677,16 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	conf_group(cf, g, rule_settings, sizeof rule_settings /
 	    sizeof rule_settings[0]);
 	rule_check_name(cf, g, idx);
+	if (r->limit != NULL && r->dup != NULL) {
+		conf_error(cf, g, "rule %s has both limit and duplicates: make "
+		    "them two rules", r->name);
+		return;
+	}
+	if (r->limit != NULL && config_setting_get_member(g, "limit") == NULL) {
+		conf_error(cf, g, "rule %s: charge applies to limit rules only",
+		    r->name);
+		return;
+	}
 	rule_check_stage(cf, g, config_setting_get_member(g, "stage") != NULL);
 	rule_check_action(cf, g, config_setting_get_member(g, "action") != NULL,
 	    config_setting_get_member(g, "reply") != NULL);

@@ -14,15 +14,29 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "dupes.h"
+#include "ratelimit.h"
 #include "rules.h"
 #include "xmalloc.h"
 
+#define HDR_VALUE_MAX 4096	/* bytes kept of a header that keys a counter */
+#define MSG_RCPTS_MAX 32	/* recipients kept for per-recipient duplicate counts */
+
 struct pol_conn {
 	struct policy *p;
+	struct store *st;	/* borrowed */
 	int done_conn;		/* an accept with scope connection was given */
 	int done_msg;		/* an accept with scope message was given */
 	enum pol_stage resume_stage;	/* after a dry-run verdict: */
 	int resume_rule;	/* the next rule to try, or -1 for a fresh stage */
+	struct rl_ledger conn_charges;	/* connections: never given back */
+	struct rl_ledger msg_charges;	/* this message's units */
+	int stage_mark;		/* msg_charges.n when this stage began */
+	char **hdrs;		/* this message's values of p->headers */
+	struct dup_body *body;	/* the body fingerprint under way, if needed */
+	unsigned char fp[DUP_FP_LEN];	/* the body fingerprint, at eom */
+	int nrcpts;		/* this message's accepted recipients, */
+	char *rcpts[MSG_RCPTS_MAX];	/* kept when p->msg_rcpts */
 };
 
 static const char *const stage_names[POL_NSTAGES] = {
@@ -68,8 +82,18 @@ policy_free(struct policy *p)
 		free(p->rules[i].name);
 		condset_free(&p->rules[i].when);
 		condset_free(&p->rules[i].unless);
-		reply_free(p->rules[i].reply);
+			reply_free(p->rules[i].reply);
+		if (p->rules[i].limit != NULL)
+			free(p->rules[i].limit->keys);
+		free(p->rules[i].limit);
+		if (p->rules[i].dup != NULL)
+			free(p->rules[i].dup->keys);
+		free(p->rules[i].dup);
 	}
+	for (i = 0; i < p->nheaders; i++)
+		free(p->headers[i]);
+	free(p->headers);
+	reply_free(p->store_unavailable);
 	free(p->rules);
 	match_list_free(p->relay.local_domains);
 	match_list_free(p->relay.permit_client);
@@ -78,6 +102,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.socket);
 	free((char *)p->settings.user);
 	free((char *)p->settings.syslog_facility);
+	free((char *)p->settings.state_file);
 	free(p->path);
 	free(p);
 }
@@ -121,13 +146,75 @@ pol_needs_stage(const struct policy *p, enum pol_stage stage)
 }
 
 struct pol_conn *
-pol_conn_new(struct policy *p)
+pol_conn_new(struct policy *p, struct store *st)
 {
 	struct pol_conn *c = xcalloc(1, sizeof *c);
 
 	c->p = pol_ref(p);
+	c->st = st;
 	c->resume_rule = -1;
+	if (p->nheaders > 0)
+		c->hdrs = xcalloc(p->nheaders, sizeof *c->hdrs);
+	if (p->body_fp) {
+		c->body = xmalloc(sizeof *c->body);
+		dup_body_init(c->body);
+	}
 	return c;
+}
+
+static void
+msg_rcpts_free(struct pol_conn *c)
+{
+	while (c->nrcpts > 0)
+		free(c->rcpts[--c->nrcpts]);
+}
+
+/* Keep an accepted recipient for the rules that count per recipient. */
+static void
+msg_rcpt_add(struct pol_conn *c, const char *rcpt)
+{
+	int i;
+
+	if (rcpt == NULL || c->nrcpts == MSG_RCPTS_MAX)
+		return;		/* XXX bounded: later recipients are not counted */
+	for (i = 0; i < c->nrcpts; i++)
+		if (strcasecmp(c->rcpts[i], rcpt) == 0)
+			return;
+	c->rcpts[c->nrcpts++] = xstrdup(rcpt);
+}
+
+static void
+msg_headers_free(struct pol_conn *c)
+{
+	int i;
+
+	for (i = 0; i < c->p->nheaders; i++) {
+		free(c->hdrs[i]);
+		c->hdrs[i] = NULL;
+	}
+}
+
+/* Keep the first value of each header a counter is kept per. */
+static void
+msg_header_add(struct pol_conn *c, const struct pol_env *env)
+{
+	const char *v = env->hdr_value;
+	size_t n;
+	int i;
+
+	if (env->hdr_name == NULL || v == NULL)
+		return;
+	for (i = 0; i < c->p->nheaders; i++) {
+		if (c->hdrs[i] != NULL ||
+		    strcasecmp(c->p->headers[i], env->hdr_name) != 0)
+			continue;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		n = strlen(v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		c->hdrs[i] = xstrndup(v, n < HDR_VALUE_MAX ? n : HDR_VALUE_MAX);
+	}
 }
 
 struct policy *
@@ -141,6 +228,12 @@ pol_conn_free(struct pol_conn *c)
 {
 	if (c == NULL)
 		return;
+	msg_headers_free(c);
+	msg_rcpts_free(c);
+	free(c->hdrs);
+	free(c->body);
+	free(c->conn_charges.c);
+	free(c->msg_charges.c);
 	pol_unref(c->p);
 	free(c);
 }
@@ -148,8 +241,13 @@ pol_conn_free(struct pol_conn *c)
 void
 pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms)
 {
-	(void)accepted;
-	(void)now_ms;
+	if (!accepted)
+		rl_give_back(c->st, &c->msg_charges, 0, now_ms);
+	c->msg_charges.n = 0;
+	msg_headers_free(c);
+	msg_rcpts_free(c);
+	if (c->body != NULL)
+		dup_body_init(c->body);
 	c->done_msg = 0;
 	c->resume_rule = -1;
 }
@@ -252,10 +350,11 @@ verdict_from_rule(const struct pol_conn *c, const struct rule *r,
 
 /* The engine could not decide (a failed match): on_error says what to do. */
 static void
-verdict_error(const struct pol_conn *c, const char *rule, struct pol_verdict *v)
+verdict_error(const char *rule, const struct reply *reply,
+    struct pol_verdict *v)
 {
 	v->action = POL_ERROR;
-	v->reply = c->p->internal_error;
+	v->reply = reply;
 	v->rule = rule;
 	v->mode = POL_ENFORCE;
 }
@@ -291,7 +390,7 @@ relay_eval(const struct pol_conn *c, const struct pol_env *env,
 		if (m == MATCH_YES)
 			return;
 		if (m == MATCH_ERROR) {
-			verdict_error(c, "relay", v);
+			verdict_error("relay", c->p->internal_error, v);
 			return;
 		}
 	} else if (dom == NULL && env->rcpt != NULL && env->rcpt[0] != '\0' &&
@@ -321,9 +420,132 @@ accept_scope(struct pol_conn *c, enum pol_stage stage,
 }
 
 /* Run the rules of a stage from index `from`; the verdict says who decided. */
+/* Check and charge a limit rule; 1 when it yields a verdict (over the
+ * limit, or the store failed), 0 when the next rule should run. */
+static int
+limit_eval(struct pol_conn *c, const struct rule *r, enum pol_stage stage,
+    const struct pol_env *env, uint64_t now_ms, struct pol_verdict *v)
+{
+	struct rl_ledger *l = r->limit->unit == RL_CONNECTIONS ?
+	    &c->conn_charges : &c->msg_charges;
+	char human[RL_HUMAN_MAX];
+	struct store_res res;
+
+	switch (rl_check(c->st, l, r, stage, env, c->hdrs, now_ms, &res, human)) {
+	case RL_ALLOWED:
+	case RL_SKIP:
+		v->evicting |= res.evicting;
+		return 0;
+	case RL_ERROR:
+		verdict_error(r->name, c->p->store_unavailable, v);
+		return 1;
+	case RL_REFUSED:
+		break;
+	}
+	v->evicting |= res.evicting;
+	if (r->action == POL_CONTINUE)
+		return 0;	/* counts, never refuses */
+	verdict_from_rule(c, r, v);
+	v->vars.limit = r->limit->rate;
+	v->vars.window_s = r->limit->window_ms / 1000;
+	v->vars.count = res.count;
+	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
+	v->over_first = res.first_over;
+	snprintf(v->key, sizeof v->key, "%s", human);
+	return 1;
+}
+
+static int
+dup_has_key(const struct dupspec *d, enum key_kind kind)
+{
+	int i;
+
+	for (i = 0; i < d->nkeys; i++)
+		if (d->keys[i].kind == kind)
+			return 1;
+	return 0;
+}
+
+/* Is recipient i's domain one an earlier recipient already had? */
+static int
+rcpt_domain_repeats(const struct pol_conn *c, int i)
+{
+	const char *d = addr_domain(c->rcpts[i]);
+	int j;
+
+	for (j = 0; j < i; j++) {
+		const char *e = addr_domain(c->rcpts[j]);
+
+		if (d == e || (d && e && strcasecmp(d, e) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Count this copy once, or once per recipient (domain) when the rule's
+ * keys name them; the worst outcome wins. */
+static enum dup_result
+dup_count(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
+    const unsigned char *fp, uint64_t now_ms, unsigned long *seen, char *human)
+{
+	enum dup_result worst = DUP_SKIP, res;
+	struct pol_env e = *env;
+	int i, per_rcpt = dup_has_key(r->dup, KEY_RCPT);
+
+	if (!per_rcpt && !dup_has_key(r->dup, KEY_RCPT_DOMAIN))
+		return dup_check(c->st, r, env, c->hdrs, fp, now_ms, seen, human);
+	for (i = 0; i < c->nrcpts; i++) {
+		if (!per_rcpt && rcpt_domain_repeats(c, i))
+			continue;
+		e.rcpt = c->rcpts[i];
+		res = dup_check(c->st, r, &e, c->hdrs, fp, now_ms, seen, human);
+		if (res == DUP_ERROR || res == DUP_REFUSED)
+			return res;
+		if (res == DUP_OK)
+			worst = DUP_OK;
+	}
+	return worst;
+}
+
+/* A duplicates rule; 1 when it yields a verdict, 0 to go on. */
+static int
+dup_eval(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
+    uint64_t now_ms, struct pol_verdict *v)
+{
+	const struct dupspec *d = r->dup;
+	unsigned char hfp[DUP_FP_LEN];
+	const unsigned char *fp = c->fp;
+	char human[KEYS_HUMAN_MAX];
+	unsigned long seen = 0;
+
+	if (d->of == DUP_HEADER) {
+		if (dup_header_fp(c->hdrs[d->hdr], d->message_id, hfp) < 0)
+			return 0;	/* no such header: never a duplicate */
+		fp = hfp;
+	}
+	switch (dup_count(c, r, env, fp, now_ms, &seen, human)) {
+	case DUP_OK:
+	case DUP_SKIP:
+		return 0;
+	case DUP_ERROR:
+		verdict_error(r->name, c->p->store_unavailable, v);
+		return 1;
+	case DUP_REFUSED:
+		break;
+	}
+	if (r->action == POL_CONTINUE)
+		return 0;
+	verdict_from_rule(c, r, v);
+	v->vars.limit = d->max;
+	v->vars.count = seen;
+	v->vars.window_s = d->window_ms / 1000;
+	snprintf(v->key, sizeof v->key, "%s", human);
+	return 1;
+}
+
 static void
 rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
-    int from, struct pol_verdict *v)
+    int from, uint64_t now_ms, struct pol_verdict *v)
 {
 	const struct policy *p = c->p;
 	enum match_result m;
@@ -332,13 +554,20 @@ rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 	for (i = from; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->stage != stage || r->action == POL_CONTINUE)
+		if (r->stage != stage || (r->action == POL_CONTINUE &&
+		    r->limit == NULL && r->dup == NULL))
 			continue;
 		if ((m = rule_find(r, env)) == MATCH_NO)
 			continue;
 		if (m == MATCH_ERROR)
-			verdict_error(c, r->name, v);
-		else
+			verdict_error(r->name, p->internal_error, v);
+		else if (r->limit != NULL) {
+			if (!limit_eval(c, r, stage, env, now_ms, v))
+				continue;
+		} else if (r->dup != NULL) {
+			if (!dup_eval(c, r, env, now_ms, v))
+				continue;
+		} else
 			verdict_from_rule(c, r, v);
 		if (v->mode == POL_DRY_RUN) {
 			c->resume_stage = stage;
@@ -349,6 +578,47 @@ rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 	}
 }
 
+/* Does the MTA refuse what this verdict applies to? */
+static int
+verdict_refuses(const struct pol_conn *c, const struct pol_verdict *v)
+{
+	if (v->mode == POL_DRY_RUN)
+		return 0;
+	return v->action == POL_TEMPFAIL || v->action == POL_REJECT ||
+	    (v->action == POL_ERROR && c->p->settings.on_error != POL_ACCEPT);
+}
+
+/* Units charged for what was refused go back; accepted ones stay. */
+static void
+charges_settle(struct pol_conn *c, enum pol_stage stage,
+    const struct pol_verdict *v, uint64_t now_ms)
+{
+	if (v->action == POL_ACCEPT && v->mode == POL_ENFORCE)
+		c->msg_charges.n = 0;	/* the MTA takes the message */
+	else if (!verdict_refuses(c, v) || stage < POL_MAIL)
+		return;
+	else if (stage == POL_RCPT)
+		rl_give_back(c->st, &c->msg_charges, c->stage_mark, now_ms);
+	else
+		rl_give_back(c->st, &c->msg_charges, 0, now_ms);
+}
+
+/* What a stage does before its rules: a new message forgets the last. */
+static void
+stage_begin(struct pol_conn *c, enum pol_stage stage,
+    const struct pol_env *env, uint64_t now_ms)
+{
+	if (stage == POL_MAIL && (c->msg_charges.n > 0 || c->done_msg))
+		pol_msg_end(c, 0, now_ms);	/* the last one never ended */
+	if (stage == POL_HEADER)
+		msg_header_add(c, env);
+	if (stage == POL_BODY && c->body != NULL && env->body != NULL)
+		dup_body_add(c->body, env->body, env->body_len);
+	if (stage == POL_EOM && c->body != NULL)
+		dup_body_final(c->body, c->fp);
+	c->stage_mark = c->msg_charges.n;
+}
+
 void
 pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
     uint64_t now_ms, struct pol_verdict *v)
@@ -356,11 +626,12 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 	int resumed = c->resume_rule >= 0 && c->resume_stage == stage;
 	int from = resumed ? c->resume_rule : 0;
 
-	(void)now_ms;
 	memset(v, 0, sizeof *v);
 	v->action = POL_CONTINUE;
 	v->stage = stage;
 	c->resume_rule = -1;
+	if (!resumed)
+		stage_begin(c, stage, env, now_ms);
 	if (stage == POL_RCPT && !resumed) {
 		relay_eval(c, env, v);
 		if (v->action != POL_CONTINUE) {
@@ -373,5 +644,9 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 	}
 	if (c->done_conn || c->done_msg)
 		return;
-	rules_eval(c, stage, env, from, v);
+	rules_eval(c, stage, env, from, now_ms, v);
+	charges_settle(c, stage, v, now_ms);
+	if (stage == POL_RCPT && c->p->msg_rcpts && v->mode == POL_ENFORCE &&
+	    !verdict_refuses(c, v))
+		msg_rcpt_add(c, env->rcpt);
 }

@@ -59,6 +59,8 @@ struct pol_env {
 	const char *hdr_name;		/* at POL_HEADER: the current header */
 	const char *hdr_value;
 	unsigned long size;		/* SIZE= at mail, bytes counted at eom; 0 unknown */
+	const void *body;		/* at POL_BODY: this chunk */
+	size_t body_len;
 };
 
 /* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
@@ -70,6 +72,9 @@ struct pol_vars {
 };
 
 struct reply;
+struct store;
+
+#define POL_KEY_MAX 256		/* a counter key as logs show it */
 
 /* A decision.  Pointers are borrowed from the policy the pol_conn holds. */
 struct pol_verdict {
@@ -81,6 +86,9 @@ struct pol_verdict {
 	const struct reply *reply;	/* code, xcode, text templates; NULL for continue/accept */
 	const char *rule;		/* name of the deciding rule, or NULL */
 	struct pol_vars vars;
+	int over_first;			/* first refusal of this counter: log it once */
+	int evicting;			/* the store began evicting: log it once */
+	char key[POL_KEY_MAX];		/* the counter's key, for the log ("" none) */
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
@@ -92,6 +100,9 @@ struct pol_settings {
 	enum pol_mode mode;
 	unsigned long stats_interval_s;
 	enum pol_action on_error;	/* POL_TEMPFAIL or POL_ACCEPT */
+	const char *state_file;		/* NULL: counters are not kept across restarts */
+	unsigned long save_interval_s;
+	unsigned long max_keys;
 };
 
 struct policy;
@@ -119,8 +130,9 @@ int pol_rule_count(const struct policy *p);
 /* Non-zero if some rule or relay check may need this stage's callback. */
 int pol_needs_stage(const struct policy *p, enum pol_stage stage);
 
-/* Start a connection's state; it holds a reference to p. */
-struct pol_conn *pol_conn_new(struct policy *p);
+/* Start a connection's state; it holds a reference to p.  Counters live in
+ * st (borrowed: it must outlive the connection; NULL when no rule counts). */
+struct pol_conn *pol_conn_new(struct policy *p, struct store *st);
 
 /* The policy a connection was started on. */
 struct policy *pol_conn_policy(const struct pol_conn *c);

@@ -14,6 +14,7 @@
 #include "match.h"
 #include "policy.h"
 #include "replies.h"
+#include "store.h"
 
 enum cond_kind {
 	COND_CLIENT, COND_CLIENT_NAME, COND_HELO, COND_SENDER,
@@ -37,6 +38,42 @@ struct condset {
 	struct cond *c;
 };
 
+enum rl_unit { RL_CONNECTIONS, RL_MESSAGES, RL_RECIPIENTS, RL_BYTES };
+
+/* One counter key a limit or duplicate rule is kept "per". */
+enum key_kind {
+	KEY_CLIENT_ADDR, KEY_CLIENT_NET, KEY_HELO, KEY_SENDER,
+	KEY_SENDER_DOMAIN, KEY_AUTH_USER, KEY_RCPT, KEY_RCPT_DOMAIN, KEY_HEADER
+};
+
+struct keyspec {
+	enum key_kind kind;
+	int hdr;			/* KEY_HEADER: index in policy->headers */
+};
+
+struct limit {
+	enum rl_unit unit;
+	int nkeys;
+	struct keyspec *keys;
+	unsigned long rate;		/* N of "N/DURATION" */
+	unsigned long window_ms;	/* DURATION */
+	unsigned long burst;		/* bucket size; default N */
+	enum store_charge charge;	/* accepted, attempts, none */
+};
+
+enum dup_of { DUP_BODY, DUP_HEADER };
+
+struct dupspec {
+	enum dup_of of;
+	int hdr;			/* DUP_HEADER: index in policy->headers */
+	int message_id;			/* of = "message_id": <> are not part of it */
+	int nkeys;
+	struct keyspec *keys;
+	unsigned long max;		/* copies allowed within the window */
+	unsigned long window_ms;
+	int count_refused;		/* refused copies count too (default) */
+};
+
 struct rule {
 	char *name;
 	int line;
@@ -47,6 +84,8 @@ struct rule {
 	enum pol_scope scope;
 	enum pol_mode mode;
 	struct reply *reply;		/* owned; NULL for accept/continue/discard... */
+	struct limit *limit;		/* a limit rule, or NULL */
+	struct dupspec *dup;		/* a duplicates rule, or NULL */
 };
 
 struct relay {
@@ -66,6 +105,11 @@ struct policy {
 	struct rule *rules;
 	unsigned stages;		/* bit per enum pol_stage that a rule needs */
 	struct reply *internal_error;	/* the reply for POL_ERROR verdicts */
+	struct reply *store_unavailable;	/* ... when the store failed */
+	int nheaders;
+	char **headers;			/* names of the headers keys are kept per */
+	int body_fp;			/* some rule needs the body fingerprint */
+	int msg_rcpts;			/* some rule counts per recipient at eoh/eom */
 };
 
 /* Free a compiled policy and all it owns; used by pol_unref and conf.c. */

@@ -10,16 +10,19 @@
  *
  * Two kinds of counter:
  *   STORE_GCRA   a token bucket kept as one "theoretical arrival time"
- *                (TAT).  `interval_ms` is the time one unit takes to come
- *                back (T), `burst` the bucket size (B).  Taking n units is
- *                allowed when max(TAT, now) + n*T - now <= B*T; then TAT
- *                becomes that.  Refused: retry_after_ms is how long until
- *                n units would be allowed.  The counter is gone (as if
- *                never used) once TAT <= now.  TAT is clamped to at most
- *                now + 2*B*T, so neither hammering (charge "attempts") nor
- *                a clock step can block a key for longer than that.
+ *                (TAT).  `rate` units come back per `window_ms`, so n units
+ *                take T(n) = ceil(n * window_ms / rate) ms to come back
+ *                (computed in 128 bits: bytes limits have n in the
+ *                millions); the bucket holds `burst` units, a capacity of
+ *                C = burst * window_ms / rate ms.  Taking n units is allowed
+ *                when max(TAT, now) + T(n) - now <= C; then TAT becomes
+ *                that.  Refused: retry_after_ms is how long until n units
+ *                would be allowed.  The counter is gone (as if never used)
+ *                once TAT <= now.  TAT is clamped to at most now + 2*C, so
+ *                neither hammering (charge "attempts") nor a clock step can
+ *                block a key for longer than that.
  *   STORE_WINDOW a count in a fixed window that starts at the first event:
- *                `interval_ms` is the window, `burst` the most events
+ *                `window_ms` is the window, `burst` the most events
  *                allowed; the event that would make count exceed burst is
  *                refused (allowed = 0).  count_refused says whether a
  *                refused event is still counted.  Gone when the window ends.
@@ -51,7 +54,8 @@ struct store_req {
 	const void *id;			/* the counter's identity */
 	size_t idlen;
 	enum store_kind kind;
-	uint64_t interval_ms;		/* GCRA: T per unit; WINDOW: window length */
+	uint64_t window_ms;		/* GCRA: per rate units; WINDOW: window length */
+	uint64_t rate;			/* GCRA: units that come back per window */
 	uint64_t burst;			/* GCRA: bucket size B; WINDOW: max events */
 	uint64_t units;			/* units to take (>= 1) */
 	enum store_charge charge;
@@ -60,7 +64,8 @@ struct store_req {
 struct store_res {
 	int allowed;
 	uint64_t retry_after_ms;	/* refused: time until it would be allowed */
-	uint64_t count;			/* GCRA: units in use after; WINDOW: events in window */
+	uint64_t count;			/* GCRA: units in use after, ceil((TAT-now)/T(1));
+					   WINDOW: events in window */
 	int first_over;			/* first refusal of this counter since it was new */
 	int evicting;			/* the first time the store evicted to stay under max_keys */
 };
@@ -144,5 +149,12 @@ enum store_load store_memory_load(struct store *s, const char *path,
 
 /* Bytes of memory the store uses for its counters (tables included). */
 size_t store_memory_bytes(struct store *s);
+
+/* ---- a read-only view (store_readonly.c) ---- */
+
+/* A view of inner that answers as inner does but never changes it: every
+ * take is a look (STORE_CHARGE_NONE), give/reset/save do nothing.  inner is
+ * borrowed and must outlive the view.  For `milter-policy try`. */
+struct store *store_readonly_new(struct store *inner);
 
 #endif

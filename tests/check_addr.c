@@ -98,7 +98,8 @@ static const struct domain_case domain_cases[] = {
 	{ "escaped backslash", "\"a\\\\\"@c", "c" },
 	{ "escaped @", "\"a\\@b\"@c", "c" },
 	{ "unterminated quote", "\"a@b", NULL },
-	{ "backslash at end", "\"a\\", NULL },
+	/* bytes after the NUL that a read past it would take for a domain */
+	{ "backslash at end", "\"a\\\0\"@evil", NULL },
 	{ "backslash outside quotes", "a\\@b", "b" },
 	{ "quote in domain", "u@x\"@y\"", "x\"@y\"" },
 	{ "source route", "@a,@b:user@example.com", "example.com" },
@@ -160,6 +161,7 @@ static const struct routed_case routed_cases[] = {
 	{ "backslash @ outside quotes", "user\\@other.org@example.com", 1 },
 	{ "unterminated quote", "\"user@other.org@example.com", 1 },
 	{ "quote games", "user@other.org\"@example.com\"", 0 },
+	{ "backslash at end", "\"a\\\0\"@evil", 0 },
 };
 
 START_TEST(test_routed)
@@ -291,9 +293,9 @@ struct hostile_case {
 	const char	*head;
 	char		 fill;
 	const char	*tail;
-	long		 domlen;	/* strlen of addr_domain(), -1 for NULL */
+	long		 domlen;	/* strlen(addr_domain()), -1: NULL */
 	int		 routed;
-	long		 unbracketed;	/* length after addr_unbracket, -1: all */
+	long		 unbracketed;	/* addr_unbracket() length, -1: all */
 };
 
 static const struct hostile_case hostile_cases[] = {
@@ -311,6 +313,8 @@ static const struct hostile_case hostile_cases[] = {
 	{ "long domain", "u@", 'X', "", BIG, 0, -1 },
 	{ "long quoted local", "\"", '@', "\"@example.com", 11, 1, -1 },
 	{ "unterminated quote", "\"", '@', "", -1, 1, -1 },
+	{ "odd backslashes in quotes", "\"", '\\', "\\", -1, 0, -1 },
+	{ "even backslashes in quotes", "\"", '\\', "\"@x", 1, 0, -1 },
 	{ "bracketed spaces", "<", ' ', ">", -1, 0, 0 },
 	{ "bracketed letters", "<", 'a', ">", -1, 0, BIG },
 	{ "source route", "@", ',', ":u@example.com", 11, 1, -1 },

@@ -19,7 +19,7 @@
 #define BIG	65536
 #define NBIG	10000
 
-/* A finished list of patterns (NULL-terminated); fails the test on a bad one. */
+/* A finished list of NULL-terminated patterns; a bad one fails the test. */
 static struct match_list *
 build(const char *name, enum match_kind kind, const char *const *patterns)
 {
@@ -493,12 +493,14 @@ START_TEST(test_hostile_pattern)
 	char *p = hostile_value(".", 'a', ".org"), err[64];
 
 	ck_assert_msg(match_add(l, p, err, sizeof err) == 0, "big: %s", err);
-	ck_assert_msg(match_add(l, p + 1, err, sizeof err) == 0, "big: %s", err);
+	ck_assert_msg(match_add(l, p + 1, err, sizeof err) == 0, "big: %s",
+	    err);
 	match_list_finish(l);
 	ck_assert_msg(match_find(l, p + 1) == MATCH_YES, "big exact: no match");
 	p[0] = 'x';
 	ck_assert_msg(match_find(l, p) == MATCH_NO, "big, one byte longer");
-	ck_assert_msg(match_find(l, "a.org") == MATCH_NO, "short value matched");
+	ck_assert_msg(match_find(l, "a.org") == MATCH_NO,
+	    "short value matched");
 	free(p);
 	match_list_free(l);
 	l = match_list_new(MATCH_CLIENT);
@@ -695,7 +697,7 @@ ref_key(unsigned char *k, int v6)
 		k[1] = (unsigned char)(rng() % 4);
 }
 
-/* A value inside a random network, or just outside it: one prefix bit flipped. */
+/* A value inside a random network, or outside: one prefix bit flipped. */
 static int
 ref_value(const struct ref_net *nets, int n, unsigned char *k)
 {
@@ -757,7 +759,8 @@ START_TEST(test_cidr_reference)
 		ref_mask(nets[i].k, nets[i].prefix);
 		ref_text(nets[i].k, nets[i].v6, text, sizeof text);
 		snprintf(pat, sizeof pat, "%s/%d", text, nets[i].prefix);
-		ck_assert_msg(match_add(l, pat, err, sizeof err) == 0, "%s", err);
+		ck_assert_msg(match_add(l, pat, err, sizeof err) == 0, "%s",
+		    err);
 	}
 	match_list_finish(l);
 	for (i = 0; i < NVALUES; i++) {
@@ -769,7 +772,8 @@ START_TEST(test_cidr_reference)
 		ref_text(k, v6, text, sizeof text);
 		want = ref_find(nets, NNETS, k, v6) ? MATCH_YES : MATCH_NO;
 		got = match_find(l, text);
-		ck_assert_msg(got == want, "%s: got %d, want %d", text, got, want);
+		ck_assert_msg(got == want, "%s: got %d, want %d", text, got,
+		    want);
 		hits += got == MATCH_YES;
 	}
 	ck_assert_msg(hits > NVALUES / 20 && hits < NVALUES - NVALUES / 20,
@@ -799,7 +803,8 @@ thread_main(void *arg)
 
 	for (n = 0; n < 2000; n++) {
 		i = n % (sizeof thread_cases / sizeof thread_cases[0]);
-		if (match_find(l, thread_cases[i].value) != thread_cases[i].want)
+		if (match_find(l, thread_cases[i].value) !=
+		    thread_cases[i].want)
 			return (void *)thread_cases[i].value;
 	}
 	return NULL;
@@ -815,7 +820,8 @@ START_TEST(test_threads)
 	int i;
 
 	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, thread_main, l), 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, thread_main, l),
+		    0);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(pthread_join(t[i], &bad), 0);
 		ck_assert_msg(bad == NULL, "thread %d: \"%s\": wrong answer", i,

@@ -87,7 +87,7 @@ START_TEST(test_relay_table)
 		const struct relay_case *c = &relay_cases[i];
 		struct pol_env env = { .client_addr = c->client,
 		    .auth_user = c->auth, .sender = "a@b.example", .rcpt = c->rcpt };
-		struct pol_conn *pc = pol_conn_new(p);
+		struct pol_conn *pc = pol_conn_new(p, NULL);
 		struct pol_verdict v;
 
 		pol_eval(pc, POL_RCPT, &env, 0, &v);
@@ -154,7 +154,7 @@ START_TEST(test_rule_table)
 
 	for (i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
 		const struct rule_case *c = &rule_cases[i];
-		struct pol_conn *pc = pol_conn_new(p);
+		struct pol_conn *pc = pol_conn_new(p, NULL);
 		struct pol_verdict v;
 
 		pol_eval(pc, c->stage, &c->env, 0, &v);
@@ -174,7 +174,7 @@ END_TEST
 START_TEST(test_dry_run_resumes)
 {
 	struct policy *p = load_text(rules_policy);
-	struct pol_conn *pc = pol_conn_new(p);
+	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "198.51.100.1", .sender = "x@spam.test" };
 	struct pol_verdict v;
 
@@ -199,7 +199,7 @@ END_TEST
 START_TEST(test_accept_scope)
 {
 	struct policy *p = load_text(rules_policy);
-	struct pol_conn *pc = pol_conn_new(p);
+	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "10.9.9.9", .helo = "localhost" };
 	struct pol_verdict v;
 
@@ -218,7 +218,7 @@ START_TEST(test_accept_keeps_relay_check)
 	struct policy *p = load_text(
 	    "relay = { local_domains = [ \"example.com\" ]; permit = { client = \"192.0.2.0/24\"; }; };\n"
 	    "rules = ( { name = \"friends\"; when = { sender_domain = \"friend.test\"; }; action = \"accept\"; } );\n");
-	struct pol_conn *pc = pol_conn_new(p);
+	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "198.51.100.1", .sender = "a@friend.test" };
 	struct pol_verdict v;
 
@@ -243,7 +243,7 @@ START_TEST(test_global_dry_run)
 {
 	struct policy *p = load_text("milter = { mode = \"dry-run\"; };\n"
 	    "relay = { local_domains = [ \"example.com\" ]; };\n");
-	struct pol_conn *pc = pol_conn_new(p);
+	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "198.51.100.1", .rcpt = "a@other.org" };
 	struct pol_verdict v;
 

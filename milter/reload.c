@@ -1,0 +1,88 @@
+/* reload.c: SIGUSR1 reload and SIGUSR2 stats; see reload.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "current.h"
+#include "log.h"
+#include "reload.h"
+#include "stats.h"
+
+static const char *policy_path;
+static unsigned long stats_interval_s;
+
+static void
+log_error(void *arg, const char *msg)
+{
+	(void)arg;
+	log_msg(LOG_ERR, "reload: %s", msg);
+}
+
+int
+reload_now(void)
+{
+	struct policy *p = pol_load(policy_path, log_error, NULL);
+
+	if (p == NULL) {
+		log_msg(LOG_ERR, "reload: %s is not valid; keeping the policy "
+		    "in force", policy_path);
+		return -1;
+	}
+	log_msg(LOG_INFO, "reloaded: policy %s, %d rules", pol_path(p),
+	    pol_rule_count(p));
+	current_set(p);
+	return 0;
+}
+
+/* Wait for signals; the stats line also comes every stats_interval. */
+static void *
+signal_main(void *arg)
+{
+	struct timespec wait = { .tv_sec = (time_t)stats_interval_s };
+	sigset_t *set = arg;
+	int sig;
+
+	for (;;) {
+		sig = stats_interval_s ? sigtimedwait(set, NULL, &wait) :
+		    sigwaitinfo(set, NULL);
+		if (sig == SIGUSR1)
+			reload_now();
+		else if (sig == SIGUSR2 || (sig < 0 && errno == EAGAIN))
+			stats_log();
+	}
+	return NULL;
+}
+
+void
+reload_start(const char *path, unsigned long stats_interval)
+{
+	static sigset_t set;
+	sigset_t stop;
+	pthread_t t;
+
+	policy_path = path;
+	stats_interval_s = stats_interval;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * libmilter's own signal thread sigwaits these to stop cleanly;
+	 * every thread started before smfi_main() must block them too, or
+	 * the kernel may deliver SIGTERM to one of ours and kill the
+	 * process without saving state or removing the socket.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	if (pthread_create(&t, NULL, signal_main, &set) != 0) {
+		log_msg(LOG_WARNING, "no signal thread: SIGUSR1 will not reload");
+		return;
+	}
+	pthread_detach(t);
+}

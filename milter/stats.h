@@ -1,0 +1,23 @@
+/*
+ * stats.h: counters for the stats line: connections, messages, decisions
+ * per rule and per reply code, store errors.  Thread safe; counting never
+ * blocks a callback for long (one short mutex for the per-rule table,
+ * atomics for the rest).  The line is written every milter.stats_interval
+ * and on SIGUSR2 (reload.c), never per request.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+void stats_connection(void);		/* a connection began */
+void stats_message(void);		/* a message began (MAIL FROM) */
+
+/* A decision that was not a plain accept: its rule and reply code (0 none). */
+void stats_decision(const char *rule, int code, int dry_run);
+
+/* The engine could not decide (store or match error). */
+void stats_error(void);
+
+/* Write the stats line: totals since start. */
+void stats_log(void);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * dupes.h: duplicate-message rules: message fingerprints and the count of
+ * copies within a window, through the store.  Internal to the engine.
+ *
+ * A body fingerprint is BLAKE2b over the body as received with line ends
+ * normalised (CRLF, LF and CR before LF are one) and white space at the
+ * end of each line dropped, computed as chunks arrive: no body is ever
+ * buffered, whatever its size.  Chunk boundaries do not change the result.
+ * A header fingerprint (message_id, header:NAME) is BLAKE2b over the
+ * unfolded value with surrounding space (and, for Message-ID, one pair of
+ * angle brackets) removed; an empty value has none.
+ *
+ * struct dup_body belongs to one connection's engine state.
+ */
+#ifndef DUPES_H
+#define DUPES_H
+
+#include <sodium.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "policy.h"
+#include "store.h"
+
+#define DUP_FP_LEN	16
+#define DUP_WS_MAX	256	/* trailing white space held back per line */
+
+struct rule;
+
+struct dup_body {
+	crypto_generichash_state st;
+	size_t ws;			/* white space held back */
+	unsigned char wsbuf[DUP_WS_MAX];
+};
+
+/* Start a body fingerprint. */
+void dup_body_init(struct dup_body *b);
+
+/* Feed a chunk of body. */
+void dup_body_add(struct dup_body *b, const void *chunk, size_t len);
+
+/* Finish: the fingerprint of everything fed since dup_body_init. */
+void dup_body_final(struct dup_body *b, unsigned char fp[DUP_FP_LEN]);
+
+/* The fingerprint of a header value; 0, or -1 when it is empty. */
+int dup_header_fp(const char *value, int message_id, unsigned char fp[DUP_FP_LEN]);
+
+enum dup_result { DUP_OK, DUP_REFUSED, DUP_SKIP, DUP_ERROR };
+
+/* Count this copy for rule r under the identity its keys give in env
+ * (fp: the message's fingerprint).  REFUSED when it takes the count past
+ * max within the window (*seen: copies seen before this one); SKIP when a
+ * key is unknown; ERROR when the store failed. */
+enum dup_result dup_check(struct store *st, const struct rule *r,
+    const struct pol_env *env, char *const *hdrs,
+    const unsigned char fp[DUP_FP_LEN], uint64_t now_ms,
+    unsigned long *seen, char *human);
+
+#endif
