@@ -7,11 +7,27 @@
 #   e2e_init relay                  # work dir, ports, cleanup trap
 #   sink_start                      # smtp-sink on 127.0.0.1:$SINKPORT
 #   milter_start "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
-#   pf_start "$MILTER_SOCKET"       # private Postfix on 127.0.0.1:$SMTPPORT
+#   pf_start "$MILTER_PF_SOCKET"    # private Postfix on 127.0.0.1:$SMTPPORT
 #   smtp_try --local-interface 127.0.0.3 --to user@other.org
 #   expect_reply rcpt 550 5.7.1 "user@other.org relay"
 #   expect_log "reject stage=rcpt rule=relay code=550 xcode=5.7.1"
 #   e2e_done                        # prints "N passed, M failed", exits
+#
+# Functions (details above each one):
+#   e2e_init NAME        e2e_done        e2e_ok MSG / e2e_fail MSG / e2e_note
+#   sink_start           SINK_OPTS: extra smtp-sink options
+#   milter_start CMD...  milter_stop (returns the exit status)  milter_use_inet
+#   pf_set "p = v"...    queued before pf_start; after it: postconf -e + reload
+#   pf_start [MILTER|none]   pf_stop   pf_reload   pf_queue_count [QUEUES]
+#   smtp_try SWAKS-ARGS  (--local-interface 127.0.0.3 picks the client address;
+#                        XCLIENT is allowed from 127.0.0.9 only)
+#   try_reply STAGE [N]  the reply lines, for a test's own checks
+#   expect_reply STAGE[:N] CODE XCODE "words" [DESC]
+#   expect_try_rc RC     expect_log / expect_no_log ERE   expect_pflog ERE
+#   expect_delivered     expect_not_delivered   expect_sink / expect_no_sink ERE
+#
+# pf_start makes one probe session from 127.0.0.254 (banner, QUIT) before it
+# returns, so the milter sees one connection the test did not make.
 #
 # Needs root (Postfix, smtp-sink -u postfix), postfix, swaks, smtp-sink.
 # Only loopback (127.0.0.0/8) is ever a target.  Processes are stopped by
@@ -24,6 +40,8 @@
 #   SINKPORT       smtp-sink on 127.0.0.1 (Postfix's relayhost)
 #   MILTERPORT     a free port for a test that wants an inet: milter socket
 #   MILTER_SOCKET  unix:$WORK/milter/milter.sock (the milter's -p argument)
+#   MILTER_PF_SOCKET  the same socket in Postfix's spelling (for pf_start;
+#                  differs from MILTER_SOCKET after milter_use_inet)
 #   MILTER_LOG     the milter's stderr
 #   PF_CONF        Postfix config_directory;  PF_LOG  its maillog file
 #   SINK_DUMP      every message the sink received
@@ -48,6 +66,8 @@ TRY_RC=
 TRANSCRIPT=
 E2E_TAG=
 E2E_SHOWN=
+E2E_PORTS=
+E2E_PORT=
 
 # E2E_ROOT: the repository (the test scripts live in tests/e2e/).
 E2E_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,6 +114,7 @@ e2e_as_postfix() {
 	if command -v setpriv >/dev/null 2>&1; then
 		setpriv --reuid=postfix --regid=postfix --clear-groups -- "$@"
 	else
+		# shellcheck disable=SC2016 # expanded by the inner shell
 		su -s /bin/sh postfix -c '"$0" "$@"' -- "$@"
 	fi
 }
@@ -111,8 +132,18 @@ e2e_port_listening() {
 	awk -v p="$_hex" 'NR > 1 && $4 == "0A" && ($2 == "0100007F:" p || $2 == "00000000:" p) { f = 1 } END { exit !f }' /proc/net/tcp
 }
 
-# e2e_free_port: a port in 20000-31999 that no socket uses and that this
-# run has not handed out yet (the ephemeral range starts at 32768).
+# e2e_listeners PORT: how many sockets listen on 127.0.0.1/any:PORT.
+# Postfix and smtp-sink set SO_REUSEPORT: a second one binds the same port
+# without an error and the kernel shares the connections between them, so
+# a port collision shows only here.
+e2e_listeners() {
+	_hex=$(printf '%04X' "$1")
+	awk -v p="$_hex" 'NR > 1 && $4 == "0A" && ($2 == "0100007F:" p || $2 == "00000000:" p) { n++ } END { print n + 0 }' /proc/net/tcp
+}
+
+# e2e_free_port: sets E2E_PORT to a port in 20000-31999 that no socket uses
+# and that this run has not handed out yet (the ephemeral range starts at
+# 32768).
 e2e_free_port() {
 	_tries=0
 	while [ "$_tries" -lt 200 ]; do
@@ -122,10 +153,17 @@ e2e_free_port() {
 		case " $E2E_PORTS " in *" $_p "*) continue ;; esac
 		e2e_port_used "$_p" && continue
 		E2E_PORTS="$E2E_PORTS $_p"
-		echo "$_p"
+		E2E_PORT=$_p
 		return 0
 	done
-	return 1
+	e2e_die "no free port in 20000-31999"
+}
+
+# e2e_check_listener PORT WHAT: exactly one listener (ours) on PORT.
+e2e_check_listener() {
+	_nl=$(e2e_listeners "$1")
+	[ "$_nl" -eq 1 ] ||
+		e2e_die "$_nl listeners on 127.0.0.1:$1 after starting $2 (port collision with another run?)"
 }
 
 # e2e_wait SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
@@ -150,7 +188,8 @@ e2e_reap_stale() {
 		_p=$(awk '{ print $1; exit }' "$WORK/pf/queue/pid/master.pid")
 		if [ -n "$_p" ] && [ "$(cat "/proc/$_p/comm" 2>/dev/null)" = master ]; then
 			e2e_note "stopping stale Postfix master $_p from a previous run"
-			postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || kill -9 "$_p" 2>/dev/null
+			postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1
+			e2e_wait 5 e2e_dead "$_p" || kill -9 "$_p" 2>/dev/null
 		fi
 	fi
 	[ -f "$WORK/.pids" ] || return 0
@@ -193,7 +232,8 @@ e2e_init() {
 	# socket path must stay below 108 bytes.
 	if [ "${#WORK}" -gt 80 ] || ! e2e_as_postfix test -x "$_base" 2>/dev/null; then
 		WORK=$(mktemp -d "/tmp/mp-e2e-$E2E_NAME.XXXXXX") || e2e_die "mktemp failed"
-		e2e_as_postfix test -x "$WORK/.." 2>/dev/null ||
+		chmod 0755 "$WORK"
+		e2e_as_postfix test -x "$WORK" 2>/dev/null ||
 			e2e_die "the postfix user cannot reach $WORK"
 	else
 		if [ -d "$WORK" ]; then
@@ -205,16 +245,20 @@ e2e_init() {
 	chmod 0755 "$WORK"
 	: >"$WORK/.pids"
 
-	SMTPPORT=$(e2e_free_port) || e2e_die "no free port"
-	SINKPORT=$(e2e_free_port) || e2e_die "no free port"
-	MILTERPORT=$(e2e_free_port) || e2e_die "no free port"
+	e2e_free_port
+	SMTPPORT=$E2E_PORT
+	e2e_free_port
+	SINKPORT=$E2E_PORT
+	e2e_free_port
+	MILTERPORT=$E2E_PORT
 	mkdir -p "$WORK/milter" && chmod 0755 "$WORK/milter"
 	MILTER_SOCKET=unix:$WORK/milter/milter.sock
+	MILTER_PF_SOCKET=$MILTER_SOCKET
 	MILTER_LOG=$WORK/milter.log
 	PF_CONF=$WORK/pf/etc
 	PF_LOG=$WORK/pf/log/maillog
 	SINK_DUMP=$WORK/sink/mail
-	export SMTPPORT SINKPORT MILTERPORT MILTER_SOCKET WORK E2E_ROOT
+	export SMTPPORT SINKPORT MILTERPORT MILTER_SOCKET MILTER_PF_SOCKET WORK E2E_ROOT
 	e2e_note "$E2E_NAME: work $WORK, smtpd 127.0.0.1:$SMTPPORT, sink 127.0.0.1:$SINKPORT"
 }
 
@@ -227,14 +271,16 @@ e2e_signal() {
 
 # Runs once, on any exit: stop everything we started, show the logs if
 # something failed, print the summary.
+# (sh has no local variables: the helpers share one namespace, hence the
+# distinct names.)
 e2e_cleanup() {
-	_rc=$?
+	E2E_EXIT_RC=$?
 	[ -n "$E2E_CLEANED" ] && return
 	E2E_CLEANED=1
 	trap '' INT TERM HUP
-	if [ "$_rc" -ne 0 ] && [ "$E2E_FAIL" -eq 0 ]; then
+	if [ "$E2E_EXIT_RC" -ne 0 ] && [ "$E2E_FAIL" -eq 0 ]; then
 		E2E_FAIL=1
-		printf 'FAIL: %s exited with status %s\n' "${E2E_NAME:-test}" "$_rc"
+		printf 'FAIL: %s exited with status %s\n' "${E2E_NAME:-test}" "$E2E_EXIT_RC"
 	fi
 	[ -n "$E2E_PF_RUNNING" ] && pf_stop
 	[ -n "$E2E_MILTER_PID" ] && milter_stop >/dev/null
@@ -249,7 +295,7 @@ e2e_cleanup() {
 	fi
 	printf '%s passed, %s failed\n' "$E2E_PASS" "$E2E_FAIL"
 	[ "$E2E_FAIL" -eq 0 ] || exit 1
-	exit "$_rc"
+	exit "$E2E_EXIT_RC"
 }
 
 e2e_tail() { # TITLE FILE
@@ -260,33 +306,46 @@ e2e_tail() { # TITLE FILE
 
 # -------------------------------------------------------------- smtp-sink
 
-# sink_start [EXTRA smtp-sink OPTIONS]: the final destination of all mail.
+# sink_start: the final destination of all mail.  SINK_OPTS: extra
+# smtp-sink options (e.g. "-w 5" to stall DATA).
 sink_start() {
+	# taken since e2e_init (by a parallel run)?  Then take another.
+	if e2e_port_used "$SINKPORT"; then
+		e2e_free_port
+		SINKPORT=$E2E_PORT
+	fi
 	mkdir -p "$WORK/sink"
 	chown postfix "$WORK/sink"
 	: >"$SINK_DUMP"
 	chown postfix "$SINK_DUMP"
-	smtp-sink -u postfix -h sink.e2e.test -D "$SINK_DUMP" "$@" \
+	# shellcheck disable=SC2086 # SINK_OPTS is a list of options
+	smtp-sink -u postfix -h sink.e2e.test -D "$SINK_DUMP" ${SINK_OPTS:-} \
 		"127.0.0.1:$SINKPORT" 64 >"$WORK/sink.log" 2>&1 </dev/null &
 	E2E_SINK_PID=$!
 	e2e_record_pid "$E2E_SINK_PID" smtp-sink
 	if ! e2e_wait 5 e2e_port_listening "$SINKPORT" || ! e2e_alive "$E2E_SINK_PID"; then
 		e2e_die "smtp-sink did not start on 127.0.0.1:$SINKPORT"
 	fi
+	e2e_check_listener "$SINKPORT" smtp-sink
 }
 
+# (Each *_stop forgets its PID only once the process is gone, so a signal
+# arriving while it waits still leaves the cleanup something to stop.)
 sink_stop() {
-	_p=$E2E_SINK_PID
+	e2e_stop_pid "$E2E_SINK_PID"
 	E2E_SINK_PID=
-	e2e_stop_pid "$_p"
 }
 
-# e2e_stop_pid PID: TERM, wait up to 5 s, then KILL.  Returns the exit
-# status when PID is our child.
+# e2e_stop_pid PID [SECONDS]: TERM, wait (default 5 s), then KILL.
+# Returns the exit status when PID is our child.
 e2e_stop_pid() {
+	[ -n "$1" ] || return 0
 	e2e_alive "$1" || { wait "$1" 2>/dev/null; return; }
 	kill -TERM "$1" 2>/dev/null
-	e2e_wait 5 e2e_dead "$1" || kill -KILL "$1" 2>/dev/null
+	if ! e2e_wait "${2:-5}" e2e_dead "$1"; then
+		e2e_note "pid $1 still running ${2:-5} s after SIGTERM: SIGKILL"
+		kill -KILL "$1" 2>/dev/null
+	fi
 	wait "$1" 2>/dev/null
 }
 
@@ -311,8 +370,17 @@ pf_set() {
 		for _s in "$@"; do
 			postconf -c "$PF_CONF" -e "$_s" || e2e_die "postconf -e '$_s' failed"
 		done
+		pf_backdate
 		pf_reload
 	fi
+}
+
+# Every Postfix program that reads a main.cf modified less than a second
+# ago sleeps 300 ms and reads it again until it is older (it guards against
+# half-written files): "postfix start" on a fresh file took 2.9 s instead
+# of 0.3 s.  An old mtime costs nothing.
+pf_backdate() {
+	touch -t 200001010000 "$PF_CONF/main.cf" "$PF_CONF/master.cf"
 }
 
 pf_reload() {
@@ -328,6 +396,10 @@ pf_start() {
 	_milter=${1:-}
 	[ "$_milter" = none ] && _milter=
 	_pf=$WORK/pf
+	if e2e_port_used "$SMTPPORT"; then
+		e2e_free_port
+		SMTPPORT=$E2E_PORT
+	fi
 	mkdir -p "$PF_CONF" "$_pf/queue" "$_pf/data" "$_pf/log"
 	chmod 0755 "$_pf" "$PF_CONF" "$_pf/queue" "$_pf/log"
 	chown postfix "$_pf/data"
@@ -410,19 +482,20 @@ EOF
 			[ -n "$_s" ] && postconf -c "$PF_CONF" -e "$_s"
 		done
 	fi
+	pf_backdate
 	_cmdlog=$_pf/postfix-cmd.log
-	if ! postfix -c "$PF_CONF" check >>"$_cmdlog" 2>&1; then
-		e2e_tail "postfix check output" "$_cmdlog"
-		e2e_die "postfix check failed"
-	fi
+	# "start" runs the checks of "postfix check" (and creates the queue
+	# directories with their owners); errors go to $PF_LOG, not stderr.
+	# set first: a signal during "start" is handled after it returns
+	E2E_PF_RUNNING=1
 	if ! postfix -c "$PF_CONF" start >>"$_cmdlog" 2>&1; then
 		e2e_tail "postfix start output" "$_cmdlog"
 		e2e_die "postfix start failed"
 	fi
-	E2E_PF_RUNNING=1
 	if ! e2e_wait 10 e2e_port_listening "$SMTPPORT"; then
 		e2e_die "Postfix is not listening on 127.0.0.1:$SMTPPORT"
 	fi
+	e2e_check_listener "$SMTPPORT" Postfix
 	_m=$(pf_master_pid)
 	[ -n "$_m" ] && e2e_record_pid "$_m" master
 	# smtpd only reads most of its settings when a client connects: one
@@ -443,30 +516,31 @@ pf_master_pid() {
 }
 
 pf_stop() {
-	E2E_PF_RUNNING=
 	_m=$(pf_master_pid)
 	postfix -c "$PF_CONF" stop >>"$WORK/pf/postfix-cmd.log" 2>&1
 	if [ -n "$_m" ] && ! e2e_wait 5 e2e_dead "$_m"; then
 		e2e_note "Postfix master $_m still running after stop: killing its process group"
 		kill -KILL -- "-$_m" 2>/dev/null
 	fi
+	E2E_PF_RUNNING=
 }
 
 # pf_queue_count [QUEUES]: messages still in Postfix's queues
 # (default: incoming active deferred maildrop; add hold for quarantine).
+E2E_QUEUES="incoming active deferred maildrop"
 pf_queue_count() {
-	_q=${1:-incoming active deferred maildrop}
-	_n=0
-	for _d in $_q; do
-		[ -d "$WORK/pf/queue/$_d" ] || continue
-		_c=$(find "$WORK/pf/queue/$_d" -type f | wc -l)
-		_n=$((_n + _c))
+	_q=${1:-$E2E_QUEUES}
+	_qn=0
+	for _qd in $_q; do
+		[ -d "$WORK/pf/queue/$_qd" ] || continue
+		_c=$(find "$WORK/pf/queue/$_qd" -type f | wc -l)
+		_qn=$((_qn + _c))
 	done
-	echo "$_n"
+	echo "$_qn"
 }
 
 pf_queue_empty() {
-	[ "$(pf_queue_count)" -eq 0 ]
+	[ "$(pf_queue_count "$E2E_QUEUES")" -eq 0 ]
 }
 
 # ------------------------------------------------------------------ milter
@@ -497,15 +571,20 @@ milter_start() {
 		E2E_MILTER_WAIT="test -S $_sock"
 		;;
 	esac
+	# up to 10 s, giving up as soon as the milter exits
+	_n=100
 	# shellcheck disable=SC2086 # word splitting of the wait command is wanted
-	if ! e2e_wait 10 milter_ready $E2E_MILTER_WAIT; then
-		e2e_alive "$E2E_MILTER_PID" || {
+	until $E2E_MILTER_WAIT; do
+		if e2e_dead "$E2E_MILTER_PID"; then
 			wait "$E2E_MILTER_PID"
-			e2e_note "milter exited with status $?"
-		}
-		E2E_MILTER_PID=
-		e2e_die "milter did not come up ($*)"
-	fi
+			_st=$?
+			E2E_MILTER_PID=
+			e2e_die "milter exited with status $_st before its socket appeared ($*)"
+		fi
+		[ "$_n" -gt 0 ] || e2e_die "milter socket did not appear within 10 s ($*)"
+		_n=$((_n - 1))
+		e2e_sleep 0.1
+	done
 	case "$E2E_MILTER_WAIT" in
 	"test -S "*)
 		# Postfix (user postfix) must be able to connect: the socket is
@@ -518,17 +597,24 @@ milter_start() {
 	e2e_note "milter pid $E2E_MILTER_PID: $*"
 }
 
-milter_ready() {
-	e2e_alive "$E2E_MILTER_PID" && "$@"
+# milter_use_inet: the milter listens on 127.0.0.1:$MILTERPORT instead of
+# the unix socket.  libmilter and Postfix spell it differently: give the
+# milter $MILTER_SOCKET (inet:PORT@127.0.0.1) and pf_start $MILTER_PF_SOCKET
+# (inet:127.0.0.1:PORT).
+milter_use_inet() {
+	MILTER_SOCKET=inet:$MILTERPORT@127.0.0.1
+	MILTER_PF_SOCKET=inet:127.0.0.1:$MILTERPORT
 }
 
-# milter_stop: SIGTERM, wait; returns the milter's exit status (128+N if a
-# signal killed it).
+# milter_stop: SIGTERM, wait up to 10 s (libmilter itself takes about 4.5 s
+# to return from smfi_main when idle), then SIGKILL.  Returns the milter's
+# exit status (128+N if a signal killed it).
 milter_stop() {
-	_p=$E2E_MILTER_PID
+	[ -n "$E2E_MILTER_PID" ] || return 0
+	e2e_stop_pid "$E2E_MILTER_PID" 10
+	E2E_MILTER_RC=$?
 	E2E_MILTER_PID=
-	[ -n "$_p" ] || return 0
-	e2e_stop_pid "$_p"
+	return "$E2E_MILTER_RC"
 }
 
 milter_pid() {
@@ -629,9 +715,11 @@ expect_reply() {
 	[ "$3" = - ] || [ "$_xcode" = "$3" ] || _bad="$_bad xcode"
 	# every line of a multi-line reply must carry the same code
 	printf '%s\n' "$_lines" | awk -v c="$_code" 'substr($0, 1, 3) != c { exit 1 }' || _bad="$_bad mixed-codes"
+	set -f # the words are not file patterns
 	for _w in $4; do
 		printf '%s' "$_rest" | grep -qiF -- "$_w" || _bad="$_bad text"
 	done
+	set +f
 	if [ -z "$_bad" ]; then
 		e2e_ok "$_desc"
 		return 0
@@ -696,7 +784,7 @@ expect_delivered() {
 		e2e_ok "$_d"
 		return 0
 	fi
-	e2e_fail "$_d, got nothing tagged $E2E_TAG in $SINK_DUMP after 10 s ($(pf_queue_count) still queued), want the message"
+	e2e_fail "$_d, got nothing tagged $E2E_TAG in $SINK_DUMP after 10 s ($(pf_queue_count "$E2E_QUEUES") still queued), want the message"
 	return 1
 }
 
@@ -707,6 +795,47 @@ expect_not_delivered() {
 	e2e_wait 10 pf_queue_empty
 	if e2e_in_sink "$E2E_TAG"; then
 		e2e_fail "$_d, got it in $SINK_DUMP, want nothing"
+		return 1
+	fi
+	e2e_ok "$_d"
+}
+
+# sink_message [TAG]: the sink's copy of a message (default: the last
+# try's), from smtp-sink's X-Client-Addr line to the next one.  smtp-sink
+# records the envelope as X-Mail-Args / X-Rcpt-Args lines.
+sink_message() {
+	awk -v tag="X-E2E-Tag: ${1:-$E2E_TAG}" '
+	/^X-Client-Addr: / { if (found) exit; buf = "" }
+	{ buf = buf $0 "\n" }
+	index($0, tag) == 1 { found = 1 }
+	END { if (found) printf "%s", buf }
+	' "$SINK_DUMP"
+}
+
+# expect_sink ERE [DESCRIPTION]: the last try's message reached the sink and
+# its copy there (envelope lines included) has a line matching ERE.
+expect_sink() {
+	_d=${2:-"message of try $E2E_TRY_N in the sink matches /$1/"}
+	e2e_wait 10 e2e_in_sink "$E2E_TAG"
+	if sink_message "$E2E_TAG" | grep -qE -- "$1"; then
+		e2e_ok "$_d"
+		return 0
+	fi
+	e2e_fail "$_d, got no such line, want /$1/"
+	sink_message "$E2E_TAG" | sed 's/^/#   /'
+	return 1
+}
+
+# expect_no_sink ERE [DESCRIPTION]: the last try's message reached the sink
+# and has no line matching ERE (e.g. a refused recipient's X-Rcpt-Args).
+expect_no_sink() {
+	_d=${2:-"message of try $E2E_TRY_N in the sink has no line matching /$1/"}
+	if ! e2e_wait 10 e2e_in_sink "$E2E_TAG"; then
+		e2e_fail "$_d, got no message in the sink, want one"
+		return 1
+	fi
+	if sink_message "$E2E_TAG" | grep -qE -- "$1"; then
+		e2e_fail "$_d, got: $(sink_message "$E2E_TAG" | grep -E -- "$1" | head -n 1)"
 		return 1
 	fi
 	e2e_ok "$_d"

@@ -3,6 +3,7 @@
 # message from an untrusted loopback client (127.0.0.3) to a foreign domain
 # and relays it to the sink.  Postfix itself never refuses relaying here;
 # in the other tests the milter is what decides.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 e2e_init harness
