@@ -257,12 +257,68 @@ set_burst(struct conf *cf, const config_setting_t *s)
 		limit_get(cf)->burst = (unsigned long)n;
 }
 
+static void
+set_counter(struct conf *cf, const config_setting_t *s)
+{
+	struct limit *l = limit_get(cf);
+
+	free(l->counter);
+	l->counter = xstrdup(config_setting_get_string(s));
+}
+
 static const struct setting limit_settings[] = {
+	{ "counter", TYPE_STRING, set_counter },
 	{ "count", TYPE_STRING, set_count },
 	{ "per", TYPE_STRING | TYPE_LIST, set_per },
 	{ "rate", TYPE_STRING, set_rate },
 	{ "burst", TYPE_INT, set_burst },
 };
+
+/* The limit rule named name among those before this one, or NULL. */
+static const struct limit *
+limit_earlier(const struct conf *cf, const char *name)
+{
+	const struct policy *p = cf->p;
+	int i;
+
+	for (i = 0; i < p->nrules - 1; i++)
+		if (p->rules[i].name != NULL && p->rules[i].limit != NULL &&
+		    strcmp(p->rules[i].name, name) == 0)
+			return p->rules[i].limit;
+	return NULL;
+}
+
+/* counter = "RULE": this rule looks at (or charges) RULE's counter, so a
+ * rule with charge = "none" can check early what another charges later. */
+static void
+limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
+{
+	static const char *const own[] = { "count", "per", "rate", "burst" };
+	const struct limit *o = limit_earlier(cf, l->counter);
+	size_t i;
+
+	for (i = 0; i < sizeof own / sizeof own[0]; i++)
+		if (config_setting_get_member(s, own[i]) != NULL)
+			conf_error(cf, s, "limit: counter = \"%s\" takes count, "
+			    "per, rate and burst from that rule; do not set %s "
+			    "here", l->counter, own[i]);
+	if (o == NULL) {
+		conf_error(cf, s, "limit: counter = \"%s\": no limit rule of "
+		    "that name before this one", l->counter);
+		return;
+	}
+	if (o->counter != NULL) {
+		free(l->counter);
+		l->counter = xstrdup(o->counter);
+	}
+	l->unit = o->unit;
+	l->rate = o->rate;
+	l->window_ms = o->window_ms;
+	l->burst = o->burst;
+	l->nkeys = o->nkeys;
+	l->keys = xcalloc(o->nkeys ? o->nkeys : 1, sizeof *l->keys);
+	memcpy(l->keys, o->keys, o->nkeys * sizeof *l->keys);
+}
 
 static void
 set_limit(struct conf *cf, const config_setting_t *s)
@@ -271,6 +327,10 @@ set_limit(struct conf *cf, const config_setting_t *s)
 
 	conf_group(cf, s, limit_settings, sizeof limit_settings /
 	    sizeof limit_settings[0]);
+	if (l->counter != NULL) {
+		limit_share(cf, s, l);
+		return;
+	}
 	if (l->rate == 0 && config_setting_get_member(s, "rate") == NULL)
 		conf_error(cf, s, "limit needs rate = \"N/DURATION\", e.g. "
 		    "\"100/1h\"");
@@ -568,7 +628,9 @@ rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 		dup_stage_bounds(r->dup, lo, hi);
 	if (r->limit == NULL)
 		return;
-	bound(unit_stage[r->limit->unit], lo, hi);
+	/* A look (charge none) asks "would one more be allowed?" anywhere. */
+	if (r->limit->charge != STORE_CHARGE_NONE)
+		bound(unit_stage[r->limit->unit], lo, hi);
 	for (i = 0; i < r->limit->nkeys; i++)
 		bound(key_stage(r->limit->keys[i].kind), lo, hi);
 }
@@ -677,14 +739,14 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	conf_group(cf, g, rule_settings, sizeof rule_settings /
 	    sizeof rule_settings[0]);
 	rule_check_name(cf, g, idx);
-	if (r->limit != NULL && r->dup != NULL) {
-		conf_error(cf, g, "rule %s has both limit and duplicates: make "
-		    "them two rules", r->name);
-		return;
-	}
 	if (r->limit != NULL && config_setting_get_member(g, "limit") == NULL) {
 		conf_error(cf, g, "rule %s: charge applies to limit rules only",
 		    r->name);
+		return;
+	}
+	if (r->limit != NULL && r->dup != NULL) {
+		conf_error(cf, g, "rule %s has both limit and duplicates: make "
+		    "them two rules", r->name);
 		return;
 	}
 	rule_check_stage(cf, g, config_setting_get_member(g, "stage") != NULL);

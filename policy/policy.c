@@ -82,9 +82,11 @@ policy_free(struct policy *p)
 		free(p->rules[i].name);
 		condset_free(&p->rules[i].when);
 		condset_free(&p->rules[i].unless);
-			reply_free(p->rules[i].reply);
-		if (p->rules[i].limit != NULL)
+		reply_free(p->rules[i].reply);
+		if (p->rules[i].limit != NULL) {
 			free(p->rules[i].limit->keys);
+			free(p->rules[i].limit->counter);
+		}
 		free(p->rules[i].limit);
 		if (p->rules[i].dup != NULL)
 			free(p->rules[i].dup->keys);

@@ -16,7 +16,9 @@ size_t
 rl_id(const struct rule *r, const struct pol_env *env, char *const *hdrs,
     unsigned char *id, char *human)
 {
-	return keys_id(r->name, unit_names[r->limit->unit], r->limit->keys,
+	const char *name = r->limit->counter ? r->limit->counter : r->name;
+
+	return keys_id(name, unit_names[r->limit->unit], r->limit->keys,
 	    r->limit->nkeys, env, hdrs, NULL, 0, id, human);
 }
 

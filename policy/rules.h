@@ -59,6 +59,9 @@ struct limit {
 	unsigned long window_ms;	/* DURATION */
 	unsigned long burst;		/* bucket size; default N */
 	enum store_charge charge;	/* accepted, attempts, none */
+	char *counter;			/* counter = "RULE": that rule's counter
+					   (unit, keys and rate copied from it);
+					   NULL: this rule's own */
 };
 
 enum dup_of { DUP_BODY, DUP_HEADER };

@@ -190,6 +190,48 @@ START_TEST(test_charge_none)
 }
 END_TEST
 
+/* counter = "RULE": a look at connect sees what the MAIL rule charged. */
+static const char early_policy[] =
+    "rules = (\n"
+    " { name = \"msgs\"; limit = { count = \"messages\"; per = \"client_addr\"; rate = \"2/1m\"; }; },\n"
+    " { name = \"msgs-early\"; stage = \"connect\"; charge = \"none\";\n"
+    "   limit = { counter = \"msgs\"; }; }\n"
+    ");\n";
+
+static enum pol_action
+connect_from(struct rig *r, const char *client, uint64_t now,
+    struct pol_verdict *v)
+{
+	struct pol_env env = { .client_addr = client };
+	struct pol_conn *c = pol_conn_new(r->p, r->st);
+
+	eval_enforced(c, POL_CONNECT, &env, now, v);
+	pol_conn_free(c);
+	return v->action;
+}
+
+START_TEST(test_counter_shared)
+{
+	struct rig r;
+	struct pol_verdict v;
+
+	rig_open(&r, early_policy);
+	ck_assert_int_eq(connect_from(&r, "192.0.2.4", 0, &v), POL_CONTINUE);
+	ck_assert_int_eq(mail_from(&r, "192.0.2.4", "a@b.test", 0, &v), POL_CONTINUE);
+	ck_assert_int_eq(mail_from(&r, "192.0.2.4", "a@b.test", 0, &v), POL_CONTINUE);
+	/* the look charged nothing: one counter, spent by the two messages */
+	ck_assert_uint_eq(store_count(r.st), 1);
+	ck_assert_int_eq(connect_from(&r, "192.0.2.4", 1000, &v), POL_TEMPFAIL);
+	ck_assert_str_eq(v.rule, "msgs-early");
+	ck_assert_int_eq(v.reply->code, 453);
+	ck_assert_uint_eq(v.vars.limit, 2);
+	ck_assert_uint_eq(v.vars.retry_after_s, 29);
+	ck_assert_int_eq(connect_from(&r, "192.0.2.5", 1000, &v), POL_CONTINUE);
+	ck_assert_int_eq(connect_from(&r, "192.0.2.4", 30000, &v), POL_CONTINUE);
+	rig_close(&r);
+}
+END_TEST
+
 /* A message refused later (at eom) or aborted gives its units back. */
 static const char give_back_policy[] =
     "rules = (\n"
@@ -437,6 +479,7 @@ main(void)
 	tcase_add_test(tc, test_burst);
 	tcase_add_test(tc, test_charge_modes);
 	tcase_add_test(tc, test_charge_none);
+	tcase_add_test(tc, test_counter_shared);
 	tcase_add_test(tc, test_give_back);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_ipv6_and_net);

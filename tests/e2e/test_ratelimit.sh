@@ -33,7 +33,7 @@ expect_reply mail 453 4.7.0 "127.0.0.4 3 per 1 min try again in" \
 	"127.0.0.4 message 4: MAIL FROM gets 453 4.7.0 with the limit and the retry time"
 expect_log "tempfail stage=mail rule=client-msgs code=453 xcode=4.7.0 client=[^ ]*\[127\.0\.0\.4\]" \
 	"milter log: tempfail stage=mail rule=client-msgs code=453"
-expect_log "over-limit rule=client-msgs key=127\.0\.0\.4 limit=3/1 min" \
+expect_log "over-limit rule=client-msgs key=127\.0\.0\.4 limit=3/1m" \
 	"milter log: the over-limit notice names the rule and the key"
 
 smtp_try --local-interface 127.0.0.5 --to user@example.com
