@@ -83,6 +83,14 @@ held_apply(SMFICTX *ctx, struct session *s)
 	return rc;
 }
 
+/* A held refusal is given at HELO; a held discard or quarantine acts on
+ * each message, so it waits for MAIL FROM. */
+static int
+held_refuses(const struct pol_verdict *v)
+{
+	return v->action != POL_DISCARD && v->action != POL_QUARANTINE;
+}
+
 /* The client's address as text, IPv4-mapped IPv6 as IPv4; NULL if none. */
 static void
 sess_client(struct session *s, const struct sockaddr *sa)
@@ -181,7 +189,7 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 		return SMFIS_TEMPFAIL;
 	sess_set(&s->helo, helo);
 	s->helo_seen = 1;
-	if (s->has_held)
+	if (s->has_held && held_refuses(&s->held))
 		return held_apply(ctx, s);
 	return stage_eval(ctx, s, POL_HELO);
 }
@@ -195,11 +203,11 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	sess_msg_reset(s);
 	stats_message();
-	if (s->has_held)
-		return held_apply(ctx, s);
 	sess_sender(s, argv);
 	sess_set(&s->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
 	sess_queue_id(ctx, s);
+	if (s->has_held)
+		return held_apply(ctx, s);
 	return stage_eval(ctx, s, POL_MAIL);
 }
 

@@ -94,13 +94,13 @@ dup_header_fp(const char *value, int message_id, unsigned char fp[DUP_FP_LEN])
 enum dup_result
 dup_check(struct store *st, const struct rule *r, const struct pol_env *env,
     char *const *hdrs, const unsigned char fp[DUP_FP_LEN], uint64_t now_ms,
-    unsigned long *seen, char *human)
+    struct store_res *res, char *human)
 {
 	const struct dupspec *d = r->dup;
 	unsigned char id[KEYS_ID_MAX];
 	struct store_req req = { .kind = STORE_WINDOW, .units = 1 };
-	struct store_res res;
 
+	memset(res, 0, sizeof *res);
 	req.idlen = keys_id(r->name, "duplicates", d->keys, d->nkeys, env, hdrs,
 	    fp, DUP_FP_LEN, id, human);
 	if (req.idlen == 0)
@@ -109,10 +109,11 @@ dup_check(struct store *st, const struct rule *r, const struct pol_env *env,
 	req.window_ms = d->window_ms;
 	req.burst = d->max;
 	req.charge = d->count_refused ? STORE_CHARGE_ALWAYS : STORE_CHARGE_ALLOWED;
-	if (st == NULL || store_take(st, &req, now_ms, &res) != STORE_OK)
+	if (st == NULL || store_take(st, &req, now_ms, res) != STORE_OK)
 		return DUP_ERROR;
-	if (res.allowed)
+	if (res->allowed)
 		return DUP_OK;
-	*seen = d->count_refused ? res.count - 1 : res.count;
+	if (d->count_refused)
+		res->count--;	/* the copies before this one */
 	return DUP_REFUSED;
 }

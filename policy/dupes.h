@@ -50,11 +50,12 @@ enum dup_result { DUP_OK, DUP_REFUSED, DUP_SKIP, DUP_ERROR };
 
 /* Count this copy for rule r under the identity its keys give in env
  * (fp: the message's fingerprint).  REFUSED when it takes the count past
- * max within the window (*seen: copies seen before this one); SKIP when a
- * key is unknown; ERROR when the store failed. */
+ * max within the window (res->count: copies seen before this one,
+ * res->retry_after_ms: until the window ends); SKIP when a key is unknown;
+ * ERROR when the store failed.  *res is the store's answer (evicting too). */
 enum dup_result dup_check(struct store *st, const struct rule *r,
     const struct pol_env *env, char *const *hdrs,
     const unsigned char fp[DUP_FP_LEN], uint64_t now_ms,
-    unsigned long *seen, char *human);
+    struct store_res *res, char *human);
 
 #endif

@@ -488,24 +488,30 @@ rcpt_domain_repeats(const struct pol_conn *c, int i)
  * keys name them; the worst outcome wins. */
 static enum dup_result
 dup_count(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
-    const unsigned char *fp, uint64_t now_ms, unsigned long *seen, char *human)
+    const unsigned char *fp, uint64_t now_ms, struct store_res *res,
+    char *human)
 {
-	enum dup_result worst = DUP_SKIP, res;
+	enum dup_result worst = DUP_SKIP, one;
 	struct pol_env e = *env;
-	int i, per_rcpt = dup_has_key(r->dup, KEY_RCPT);
+	int i, per_rcpt = dup_has_key(r->dup, KEY_RCPT), evicting = 0;
 
 	if (!per_rcpt && !dup_has_key(r->dup, KEY_RCPT_DOMAIN))
-		return dup_check(c->st, r, env, c->hdrs, fp, now_ms, seen, human);
+		return dup_check(c->st, r, env, c->hdrs, fp, now_ms, res, human);
+	memset(res, 0, sizeof *res);
 	for (i = 0; i < c->nrcpts; i++) {
 		if (!per_rcpt && rcpt_domain_repeats(c, i))
 			continue;
 		e.rcpt = c->rcpts[i];
-		res = dup_check(c->st, r, &e, c->hdrs, fp, now_ms, seen, human);
-		if (res == DUP_ERROR || res == DUP_REFUSED)
-			return res;
-		if (res == DUP_OK)
+		one = dup_check(c->st, r, &e, c->hdrs, fp, now_ms, res, human);
+		evicting |= res->evicting;
+		if (one == DUP_ERROR || one == DUP_REFUSED) {
+			worst = one;
+			break;
+		}
+		if (one == DUP_OK)
 			worst = DUP_OK;
 	}
+	res->evicting = evicting;
 	return worst;
 }
 
@@ -518,16 +524,17 @@ dup_eval(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
 	unsigned char hfp[DUP_FP_LEN];
 	const unsigned char *fp = c->fp;
 	char human[KEYS_HUMAN_MAX];
-	unsigned long seen = 0;
+	struct store_res res;
 
 	if (d->of == DUP_HEADER) {
 		if (dup_header_fp(c->hdrs[d->hdr], d->message_id, hfp) < 0)
 			return 0;	/* no such header: never a duplicate */
 		fp = hfp;
 	}
-	switch (dup_count(c, r, env, fp, now_ms, &seen, human)) {
+	switch (dup_count(c, r, env, fp, now_ms, &res, human)) {
 	case DUP_OK:
 	case DUP_SKIP:
+		v->evicting |= res.evicting;
 		return 0;
 	case DUP_ERROR:
 		verdict_error(r->name, c->p->store_unavailable, v);
@@ -535,12 +542,14 @@ dup_eval(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
 	case DUP_REFUSED:
 		break;
 	}
+	v->evicting |= res.evicting;
 	if (r->action == POL_CONTINUE)
 		return 0;
 	verdict_from_rule(c, r, v);
 	v->vars.limit = d->max;
-	v->vars.count = seen;
+	v->vars.count = res.count;
 	v->vars.window_s = d->window_ms / 1000;
+	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
 	snprintf(v->key, sizeof v->key, "%s", human);
 	return 1;
 }

@@ -200,6 +200,8 @@ START_TEST(test_body_rule)
 	ck_assert_str_eq(v.rule, "same-body");
 	ck_assert_uint_eq(v.vars.count, 2);
 	ck_assert_uint_eq(v.vars.window_s, 600);
+	/* the window began with the first copy, at 0: it ends in 598 s */
+	ck_assert_uint_eq(v.vars.retry_after_s, 598);
 	other.body = "Hi\r\nthere!\r\n";
 	ck_assert_int_eq(send_msg(p, st, &other, 3000).action, POL_CONTINUE);
 	other = m;
