@@ -506,12 +506,37 @@ reply_from_group(struct conf *cf, const config_setting_t *g)
 	return r;
 }
 
+/* The policy's own replies = { NAME } entry; NULL when it has none or a
+ * bad one (check_replies reports that). */
+static struct reply *
+reply_defined(struct conf *cf, const char *name)
+{
+	const config_setting_t *g;
+	char err[ERR_MAX];
+
+	if (cf->replies == NULL ||
+	    (g = config_setting_get_member(cf->replies, name)) == NULL)
+		return NULL;
+	if (config_setting_type(g) == CONFIG_TYPE_GROUP)
+		return reply_from_group(cf, g);
+	if (config_setting_type(g) == CONFIG_TYPE_STRING)
+		return reply_parse(config_setting_get_string(g), err, sizeof err);
+	return NULL;
+}
+
+struct reply *
+conf_reply_named(struct conf *cf, const char *name)
+{
+	struct reply *r = reply_defined(cf, name);
+
+	return r != NULL ? r : reply_copy(reply_builtin(name));
+}
+
 /* A reply named in the policy: the replies group, a built-in, or inline. */
 struct reply *
 conf_reply(struct conf *cf, const config_setting_t *s)
 {
 	const char *v = config_setting_get_string(s);
-	const config_setting_t *g;
 	const struct reply *b;
 	struct reply *r;
 	char err[ERR_MAX];
@@ -521,14 +546,8 @@ conf_reply(struct conf *cf, const config_setting_t *s)
 			conf_error(cf, s, "reply: %s", err);
 		return r;
 	}
-	if (cf->replies && (g = config_setting_get_member(cf->replies, v)) != NULL) {
-		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
-			return reply_from_group(cf, g);
-		if (config_setting_type(g) == CONFIG_TYPE_STRING &&
-		    (r = reply_parse(config_setting_get_string(g), err, sizeof err)))
-			return r;
-		return NULL;	/* reported by check_replies */
-	}
+	if (cf->replies && config_setting_get_member(cf->replies, v) != NULL)
+		return reply_defined(cf, v);
 	if ((b = reply_builtin(v)) != NULL)
 		return reply_copy(b);
 	conf_error(cf, s, "unknown reply \"%s\": define it in replies = { }, "
@@ -622,7 +641,7 @@ conf_relay(struct conf *cf, const config_setting_t *g)
 		conf_error(cf, g, "relay needs local_domains: the domains this "
 		    "server receives mail for (a list or \"@list\")");
 	if (r->reply == NULL)
-		r->reply = reply_copy(reply_builtin("relay_denied"));
+		r->reply = conf_reply_named(cf, "relay_denied");
 }
 
 /* ---- top level ---- */
@@ -768,8 +787,8 @@ conf_finish(struct conf *cf)
 		    (p->rules[i].limit && p->rules[i].limit->unit == RL_BYTES))
 			p->stages |= 1u << POL_BODY;	/* to count the bytes */
 	}
-	p->internal_error = reply_copy(reply_builtin("internal_error"));
-	p->store_unavailable = reply_copy(reply_builtin("store_unavailable"));
+	p->internal_error = conf_reply_named(cf, "internal_error");
+	p->store_unavailable = conf_reply_named(cf, "store_unavailable");
 }
 
 struct policy *

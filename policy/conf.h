@@ -73,6 +73,10 @@ struct match_list *conf_matcher(struct conf *cf, const config_setting_t *s,
  * a new copy the caller owns, or NULL after an error. */
 struct reply *conf_reply(struct conf *cf, const config_setting_t *s);
 
+/* A built-in reply by name, or the policy's replies = { } entry that
+ * overrides it: the defaults rules and the relay check use. */
+struct reply *conf_reply_named(struct conf *cf, const char *name);
+
 /* Compile rules = ( ... ) into cf->p->rules. */
 void conf_rules(struct conf *cf, const config_setting_t *list);
 

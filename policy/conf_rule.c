@@ -677,12 +677,12 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 		return;		/* the bad reply was reported */
 	if (r->dup != NULL && r->reply == NULL && (!action_set ||
 	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
-		r->reply = reply_copy(reply_builtin("too_many_duplicates"));
-		class = 5;
+		r->reply = conf_reply_named(cf, "too_many_duplicates");
+		class = r->reply->code / 100;
 	}
 	if (r->limit != NULL && r->reply == NULL && (!action_set ||
 	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
-		r->reply = reply_copy(reply_builtin(limit_replies[r->limit->unit]));
+		r->reply = conf_reply_named(cf, limit_replies[r->limit->unit]);
 		class = r->reply->code / 100;
 	}
 	if (!action_set && r->reply == NULL) {
@@ -698,9 +698,9 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 		    "a 4xx reply tempfails, a 5xx reply rejects", r->name,
 		    action_names[r->action], r->reply->code);
 	else if (r->reply == NULL && r->action == POL_REJECT)
-		r->reply = reply_copy(reply_builtin("access_denied"));
+		r->reply = conf_reply_named(cf, "access_denied");
 	else if (r->reply == NULL && r->action == POL_TEMPFAIL)
-		r->reply = reply_copy(reply_builtin("try_later"));
+		r->reply = conf_reply_named(cf, "try_later");
 	if (r->scope == POL_SCOPE_CONNECTION && r->action != POL_ACCEPT)
 		conf_error(cf, g, "rule %s: scope applies to accept only", r->name);
 }

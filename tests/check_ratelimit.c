@@ -232,6 +232,23 @@ START_TEST(test_counter_shared)
 }
 END_TEST
 
+/* A replies = { } entry named like a built-in replaces it as the default. */
+START_TEST(test_default_reply_overridden)
+{
+	struct rig r;
+	struct pol_verdict v;
+
+	rig_open(&r, "replies = { too_many_messages = \"451 4.7.1 Slow down, %{client_addr}\"; };\n"
+	    "rules = ( { name = \"m\"; limit = { count = \"messages\"; "
+	    "per = \"client_addr\"; rate = \"1/1h\"; }; } );");
+	ck_assert_int_eq(mail_from(&r, "192.0.2.1", "a@b.test", 0, &v), POL_CONTINUE);
+	ck_assert_int_eq(mail_from(&r, "192.0.2.1", "a@b.test", 0, &v), POL_TEMPFAIL);
+	ck_assert_int_eq(v.reply->code, 451);
+	ck_assert_str_eq(v.reply->xcode, "4.7.1");
+	rig_close(&r);
+}
+END_TEST
+
 /* A message refused later (at eom) or aborted gives its units back. */
 static const char give_back_policy[] =
     "rules = (\n"
@@ -480,6 +497,7 @@ main(void)
 	tcase_add_test(tc, test_charge_modes);
 	tcase_add_test(tc, test_charge_none);
 	tcase_add_test(tc, test_counter_shared);
+	tcase_add_test(tc, test_default_reply_overridden);
 	tcase_add_test(tc, test_give_back);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_ipv6_and_net);
