@@ -349,6 +349,21 @@ is_list_ref(const char *v)
 	return v[0] == '@' && v[1] != '\0' && strchr(v, '.') == NULL;
 }
 
+/* Cut a comment: a line that starts with '#', or " #..." after an entry
+ * that is not a /regex/ (a regex may hold " #"). */
+static void
+list_line_comment(char *p)
+{
+	char *e;
+
+	if (*p == '#')
+		*p = '\0';
+	else if (*p != '/' && (e = strstr(p, " #")) != NULL)
+		*e = '\0';
+	else if (*p != '/' && (e = strstr(p, "\t#")) != NULL)
+		*e = '\0';
+}
+
 static void
 match_file(struct conf *cf, struct match_list *l, const config_setting_t *s,
     const char *path)
@@ -373,10 +388,9 @@ match_file(struct conf *cf, struct match_list *l, const config_setting_t *s,
 		char *p = line, *e;
 
 		lineno++;
-		if ((e = strchr(p, '#')) != NULL)
-			*e = '\0';
 		while (isspace((unsigned char)*p))
 			p++;
+		list_line_comment(p);
 		e = p + strlen(p);
 		while (e > p && isspace((unsigned char)e[-1]))
 			*--e = '\0';

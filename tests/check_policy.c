@@ -258,6 +258,41 @@ START_TEST(test_global_dry_run)
 END_TEST
 
 /* Stages no rule needs are reported so the milter can skip them. */
+/* List files: whole-line and trailing comments, and a regex with '#'. */
+START_TEST(test_list_file_comments)
+{
+	char list[] = "/tmp/check_policy_list.XXXXXX", text[512];
+	static const struct { const char *sender; enum pol_action want; } cases[] = {
+		{ "x@spam#1.test", POL_REJECT },
+		{ "x@bad.test", POL_REJECT },
+		{ "x@good.test", POL_CONTINUE },
+		{ "x@spam.test", POL_CONTINUE },
+	};
+	FILE *fp = fdopen(mkstemp(list), "w");
+	struct policy *p;
+	size_t i;
+
+	fputs("# a comment\n/^spam#1\\.test$/\n  bad.test\t# trailing\n", fp);
+	fclose(fp);
+	snprintf(text, sizeof text, "rules = ( { name = \"l\"; when = { "
+	    "sender_domain = \"file:%s\"; }; action = \"reject\"; } );", list);
+	p = load_text(text);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct pol_env env = { .client_addr = "192.0.2.1",
+		    .sender = cases[i].sender };
+		struct pol_conn *c = pol_conn_new(p, NULL);
+		struct pol_verdict v;
+
+		pol_eval(c, POL_MAIL, &env, 0, &v);
+		ck_assert_msg(v.action == cases[i].want, "%s: got %s",
+		    cases[i].sender, pol_action_name(v.action));
+		pol_conn_free(c);
+	}
+	pol_unref(p);
+	remove(list);
+}
+END_TEST
+
 START_TEST(test_needed_stages)
 {
 	struct policy *p = load_text(rules_policy);
@@ -290,6 +325,7 @@ main(void)
 	tcase_add_test(tc, test_accept_keeps_relay_check);
 	tcase_add_test(tc, test_global_dry_run);
 	tcase_add_test(tc, test_needed_stages);
+	tcase_add_test(tc, test_list_file_comments);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
