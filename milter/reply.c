@@ -116,7 +116,8 @@ void
 reply_log_dry(const struct session *s, const struct pol_verdict *v)
 {
 	notices(s, v);
-	decision_log(s, v, verb_name(v), NULL);
+	decision_log(s, v, verb_name(v), v->action == POL_ERROR ?
+	    " mode=dry-run: let through" : NULL);
 }
 
 /* Render, escape and hand the reply text to libmilter. */

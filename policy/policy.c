@@ -337,6 +337,14 @@ rule_find(const struct rule *r, const struct pol_env *env)
 
 /* ---- verdicts ---- */
 
+/* A rule is dry-run by its own mode or the whole policy's. */
+static enum pol_mode
+rule_mode(const struct pol_conn *c, const struct rule *r)
+{
+	return r->mode == POL_DRY_RUN || c->p->settings.mode == POL_DRY_RUN ?
+	    POL_DRY_RUN : POL_ENFORCE;
+}
+
 static void
 verdict_from_rule(const struct pol_conn *c, const struct rule *r,
     struct pol_verdict *v)
@@ -345,8 +353,7 @@ verdict_from_rule(const struct pol_conn *c, const struct rule *r,
 	v->scope = r->scope;
 	v->reply = r->reply;
 	v->rule = r->name;
-	v->mode = r->mode == POL_DRY_RUN ||
-	    c->p->settings.mode == POL_DRY_RUN ? POL_DRY_RUN : POL_ENFORCE;
+	v->mode = rule_mode(c, r);
 	v->close = r->reply != NULL && r->reply->code == 421;
 }
 
@@ -393,6 +400,7 @@ relay_eval(const struct pol_conn *c, const struct pol_env *env,
 			return;
 		if (m == MATCH_ERROR) {
 			verdict_error("relay", c->p->internal_error, v);
+			v->mode = c->p->settings.mode;
 			return;
 		}
 	} else if (dom == NULL && env->rcpt != NULL && env->rcpt[0] != '\0' &&
@@ -580,6 +588,9 @@ rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 				continue;
 		} else
 			verdict_from_rule(c, r, v);
+		/* A dry-run rule only logs: its errors let mail through too. */
+		if (v->action == POL_ERROR)
+			v->mode = rule_mode(c, r);
 		if (v->mode == POL_DRY_RUN) {
 			c->resume_stage = stage;
 			c->resume_rule = i + 1;

@@ -257,7 +257,25 @@ START_TEST(test_global_dry_run)
 }
 END_TEST
 
-/* Stages no rule needs are reported so the milter can skip them. */
+/* A dry-run rule whose store fails only logs: the mail goes on. */
+START_TEST(test_dry_run_error_lets_through)
+{
+	struct policy *p = load_text("rules = ( { name = \"m\"; mode = \"dry-run\"; "
+	    "limit = { count = \"messages\"; per = \"client_addr\"; rate = \"1/1h\"; }; } );");
+	struct pol_conn *pc = pol_conn_new(p, NULL);	/* no store: an error */
+	struct pol_env env = { .client_addr = "198.51.100.1", .sender = "a@b.test" };
+	struct pol_verdict v;
+
+	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_int_eq(v.action, POL_ERROR);
+	ck_assert_int_eq(v.mode, POL_DRY_RUN);
+	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_int_eq(v.action, POL_CONTINUE);
+	pol_conn_free(pc);
+	pol_unref(p);
+}
+END_TEST
+
 /* List files: whole-line and trailing comments, and a regex with '#'. */
 START_TEST(test_list_file_comments)
 {
@@ -293,6 +311,7 @@ START_TEST(test_list_file_comments)
 }
 END_TEST
 
+/* Stages no rule needs are reported so the milter can skip them. */
 START_TEST(test_needed_stages)
 {
 	struct policy *p = load_text(rules_policy);
@@ -326,6 +345,7 @@ main(void)
 	tcase_add_test(tc, test_global_dry_run);
 	tcase_add_test(tc, test_needed_stages);
 	tcase_add_test(tc, test_list_file_comments);
+	tcase_add_test(tc, test_dry_run_error_lets_through);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
