@@ -20,7 +20,9 @@
  *                would be allowed.  The counter is gone (as if never used)
  *                once TAT <= now.  TAT is clamped to at most now + 2*C, so
  *                neither hammering (charge "attempts") nor a clock step can
- *                block a key for longer than that.
+ *                block a key for longer than that.  The arithmetic is
+ *                exact: TAT keeps the remainder of T(n), so 100 units
+ *                taken one by one cost what 100 taken at once do.
  *   STORE_WINDOW a count in a fixed window that starts at the first event:
  *                `window_ms` is the window, `burst` the most events
  *                allowed; the event that would make count exceed burst is
@@ -66,7 +68,8 @@ struct store_res {
 	uint64_t retry_after_ms;	/* refused: time until it would be allowed */
 	uint64_t count;			/* GCRA: units in use after, ceil((TAT-now)/T(1));
 					   WINDOW: events in window */
-	int first_over;			/* first refusal of this counter since it was new */
+	int first_over;			/* first refusal of this counter since it was new;
+					   never set by a look (STORE_CHARGE_NONE) */
 	int evicting;			/* the first time the store evicted to stay under max_keys */
 };
 
@@ -142,7 +145,9 @@ enum store_load { STORE_LOAD_OK, STORE_LOAD_MISSING, STORE_LOAD_CORRUPT };
 struct store *store_memory_new(size_t max_keys);
 
 /* Load a snapshot into an empty memory store.  MISSING: no file (fine on a
- * first start).  CORRUPT: truncated, bad version or checksum; the store is
+ * first start).  Counters are kept only as keyed hashes, so loading also
+ * takes the secret SipHash key from the snapshot: load before the store is
+ * shared.  Snapshots hold that key and are written mode 0600.  CORRUPT: truncated, bad version or checksum; the store is
  * left empty and err says what was wrong (the caller moves the file aside). */
 enum store_load store_memory_load(struct store *s, const char *path,
     uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
