@@ -129,17 +129,12 @@ has_ipv6_tag(const char *s)
 	return 1;
 }
 
-/*
- * Parse "a.b.c.d", an IPv6 literal, "[...]" or "[IPv6:...]" (as Sendmail's
- * {client_addr} and SMTP address literals write them) into af and buf.
- * IPv4-mapped IPv6 comes back as AF_INET.
- */
-static int
-ip_parse(const char *s, int *af, unsigned char buf[16])
+int
+addr_ip_parse(const char *s, size_t len, int *af, unsigned char buf[16],
+    int *mapped)
 {
 	struct in6_addr a6;
 	char text[IP_TEXT_MAX];
-	size_t len = strlen(s);
 
 	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
 		s++;
@@ -153,6 +148,9 @@ ip_parse(const char *s, int *af, unsigned char buf[16])
 		return -1;
 	memcpy(text, s, len);
 	text[len] = '\0';
+	memset(buf, 0, 16);
+	if (mapped != NULL)
+		*mapped = 0;
 	if (inet_pton(AF_INET, text, buf) == 1) {
 		*af = AF_INET;
 		return 0;
@@ -162,6 +160,8 @@ ip_parse(const char *s, int *af, unsigned char buf[16])
 	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
 		memcpy(buf, a6.s6_addr + 12, 4);
 		*af = AF_INET;
+		if (mapped != NULL)
+			*mapped = 1;
 	} else {
 		memcpy(buf, a6.s6_addr, 16);
 		*af = AF_INET6;
@@ -179,7 +179,7 @@ addr_ip_normalise(const char *in, char *out, size_t outsz)
 
 	if (outsz > 0)
 		out[0] = '\0';
-	if (in == NULL || ip_parse(in, &af, buf) < 0)
+	if (in == NULL || addr_ip_parse(in, strlen(in), &af, buf, NULL) < 0)
 		return -1;
 	if (inet_ntop(af, buf, text, sizeof text) == NULL)
 		return -1;

@@ -26,6 +26,14 @@ const char *addr_domain(const char *addr);
  * or '!' (also inside quotes: "\"u@other\"@local"). */
 int addr_is_routed(const char *addr);
 
+/* Parse s[0..len): "a.b.c.d", an IPv6 literal, "[...]" or "[IPv6:...]"
+ * (as Sendmail's {client_addr} and SMTP address literals write them) into
+ * af and the first 4 or 16 bytes of buf (the rest zeroed).  IPv4-mapped
+ * IPv6 comes back as AF_INET with *mapped set (mapped may be NULL).
+ * Returns 0, or -1 when it is not an IP address. */
+int addr_ip_parse(const char *s, size_t len, int *af, unsigned char buf[16],
+    int *mapped);
+
 /* Normalise an IP address literal: IPv6 in canonical RFC 5952 form,
  * IPv4-mapped IPv6 as plain IPv4, optional [] stripped.  Returns 0, or -1
  * when the text is not an IP address (out then holds ""). */

@@ -52,7 +52,6 @@
 #define RE_MATCH_LIMIT	1000000
 #define RE_HEAP_LIMIT	8192
 
-#define IP_TEXT_MAX	64	/* > any IP literal inet_pton takes */
 #define ERR_SHOW	200	/* bytes of a bad pattern in a message */
 
 enum { FAM_V4, FAM_V6, NFAM };
@@ -233,48 +232,15 @@ strv_free(struct strv *v)
 /* IP addresses and networks. */
 
 static int
-has_ipv6_tag(const char *s)
-{
-	const char *tag = "ipv6:";
-	size_t i;
-
-	for (i = 0; tag[i] != '\0'; i++)
-		if (ascii_lower((unsigned char)s[i]) != (unsigned char)tag[i])
-			return 0;
-	return 1;
-}
-
-/* Parse s[0..len) as addr.c does: optional [] and "IPv6:", mapped as IPv4. */
-static int
 ip_parse(const char *s, size_t len, struct ip *ip)
 {
-	struct in6_addr a6;
-	char text[IP_TEXT_MAX];
+	int af;
 
-	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-		s++;
-		len -= 2;
-	}
-	if (len >= 5 && has_ipv6_tag(s)) {
-		s += 5;
-		len -= 5;
-	}
-	if (len >= sizeof text)
-		return -1;
-	memcpy(text, s, len);
-	text[len] = '\0';
 	memset(ip, 0, sizeof *ip);
-	if (inet_pton(AF_INET, text, ip->k) == 1)
-		return 0;
-	if (inet_pton(AF_INET6, text, &a6) != 1)
+	if (addr_ip_parse(s, len, &af, ip->k, &ip->mapped) < 0)
 		return -1;
-	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-		ip->mapped = 1;
-		memcpy(ip->k, a6.s6_addr + 12, 4);
-	} else {
+	if (af == AF_INET6)
 		ip->fam = FAM_V6;
-		memcpy(ip->k, a6.s6_addr, 16);
-	}
 	return 0;
 }
 
