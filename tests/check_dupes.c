@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dupes.h"
+#include "check_util.h"
 #include "policy.h"
 #include "replies.h"
 #include "store.h"
@@ -113,28 +114,6 @@ START_TEST(test_header_fingerprints)
 END_TEST
 
 /* ---- through the engine ---- */
-
-static void
-fail_on_error(void *arg, const char *msg)
-{
-	(void)arg;
-	ck_abort_msg("policy did not load: %s", msg);
-}
-
-static struct policy *
-load_text(const char *text)
-{
-	char path[] = "/tmp/check_dupes.XXXXXX";
-	struct policy *p;
-	int fd = mkstemp(path);
-	FILE *fp = fdopen(fd, "w");
-
-	fputs(text, fp);
-	fclose(fp);
-	p = pol_load(path, fail_on_error, NULL);
-	remove(path);
-	return p;
-}
 
 struct msg {
 	const char *client, *sender, *rcpt1, *rcpt2, *msgid, *body;

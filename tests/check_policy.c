@@ -7,31 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "policy.h"
 #include "replies.h"
-
-static void
-fail_on_error(void *arg, const char *msg)
-{
-	(void)arg;
-	ck_abort_msg("policy did not load: %s", msg);
-}
-
-/* Load a policy from text (written to a file, as the loader reads files). */
-static struct policy *
-load_text(const char *text)
-{
-	char path[] = "/tmp/check_policy.XXXXXX";
-	struct policy *p;
-	int fd = mkstemp(path);
-	FILE *fp = fdopen(fd, "w");
-
-	fputs(text, fp);
-	fclose(fp);
-	p = pol_load(path, fail_on_error, NULL);
-	remove(path);
-	return p;
-}
 
 static int
 verdict_code(const struct pol_verdict *v)

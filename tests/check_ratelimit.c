@@ -8,31 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "policy.h"
 #include "replies.h"
 #include "store.h"
-
-static void
-fail_on_error(void *arg, const char *msg)
-{
-	(void)arg;
-	ck_abort_msg("policy did not load: %s", msg);
-}
-
-static struct policy *
-load_text(const char *text)
-{
-	char path[] = "/tmp/check_ratelimit.XXXXXX";
-	struct policy *p;
-	int fd = mkstemp(path);
-	FILE *fp = fdopen(fd, "w");
-
-	fputs(text, fp);
-	fclose(fp);
-	p = pol_load(path, fail_on_error, NULL);
-	remove(path);
-	return p;
-}
 
 /* One engine, one store, one clock. */
 struct rig {
