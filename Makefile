@@ -2,6 +2,7 @@
 #   make          build milter/milter-policy
 #   make check    install missing dependencies (Debian), build, run every test
 #   make run      build and run the milter in the foreground on the example policy
+#   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR=
 
 PREFIX   ?= /usr/local
@@ -30,7 +31,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit e2e deps run install uninstall clean
+.PHONY: all check check-run unit e2e deps run demo install uninstall clean
 
 all: milter/milter-policy
 
@@ -66,6 +67,10 @@ unit: $(TESTS)
 
 e2e: all
 	sh tests/e2e/run-all.sh
+
+# A private Postfix and the milter on loopback: each kind of reply, shown.
+demo: all
+	sh tests/e2e/demo.sh
 
 run: all
 	@mkdir -p run

@@ -52,6 +52,7 @@
 #   E2E_WORKROOT=DIR where work-NAME is made (default tests/e2e, falling
 #                    back to /tmp when the postfix user cannot reach it)
 #   E2E_VERBOSE=1    print every transcript
+#   E2E_QUIET=1      no "N passed" summary when nothing failed (make demo)
 
 E2E_PASS=0
 E2E_FAIL=0
@@ -293,7 +294,8 @@ e2e_cleanup() {
 	elif [ -n "$WORK" ] && [ -z "${E2E_KEEP:-}" ]; then
 		rm -rf "$WORK"
 	fi
-	printf '%s passed, %s failed\n' "$E2E_PASS" "$E2E_FAIL"
+	[ -n "${E2E_QUIET:-}" ] && [ "$E2E_FAIL" -eq 0 ] ||
+		printf '%s passed, %s failed\n' "$E2E_PASS" "$E2E_FAIL"
 	[ "$E2E_FAIL" -eq 0 ] || exit 1
 	exit "$E2E_EXIT_RC"
 }
