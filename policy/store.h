@@ -1,7 +1,7 @@
 /*
  * store.h: the state behind rate limits and duplicate counts, behind one
  * small interface so the engine never knows which backend it talks to.
- * Backends: store_memory.c (embedded, default) and, later, store_redis.c.
+ * Backends: store_memory.c (embedded, default) and store_redis.c.
  *
  * A counter is named by its identity: bytes the engine builds from the
  * rule name, the count unit and the key values.  A backend may keep only a
@@ -154,6 +154,26 @@ enum store_load store_memory_load(struct store *s, const char *path,
 
 /* Bytes of memory the store uses for its counters (tables included). */
 size_t store_memory_bytes(struct store *s);
+
+/* ---- the Redis backend (store_redis.c) ---- */
+
+struct store_redis_opts {
+	char *host;			/* host:port form; NULL with unix_path */
+	int port;
+	char *unix_path;		/* "unix:PATH" form, or NULL */
+	char *prefix;			/* before every key */
+	int db;				/* SELECT db when not 0 */
+	char *password;			/* AUTH when set */
+	unsigned long timeout_ms;	/* connect and each command; 0: 50 */
+	/* Told once per change between up (1) and down (0), with why. */
+	void (*notify)(void *arg, int up, const char *why);
+	void *notify_arg;
+};
+
+/* A store on a Redis server; connects on first use.  The strings of o are
+ * copied.  The server's clock decides (now_ms is ignored); save does
+ * nothing and count is 0: the server keeps the data. */
+struct store *store_redis_new(const struct store_redis_opts *o);
 
 /* ---- a read-only view (store_readonly.c) ---- */
 

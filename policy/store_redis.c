@@ -1,0 +1,515 @@
+/*
+ * store_redis.c: the store on a Redis server, so several MTAs share one
+ * set of counters; see store.h.
+ *
+ * Each take or give is one Lua script run by EVALSHA: it reads the
+ * server's clock (TIME), decides, and writes the counter with its expiry
+ * (PEXPIRE) in the same atomic step, so two MTAs racing for the last unit
+ * cannot both get it, MTAs with skewed clocks agree, and no key is ever
+ * left without a TTL.  The caller's now_ms is not used.  A script the
+ * server forgot (restart, SCRIPT FLUSH: NOSCRIPT) is loaded again.
+ *
+ * Keys: PREFIX RULE ":{" hex(identity) "}".  The identity travels only as
+ * a binary-safe argument; the braces are a Redis Cluster hash tag.
+ *
+ * A GCRA counter is a hash {t, r, o}: the theoretical arrival time as
+ * whole ms t plus a remainder r in ms/rate units, so the arithmetic is as
+ * exact as the memory store's (Lua numbers are doubles: exact below 2^53,
+ * far above burst * window_ms of any sane rule).  o marks "refused once".
+ * A window counter is {c, o} with the window's end as the key's TTL.
+ *
+ * Connections: a pool of idle connections under a mutex; a thread takes
+ * one, uses it, gives it back (or drops it after an error).  Connect and
+ * every command have the configured timeout.  After a failure the store
+ * answers STORE_ERROR at once, without trying, until a backoff (doubling
+ * from 100 ms to 5 s) has passed, so a dead server costs no MTA a timeout
+ * per message.  The notify callback hears every change between up and
+ * down, once.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "store.h"
+#include "xmalloc.h"
+
+#define POOL_MAX	64
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define KEY_MAX		(256 + 2 * 512 + 8)
+
+static const char gcra_lua[] =
+    "local key = KEYS[1]\n"
+    "local window, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local units, charge, op = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "local cap, cost = burst * window, units * window\n"
+    "local h = redis.call('HMGET', key, 't', 'r', 'o')\n"
+    "local d = 0\n"
+    "if h[1] then d = (tonumber(h[1]) - now) * rate + tonumber(h[2]) end\n"
+    "if d < 0 then d = 0 end\n"
+    "if d > 2 * cap then d = 2 * cap end\n"
+    "local over = h[3] ~= false and d > 0\n"
+    "local function put(nd, o)\n"
+    "  if nd <= 0 then redis.call('DEL', key) return end\n"
+    "  local ms = math.floor(nd / rate)\n"
+    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate)\n"
+    "  if o then redis.call('HSET', key, 'o', 1) end\n"
+    "  redis.call('PEXPIRE', key, math.ceil(nd / rate))\n"
+    "end\n"
+    "if op == 'give' then\n"
+    "  if d <= cost then redis.call('DEL', key) else put(d - cost, over) end\n"
+    "  return {1, 0, 0, 0}\n"
+    "end\n"
+    "local want = d + cost\n"
+    "local allowed = want <= cap\n"
+    "local retry = 0\n"
+    "if not allowed and cost > cap then retry = math.ceil(d / rate)\n"
+    "elseif not allowed then retry = math.ceil((want - cap) / rate) end\n"
+    "local after = d\n"
+    "if charge ~= 2 and (allowed or charge == 1) then after = math.min(want, 2 * cap) end\n"
+    "local first = 0\n"
+    "if not allowed and charge ~= 2 and not over then first = 1 end\n"
+    "if charge ~= 2 and (after ~= d or first == 1) then put(after, over or not allowed) end\n"
+    "return {allowed and 1 or 0, retry, math.ceil(after / window), first}\n";
+
+static const char window_lua[] =
+    "local key = KEYS[1]\n"
+    "local window, burst = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
+    "local units, charge = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local h = redis.call('HMGET', key, 'c', 'o')\n"
+    "local cnt = tonumber(h[1]) or 0\n"
+    "local ttl = redis.call('PTTL', key)\n"
+    "if ttl <= 0 then ttl = window; cnt = 0 end\n"
+    "local allowed = units <= burst and cnt <= burst - units\n"
+    "local retry = 0\n"
+    "if not allowed then retry = ttl end\n"
+    "local after = cnt\n"
+    "if charge ~= 2 and (allowed or charge == 1) then after = cnt + units end\n"
+    "local first = 0\n"
+    "if not allowed and charge ~= 2 and not h[2] then first = 1 end\n"
+    "if charge ~= 2 and after > 0 and (after ~= cnt or first == 1) then\n"
+    "  redis.call('HSET', key, 'c', after)\n"
+    "  if first == 1 then redis.call('HSET', key, 'o', 1) end\n"
+    "  redis.call('PEXPIRE', key, ttl)\n"
+    "end\n"
+    "return {allowed and 1 or 0, retry, after, first}\n";
+
+enum script { SCRIPT_GCRA, SCRIPT_WINDOW, NSCRIPTS };
+
+static const char *const script_text[NSCRIPTS] = { gcra_lua, window_lua };
+
+struct store_redis {
+	struct store base;
+	struct store_redis_opts o;
+	pthread_mutex_t lock;		/* everything below */
+	redisContext *idle[POOL_MAX];
+	int nidle;
+	char sha[NSCRIPTS][48];		/* "" until loaded */
+	int down;			/* the last call failed */
+	uint64_t retry_at_ms;		/* down: no try before this */
+	unsigned backoff_ms;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+timeout_tv(const struct store_redis *r)
+{
+	struct timeval tv = { .tv_sec = (time_t)(r->o.timeout_ms / 1000),
+	    .tv_usec = (suseconds_t)(r->o.timeout_ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* Up or down: tell the caller once per change. */
+static void
+health(struct store_redis *r, int ok, const char *why)
+{
+	int changed;
+
+	pthread_mutex_lock(&r->lock);
+	changed = r->down == ok;
+	r->down = !ok;
+	if (ok)
+		r->backoff_ms = 0;
+	else {
+		r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (r->backoff_ms > BACKOFF_MAX_MS)
+			r->backoff_ms = BACKOFF_MAX_MS;
+		r->retry_at_ms = mono_ms() + r->backoff_ms;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (changed && r->o.notify != NULL)
+		r->o.notify(r->o.notify_arg, ok, why);
+}
+
+/* One command; NULL (and *why set) when the connection failed. */
+static redisReply *
+command(redisContext *c, int argc, const char **argv, const size_t *len,
+    const char **why)
+{
+	redisReply *rep = redisCommandArgv(c, argc, argv, len);
+
+	if (rep == NULL)
+		*why = c->errstr[0] ? c->errstr : "no answer";
+	return rep;
+}
+
+/* AUTH and SELECT on a new connection; 0 when it is ready. */
+static int
+conn_setup(struct store_redis *r, redisContext *c, const char **why)
+{
+	char db[24];
+	const char *argv[2];
+	redisReply *rep;
+	int bad;
+
+	if (r->o.password != NULL && r->o.password[0] != '\0') {
+		argv[0] = "AUTH";
+		argv[1] = r->o.password;
+		if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+			return -1;
+		bad = rep->type == REDIS_REPLY_ERROR;
+		freeReplyObject(rep);
+		if (bad) {
+			*why = "AUTH refused: check state.redis password";
+			return -1;
+		}
+	}
+	if (r->o.db == 0)
+		return 0;
+	snprintf(db, sizeof db, "%d", r->o.db);
+	argv[0] = "SELECT";
+	argv[1] = db;
+	if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+		return -1;
+	bad = rep->type == REDIS_REPLY_ERROR;
+	freeReplyObject(rep);
+	if (bad)
+		*why = "SELECT refused: check state.redis db";
+	return bad ? -1 : 0;
+}
+
+static redisContext *
+conn_open(struct store_redis *r, const char **why)
+{
+	struct timeval tv = timeout_tv(r);
+	redisContext *c = r->o.unix_path != NULL ?
+	    redisConnectUnixWithTimeout(r->o.unix_path, tv) :
+	    redisConnectWithTimeout(r->o.host, r->o.port, tv);
+
+	if (c == NULL || c->err) {
+		*why = c != NULL && c->errstr[0] ? c->errstr : "cannot connect";
+		return c;	/* freed by the caller, after *why is used */
+	}
+	if (redisSetTimeout(c, tv) != REDIS_OK || conn_setup(r, c, why) < 0)
+		return c;
+	return c;
+}
+
+/* A connection to use, or NULL while the server is down. */
+static redisContext *
+conn_take(struct store_redis *r, const char **why)
+{
+	redisContext *c = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->down && mono_ms() < r->retry_at_ms) {
+		pthread_mutex_unlock(&r->lock);
+		*why = "down";
+		return NULL;
+	}
+	if (r->nidle > 0)
+		c = r->idle[--r->nidle];
+	pthread_mutex_unlock(&r->lock);
+	if (c != NULL)
+		return c;
+	*why = NULL;
+	c = conn_open(r, why);
+	if (c == NULL || c->err || *why != NULL) {
+		health(r, 0, *why ? *why : "cannot connect");
+		if (c != NULL)
+			redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+conn_give(struct store_redis *r, redisContext *c, int broken)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!broken && r->nidle < POOL_MAX) {
+		r->idle[r->nidle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (c != NULL)
+		redisFree(c);
+}
+
+static int
+is_noscript(const redisReply *rep)
+{
+	return rep->type == REDIS_REPLY_ERROR &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0;
+}
+
+/* SCRIPT LOAD: the script's SHA into r->sha; 0 on success. */
+static int
+script_load(struct store_redis *r, redisContext *c, enum script s,
+    const char **why)
+{
+	const char *argv[3] = { "SCRIPT", "LOAD", script_text[s] };
+	redisReply *rep = command(c, 3, argv, NULL, why);
+	int ok;
+
+	if (rep == NULL)
+		return -1;
+	ok = rep->type == REDIS_REPLY_STRING && rep->len < sizeof r->sha[s];
+	if (ok) {
+		pthread_mutex_lock(&r->lock);
+		memcpy(r->sha[s], rep->str, rep->len);
+		r->sha[s][rep->len] = '\0';
+		pthread_mutex_unlock(&r->lock);
+	} else
+		*why = rep->type == REDIS_REPLY_ERROR ? "SCRIPT LOAD refused" :
+		    "SCRIPT LOAD: unexpected answer";
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+/* EVALSHA script on key with args; loads the script when the server
+ * does not have it.  NULL with *why set on failure. */
+static redisReply *
+script_run(struct store_redis *r, redisContext *c, enum script s,
+    const char *key, size_t keylen, char args[][24], int nargs,
+    const char **why)
+{
+	const char *argv[4 + 6];
+	size_t len[4 + 6];
+	char sha[48];
+	redisReply *rep = NULL;
+	int i, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		pthread_mutex_lock(&r->lock);
+		memcpy(sha, r->sha[s], sizeof sha);
+		pthread_mutex_unlock(&r->lock);
+		if (sha[0] == '\0' && script_load(r, c, s, why) < 0)
+			return NULL;
+		pthread_mutex_lock(&r->lock);
+		memcpy(sha, r->sha[s], sizeof sha);
+		pthread_mutex_unlock(&r->lock);
+		argv[0] = "EVALSHA";
+		argv[1] = sha;
+		argv[2] = "1";
+		argv[3] = key;
+		len[0] = 7;
+		len[1] = strlen(sha);
+		len[2] = 1;
+		len[3] = keylen;
+		for (i = 0; i < nargs; i++) {
+			argv[4 + i] = args[i];
+			len[4 + i] = strlen(args[i]);
+		}
+		if ((rep = command(c, 4 + nargs, argv, len, why)) == NULL)
+			return NULL;
+		if (!is_noscript(rep))
+			break;
+		freeReplyObject(rep);
+		rep = NULL;
+		pthread_mutex_lock(&r->lock);
+		r->sha[s][0] = '\0';	/* the server restarted or flushed */
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (rep == NULL)
+		*why = "NOSCRIPT after SCRIPT LOAD";
+	return rep;
+}
+
+/* PREFIX RULE ":{" hex(id) "}"; the rule is the identity up to its NUL. */
+static size_t
+key_build(const struct store_redis *r, const void *id, size_t idlen,
+    char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = id;
+	size_t rule = strnlen(id, idlen), n, i;
+
+	if (idlen > 512)
+		idlen = 512;	/* identities are far shorter (keys.h) */
+	n = (size_t)snprintf(out, outsz, "%s%.*s:{", r->o.prefix,
+	    (int)(rule < 128 ? rule : 128), (const char *)id);
+	for (i = 0; i < idlen && n + 3 < outsz; i++) {
+		out[n++] = hex[p[i] >> 4];
+		out[n++] = hex[p[i] & 15];
+	}
+	out[n++] = '}';
+	out[n] = '\0';
+	return n;
+}
+
+/* Run the script of req's kind: op "take" or "give". */
+static enum store_result
+redis_call(struct store_redis *r, const struct store_req *req, const char *op,
+    struct store_res *res)
+{
+	char key[KEY_MAX], args[6][24];
+	const char *why = NULL;
+	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
+	redisContext *c = conn_take(r, &why);
+	redisReply *rep;
+	size_t keylen;
+	int ok;
+
+	if (c == NULL)
+		return STORE_ERROR;
+	keylen = key_build(r, req->id, req->idlen, key, sizeof key);
+	snprintf(args[0], 24, "%llu", (unsigned long long)req->window_ms);
+	snprintf(args[1], 24, "%llu", (unsigned long long)req->rate);
+	snprintf(args[2], 24, "%llu", (unsigned long long)req->burst);
+	snprintf(args[3], 24, "%llu", (unsigned long long)req->units);
+	snprintf(args[4], 24, "%d", (int)req->charge);
+	snprintf(args[5], 24, "%s", op);
+	rep = script_run(r, c, s, key, keylen, args, 6, &why);
+	ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4;
+	if (ok && res != NULL) {
+		res->allowed = (int)rep->element[0]->integer;
+		res->retry_after_ms = (uint64_t)rep->element[1]->integer;
+		res->count = (uint64_t)rep->element[2]->integer;
+		res->first_over = (int)rep->element[3]->integer;
+		res->evicting = 0;
+	}
+	if (rep != NULL && !ok && why == NULL)
+		why = rep->type == REDIS_REPLY_ERROR ? rep->str :
+		    "unexpected answer to the script";
+	health(r, ok, why);	/* before freeing rep: why may point into it */
+	conn_give(r, c, rep == NULL);
+	freeReplyObject(rep);
+	return ok ? STORE_OK : STORE_ERROR;
+}
+
+static enum store_result
+redis_take(struct store *s, const struct store_req *req, uint64_t now_ms,
+    struct store_res *res)
+{
+	(void)now_ms;		/* the server's clock decides */
+	memset(res, 0, sizeof *res);
+	return redis_call((struct store_redis *)s, req, "take", res);
+}
+
+static enum store_result
+redis_give(struct store *s, const struct store_req *req, uint64_t now_ms)
+{
+	(void)now_ms;
+	if (req->kind != STORE_GCRA)
+		return STORE_OK;	/* windows are never given back */
+	return redis_call((struct store_redis *)s, req, "give", NULL);
+}
+
+static enum store_result
+redis_reset(struct store *s, const void *id, size_t idlen)
+{
+	struct store_redis *r = (struct store_redis *)s;
+	const char *why = NULL, *argv[2];
+	char key[KEY_MAX];
+	size_t len[2];
+	redisContext *c = conn_take(r, &why);
+	redisReply *rep;
+
+	if (c == NULL)
+		return STORE_ERROR;
+	argv[0] = "DEL";
+	len[0] = 3;
+	len[1] = key_build(r, id, idlen, key, sizeof key);
+	argv[1] = key;
+	rep = command(c, 2, argv, len, &why);
+	health(r, rep != NULL && rep->type != REDIS_REPLY_ERROR,
+	    rep == NULL ? why : "DEL refused");
+	conn_give(r, c, rep == NULL);
+	if (rep == NULL)
+		return STORE_ERROR;
+	freeReplyObject(rep);
+	return STORE_OK;
+}
+
+/* The server keeps its own data: there is no snapshot to write. */
+static enum store_result
+redis_save(struct store *s, const char *path, uint64_t now_ms, int64_t wall_ms,
+    char *err, size_t errsz)
+{
+	(void)s;
+	(void)path;
+	(void)now_ms;
+	(void)wall_ms;
+	if (errsz > 0)
+		err[0] = '\0';
+	return STORE_OK;
+}
+
+/* Not counted: the server may hold other MTAs' keys and other data. */
+static size_t
+redis_count(struct store *s)
+{
+	(void)s;
+	return 0;
+}
+
+static void
+redis_free(struct store *s)
+{
+	struct store_redis *r = (struct store_redis *)s;
+
+	while (r->nidle > 0)
+		redisFree(r->idle[--r->nidle]);
+	pthread_mutex_destroy(&r->lock);
+	free(r->o.host);
+	free(r->o.unix_path);
+	free(r->o.prefix);
+	free(r->o.password);
+	free(r);
+}
+
+static const struct store_ops redis_ops = {
+	.take = redis_take, .give = redis_give, .reset = redis_reset,
+	.save = redis_save, .count = redis_count, .free = redis_free,
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+struct store *
+store_redis_new(const struct store_redis_opts *o)
+{
+	struct store_redis *r = xcalloc(1, sizeof *r);
+
+	r->base.ops = &redis_ops;
+	r->o = *o;
+	r->o.host = dup_or_null(o->host);
+	r->o.unix_path = dup_or_null(o->unix_path);
+	r->o.prefix = xstrdup(o->prefix != NULL ? o->prefix : "");
+	r->o.password = dup_or_null(o->password);
+	if (r->o.timeout_ms == 0)
+		r->o.timeout_ms = 50;
+	pthread_mutex_init(&r->lock, NULL);
+	return &r->base;
+}
