@@ -188,7 +188,11 @@ run(const struct options *o, struct policy *p)
 		return EX_OSERR;
 	}
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
-	state_open(ps);
+	if (state_open(ps) < 0) {
+		if (socket_path(conn) != NULL)
+			unlink(socket_path(conn));
+		return EX_CONFIG;
+	}
 	state_start_saver();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);

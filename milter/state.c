@@ -7,6 +7,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "backend.h"
 #include "log.h"
 #include "session.h"
 #include "state.h"
@@ -55,15 +56,25 @@ state_load(void)
 	}
 }
 
-void
+/* 0, or -1 when the store cannot be made (logged). */
+int
 state_open(const struct pol_settings *ps)
 {
+	if (ps->backend == POL_BACKEND_REDIS) {
+		/* The server keeps the counters: no state file. */
+		store = backend_redis(ps);
+		if (store != NULL)
+			log_msg(LOG_INFO, "state: counters on redis %s, keys "
+			    "prefixed %s", ps->redis.server, ps->redis.prefix);
+		return store != NULL ? 0 : -1;
+	}
 	store = store_memory_new(ps->max_keys);
 	save_interval_s = ps->save_interval_s;
 	if (ps->state_file != NULL && ps->state_file[0] != '\0') {
 		state_file = xstrdup(ps->state_file);
 		state_load();
 	}
+	return 0;
 }
 
 struct store *

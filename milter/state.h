@@ -11,9 +11,11 @@
 #include "policy.h"
 #include "store.h"
 
-/* Create the store and load the state file; a corrupt file is logged and
- * moved aside (FILE.bad), never fatal.  Call once, before smfi_main. */
-void state_open(const struct pol_settings *ps);
+/* Create the store: on Redis (state.backend = "redis"), or in memory,
+ * loaded from the state file; a corrupt file is logged and moved aside
+ * (FILE.bad), never fatal.  -1 (logged) when the store cannot be made.
+ * Call once, before smfi_main. */
+int state_open(const struct pol_settings *ps);
 
 /* Start saving every save_interval (after any fork). */
 void state_start_saver(void);

@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "policy.h"
 #include "replies.h"
+#include "backend.h"
 #include "store.h"
 #include "try.h"
 #include "xmalloc.h"
@@ -207,6 +208,16 @@ try_main(int argc, char **argv, const char *default_policy)
 	if ((p = pol_load(a.policy, print_error, NULL)) == NULL)
 		return EX_CONFIG;
 	ps = pol_settings(p);
+	if (ps->backend == POL_BACKEND_REDIS) {
+		if ((st = backend_redis(ps)) == NULL) {
+			pol_unref(p);
+			return EX_CONFIG;
+		}
+		try_run(p, st, &a);	/* read through a read-only view */
+		store_free(st);
+		pol_unref(p);
+		return 0;
+	}
 	st = store_memory_new(ps->max_keys);
 	if (ps->state_file && ps->state_file[0] && store_memory_load(st,
 	    ps->state_file, 0, (int64_t)time(NULL) * 1000, err, sizeof err) ==

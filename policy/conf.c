@@ -285,9 +285,94 @@ static const struct setting milter_settings[] = {
 static void
 set_backend(struct conf *cf, const config_setting_t *s)
 {
-	static const char *const names[] = { "memory" };
+	static const char *const names[] = { "memory", "redis" };
+	int i = conf_choice(cf, s, names, 2);
 
-	conf_choice(cf, s, names, 1);
+	if (i >= 0)
+		cf->p->settings.backend = (enum pol_backend)i;
+}
+
+/* "HOST:PORT" (port 1-65535) or "unix:/absolute/path". */
+static void
+set_redis_server(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s), *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (strncmp(v, "unix:/", 6) != 0) {
+		port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+		if (colon == NULL || colon == v || *end != '\0' || port < 1 ||
+		    port > 65535) {
+			conf_error(cf, s, "server \"%s\": expected HOST:PORT "
+			    "(\"127.0.0.1:6379\") or unix:/PATH", v);
+			return;
+		}
+	}
+	set_string(cf, s, &cf->p->settings.redis.server);
+}
+
+static void
+set_redis_prefix(struct conf *cf, const config_setting_t *s)
+{
+	set_string(cf, s, &cf->p->settings.redis.prefix);
+}
+
+static void
+set_redis_db(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 0)
+		conf_error(cf, s, "db must be 0 or more");
+	else
+		cf->p->settings.redis.db = n;
+}
+
+static void
+set_redis_password(struct conf *cf, const config_setting_t *s)
+{
+	set_string(cf, s, &cf->p->settings.redis.password);
+}
+
+static void
+set_redis_password_file(struct conf *cf, const config_setting_t *s)
+{
+	set_string(cf, s, &cf->p->settings.redis.password_file);
+}
+
+/* Far below the MTAs' own milter timeouts (Sendmail 10 s, Postfix 30 s):
+ * a slow store must never stall a session. */
+static void
+set_redis_timeout(struct conf *cf, const config_setting_t *s)
+{
+	unsigned long ms = conf_duration(cf, s);
+
+	if (ms < 1 || ms > 5000)
+		conf_error(cf, s, "timeout must be from 1ms to 5s (default "
+		    "50ms): a store slower than that stalls the MTA");
+	else
+		cf->p->settings.redis.timeout_ms = ms;
+}
+
+static const struct setting redis_settings[] = {
+	{ "server", TYPE_STRING, set_redis_server },
+	{ "prefix", TYPE_STRING, set_redis_prefix },
+	{ "db", TYPE_INT, set_redis_db },
+	{ "password", TYPE_STRING, set_redis_password },
+	{ "password_file", TYPE_STRING, set_redis_password_file },
+	{ "timeout", TYPE_STRING | TYPE_INT, set_redis_timeout },
+};
+
+static void
+set_redis(struct conf *cf, const config_setting_t *s)
+{
+	conf_group(cf, s, redis_settings, sizeof redis_settings /
+	    sizeof redis_settings[0]);
+	if (cf->p->settings.redis.password != NULL &&
+	    cf->p->settings.redis.password_file != NULL)
+		conf_error(cf, s, "redis: give password or password_file, not "
+		    "both");
 }
 
 static void
@@ -335,6 +420,7 @@ static const struct setting state_settings[] = {
 	{ "save_interval", TYPE_STRING | TYPE_INT, set_save_interval },
 	{ "max_keys", TYPE_INT, set_max_keys },
 	{ "on_error", TYPE_STRING, set_on_error },
+	{ "redis", TYPE_GROUP, set_redis },
 };
 
 /* ---- lists ---- */
@@ -723,6 +809,10 @@ settings_default(struct pol_settings *s)
 	s->state_file = xstrdup("/var/lib/milter-policy/state");
 	s->save_interval_s = 60;
 	s->max_keys = 1000000;
+	s->backend = POL_BACKEND_MEMORY;
+	s->redis.server = xstrdup("127.0.0.1:6379");
+	s->redis.prefix = xstrdup("milter-policy:");
+	s->redis.timeout_ms = 50;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */

@@ -105,6 +105,10 @@ policy_free(struct policy *p)
 	free((char *)p->settings.user);
 	free((char *)p->settings.syslog_facility);
 	free((char *)p->settings.state_file);
+	free((char *)p->settings.redis.server);
+	free((char *)p->settings.redis.prefix);
+	free((char *)p->settings.redis.password);
+	free((char *)p->settings.redis.password_file);
 	free(p->path);
 	free(p);
 }

@@ -103,6 +103,15 @@ struct pol_settings {
 	const char *state_file;		/* NULL: counters are not kept across restarts */
 	unsigned long save_interval_s;
 	unsigned long max_keys;
+	enum pol_backend { POL_BACKEND_MEMORY, POL_BACKEND_REDIS } backend;
+	struct pol_redis {		/* state.redis = { } */
+		const char *server;	/* "HOST:PORT" or "unix:PATH" */
+		const char *prefix;
+		int db;
+		const char *password;
+		const char *password_file;
+		unsigned long timeout_ms;
+	} redis;
 };
 
 struct policy;

@@ -34,6 +34,7 @@ static const char *const good_files[] = {
 	"../init/policy.conf",
 	"data/good-minimal.conf",
 	"data/good-all-conditions.conf",
+	"data/good-redis.conf",
 };
 
 START_TEST(test_good_files)

@@ -15,6 +15,7 @@
 #
 # Functions (details above each one):
 #   e2e_init NAME        e2e_done        e2e_ok MSG / e2e_fail MSG / e2e_note
+#   e2e_track PID        stop this process of the test's own at the end
 #   sink_start           SINK_OPTS: extra smtp-sink options
 #   milter_start CMD...  milter_stop (returns the exit status)  milter_use_inet
 #   pf_set "p = v"...    queued before pf_start; after it: postconf -e + reload
@@ -94,6 +95,14 @@ e2e_die() {
 
 e2e_note() {
 	printf '# %s\n' "$*"
+}
+
+# e2e_track PID: a process of the test's own (a redis-server, ...) that
+# the cleanup stops, also on failure.
+E2E_EXTRA_PIDS=
+e2e_track() {
+	E2E_EXTRA_PIDS="$E2E_EXTRA_PIDS $1"
+	echo "$1" >>"$WORK/.pids"
 }
 
 # e2e_done: end of a test script.
@@ -286,6 +295,7 @@ e2e_cleanup() {
 	fi
 	[ -n "$E2E_PF_RUNNING" ] && pf_stop
 	[ -n "$E2E_SM_PID" ] && sm_stop
+	for _p in $E2E_EXTRA_PIDS; do kill "$_p" 2>/dev/null; done
 	[ -n "$E2E_MILTER_PID" ] && milter_stop >/dev/null
 	[ -n "$E2E_SINK_PID" ] && sink_stop
 	if [ "$E2E_FAIL" -ne 0 ] && [ -n "$WORK" ]; then

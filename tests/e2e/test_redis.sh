@@ -1,0 +1,118 @@
+#!/bin/sh
+# Shared state on Redis through a real Postfix.  Two milter processes in
+# turn (as two MX hosts would) enforce one 3/1m limit through one private
+# redis-server; every key has a TTL; with Redis down, on_error decides
+# (tempfail: 451 4.3.0; accept: the mail passes), each change is logged
+# once, and the milter uses Redis again by itself when it is back.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+e2e_init redis
+
+MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
+[ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
+command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
+
+e2e_free_port
+REDISPORT=$E2E_PORT
+REDIS_PID=
+
+redis_start() {
+	redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
+		--appendonly no --loglevel warning >"$WORK/redis.log" 2>&1 &
+	REDIS_PID=$!
+	e2e_track "$REDIS_PID"
+	e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
+		e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+}
+
+redis_stop() {
+	kill "$REDIS_PID"
+	e2e_wait 5 e2e_dead "$REDIS_PID"
+}
+
+write_policy() { # ON_ERROR
+	cat >"$WORK/policy.conf" <<EOF2
+state = { backend = "redis"; on_error = "$1";
+  redis = { server = "127.0.0.1:$REDISPORT"; prefix = "e2e:"; timeout = "100ms"; }; };
+lists = { local_domains = [ "example.com" ]; };
+relay = { local_domains = "@local_domains"; };
+rules = (
+  { name = "client-msgs";
+    limit = { count = "messages"; per = [ "client_addr" ]; rate = "3/1m"; }; }
+);
+EOF2
+}
+
+redis_start
+write_policy tempfail
+sink_start
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+pf_start "$MILTER_PF_SOCKET"
+
+for n in 1 2 3; do
+	smtp_try --local-interface 127.0.0.4 --to user@example.com
+	expect_reply eom 250 2.0.0 "" "milter A: 127.0.0.4 message $n of 3/1m: queued"
+done
+
+# Another milter process, with an empty memory of its own: the count is
+# in Redis.
+milter_stop || e2e_fail "milter A exit status after SIGTERM, got $?, want 0"
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply mail 453 4.7.0 "3 per 1 min try again in" \
+	"milter B: 127.0.0.4 message 4 gets 453 4.7.0: the limit is shared"
+smtp_try --local-interface 127.0.0.5 --to user@example.com
+expect_reply eom 250 2.0.0 "" "milter B: 127.0.0.5 is another counter: queued"
+
+# Every key the milter wrote expires.
+keys=$(redis-cli -p "$REDISPORT" --scan --pattern 'e2e:*' | wc -l)
+nottl=0
+for k in $(redis-cli -p "$REDISPORT" --scan --pattern 'e2e:*'); do
+	[ "$(redis-cli -p "$REDISPORT" pttl "$k")" -gt 0 ] || nottl=$((nottl + 1))
+done
+if [ "$keys" -ge 2 ] && [ "$nottl" -eq 0 ]; then
+	e2e_ok "redis holds $keys keys under the prefix, every one with a TTL"
+else
+	e2e_fail "redis keys under e2e:, got $keys keys and $nottl without TTL, want >= 2 and 0"
+fi
+
+# Redis down, on_error = tempfail.
+redis_stop
+smtp_try --local-interface 127.0.0.6 --to user@example.com
+expect_reply mail 451 4.3.0 "" "redis down, on_error tempfail: 451 4.3.0"
+smtp_try --local-interface 127.0.0.6 --to user@example.com
+expect_reply mail 451 4.3.0 "" "redis still down: 451 4.3.0 again"
+expect_log "state: redis 127\.0\.0\.1:$REDISPORT is unavailable" \
+	"milter log: the store failure is logged"
+if [ "$(grep -c 'is unavailable' "$MILTER_LOG")" -eq 1 ]; then
+	e2e_ok "the failure is logged once, not per message"
+else
+	e2e_fail "'is unavailable' lines, got $(grep -c 'is unavailable' "$MILTER_LOG"), want 1"
+fi
+
+# Back up: the milter uses it again by itself.
+redis_start
+e2e_sleep 1
+smtp_try --local-interface 127.0.0.6 --to user@example.com
+if [ -z "$(try_reply eom)" ]; then	# still in its backoff: once more
+	e2e_sleep 5
+	smtp_try --local-interface 127.0.0.6 --to user@example.com
+fi
+expect_reply eom 250 2.0.0 "" "redis back: the milter reconnected by itself"
+expect_log "state: redis 127\.0\.0\.1:$REDISPORT answers again" \
+	"milter log: the recovery is logged"
+
+# on_error = accept, by reload: with Redis down the mail passes, logged.
+write_policy accept
+kill -USR1 "$(milter_pid)"
+expect_log "reloaded: policy" "the milter reloaded the policy (on_error accept)"
+redis_stop
+smtp_try --local-interface 127.0.0.7 --to user@example.com
+expect_reply eom 250 2.0.0 "" "redis down, on_error accept: the mail passes"
+expect_log "error stage=mail rule=client-msgs .*on_error=accept" \
+	"milter log: the error and on_error=accept"
+
+pf_stop
+milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
+e2e_done
