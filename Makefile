@@ -2,6 +2,7 @@
 #   make          build milter/milter-policy
 #   make check    install missing dependencies (Debian), build, run every test
 #   make run      build and run the milter in the foreground on the example policy
+#   make bench    benchmarks: the engine, and Postfix with and without milters
 #   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR=
 
@@ -31,7 +32,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit e2e deps run demo install uninstall clean
+.PHONY: all check check-run unit e2e deps run demo bench install uninstall clean
 
 all: milter/milter-policy
 
@@ -51,6 +52,18 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
+BENCH      = bench/bench_engine bench/null_milter
+
+bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
+
+bench/null_milter: bench/null_milter.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
+
+# Not part of check (which only builds the tools): figures, as ratios.
+bench: all $(BENCH)
+	sh bench/run.sh
+
 # Installs what is missing (Debian packages, as root), then builds and tests.
 check: deps
 	$(MAKE) check-run
@@ -58,7 +71,7 @@ check: deps
 deps:
 	sh tests/install-deps.sh
 
-check-run: all $(TESTS)
+check-run: all $(TESTS) $(BENCH)
 	$(MAKE) unit
 	$(MAKE) e2e
 
@@ -86,5 +99,5 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/milter-policy
 
 clean:
-	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS)
+	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH)
 	rm -rf run

@@ -1,0 +1,166 @@
+/*
+ * bench_engine: the engine alone, no MTA.  Decisions per second of a
+ * messages rate rule (pol_eval at MAIL, then pol_msg_end) with 1, 10^4 and
+ * 10^6 distinct client addresses on 1 and 2 threads, the memory store's
+ * bytes per key, and the body fingerprint's MB/s against a plain read of
+ * the same buffer.  Figures vary with the machine; the ratios and the
+ * per-decision cost against the targets (2 us, 128 bytes) are the point.
+ *
+ *   bench/bench_engine [-q]      -q: a short run (make check builds it)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dupes.h"
+#include "policy.h"
+#include "store.h"
+
+static const char rate_policy[] =
+    "rules = ( { name = \"client-msgs\"; limit = { count = \"messages\"; "
+    "per = \"client_addr\"; rate = \"1000000/1h\"; }; } );\n";
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die_on_error(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "bench_engine: %s\n", msg);
+	exit(1);
+}
+
+static struct policy *
+policy_from_text(const char *text)
+{
+	char path[] = "/tmp/bench_engine.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *fp = fdopen(fd, "w");
+	struct policy *p;
+
+	fputs(text, fp);
+	fclose(fp);
+	p = pol_load(path, die_on_error, NULL);
+	remove(path);
+	return p;
+}
+
+struct run {
+	struct policy *p;
+	struct store *st;
+	unsigned long keys, decisions, first;
+	double seconds;
+};
+
+static void *
+run_main(void *arg)
+{
+	struct run *r = arg;
+	struct pol_env env = { .sender = "someone@example.com" };
+	struct pol_verdict v;
+	char addr[32];
+	unsigned long i, k;
+	double t0 = now_s();
+
+	for (i = 0; i < r->decisions; i++) {
+		struct pol_conn *c = pol_conn_new(r->p, r->st);
+
+		k = (r->first + i) % r->keys;
+		snprintf(addr, sizeof addr, "10.%lu.%lu.%lu", k >> 16 & 255,
+		    k >> 8 & 255, k & 255);
+		env.client_addr = addr;
+		pol_eval(c, POL_MAIL, &env, 1000 + i / 1000, &v);
+		pol_msg_end(c, v.action == POL_CONTINUE, 1000 + i / 1000);
+		pol_conn_free(c);
+	}
+	r->seconds = now_s() - t0;
+	return NULL;
+}
+
+/* One line: keys, threads, decisions/s, ns per decision, bytes per key. */
+static void
+bench_decisions(struct policy *p, unsigned long keys, int threads,
+    unsigned long per_thread)
+{
+	struct store *st = store_memory_new(keys * 2 > 1000 ? keys * 2 : 1000);
+	struct run r[2];
+	pthread_t t[2];
+	double worst = 0, total;
+	int i;
+
+	/* warm: every key exists before the timed part */
+	r[0] = (struct run){ p, st, keys, keys, 0, 0 };
+	run_main(&r[0]);
+	for (i = 0; i < threads; i++) {
+		r[i] = (struct run){ p, st, keys, per_thread,
+		    (unsigned long)i * 7919, 0 };
+		pthread_create(&t[i], NULL, run_main, &r[i]);
+	}
+	for (i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		if (r[i].seconds > worst)
+			worst = r[i].seconds;
+	}
+	total = (double)per_thread * threads;
+	printf("engine  keys=%-8lu threads=%d  %9.0f decisions/s  %6.0f ns/decision"
+	    "  %5.1f bytes/key\n", keys, threads, total / worst,
+	    worst * 1e9 / (double)per_thread, (double)store_memory_bytes(st) /
+	    (double)(store_count(st) ? store_count(st) : 1));
+	store_free(st);
+}
+
+/* Fingerprint MB/s against a plain read (a byte sum) of the same buffer. */
+static void
+bench_fingerprint(size_t mb)
+{
+	size_t n = mb << 20, i, chunk = 65536;
+	unsigned char *buf = malloc(n), fp[DUP_FP_LEN];
+	volatile unsigned long sum = 0;
+	struct dup_body b;
+	double t0, t_read, t_fp;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (i % 78 == 77) ? '\n' : (unsigned char)('a' + i % 26);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		sum += buf[i];
+	t_read = now_s() - t0;
+	t0 = now_s();
+	dup_body_init(&b);
+	for (i = 0; i < n; i += chunk)
+		dup_body_add(&b, buf + i, n - i < chunk ? n - i : chunk);
+	dup_body_final(&b, fp);
+	t_fp = now_s() - t0;
+	printf("fingerprint  %zu MB: %7.0f MB/s; plain read %7.0f MB/s; "
+	    "ratio %.2f\n", mb, (double)mb / t_fp, (double)mb / t_read,
+	    t_read / t_fp);
+	free(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	int quick = argc > 1 && strcmp(argv[1], "-q") == 0;
+	unsigned long n = quick ? 20000 : 2000000;
+	struct policy *p = policy_from_text(rate_policy);
+
+	bench_decisions(p, 1, 1, n);
+	bench_decisions(p, 1, 2, n / 2);
+	bench_decisions(p, 10000, 1, n);
+	bench_decisions(p, 10000, 2, n / 2);
+	bench_decisions(p, quick ? 20000 : 1000000, 1, n);
+	bench_decisions(p, quick ? 20000 : 1000000, 2, n / 2);
+	bench_fingerprint(quick ? 4 : 64);
+	pol_unref(p);
+	return 0;
+}
