@@ -4,12 +4,15 @@
 #   make run      build and run the milter in the foreground on the example policy
 #   make bench    benchmarks: the engine, and Postfix with and without milters
 #   make demo     show each kind of reply through a private Postfix (after make check)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
+#   make uninstall
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 MANDIR   ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DOCDIR   ?= $(PREFIX)/share/doc/milter-policy
 DESTDIR  ?=
 
 CC       ?= cc
@@ -90,13 +93,34 @@ run: all
 	./milter/milter-policy -f -c $(EXAMPLE) -p $(RUN_SOCKET)
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/milter-policy
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/milter-policy \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 milter/milter-policy $(DESTDIR)$(SBINDIR)/milter-policy
+	install -m 0644 doc/milter-policy.8 $(DESTDIR)$(MANDIR)/man8/milter-policy.8
+	install -m 0644 doc/milter-policy.conf.5 $(DESTDIR)$(MANDIR)/man5/milter-policy.conf.5
+	sed 's|/usr/local/sbin|$(SBINDIR)|g; s|/etc/milter-policy|$(SYSCONFDIR)/milter-policy|g' \
+	    init/milter-policy.service >$(DESTDIR)$(UNITDIR)/milter-policy.service
+	sed 's|/usr/local/sbin|$(SBINDIR)|g; s|/etc/milter-policy|$(SYSCONFDIR)/milter-policy|g' \
+	    init/milter-policy.init >$(DESTDIR)$(SYSCONFDIR)/init.d/milter-policy
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/milter-policy
+	install -m 0644 examples/policy.conf init/postfix-main.cf init/sendmail.mc \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	# an admin's files are never overwritten
+	test -e $(DESTDIR)$(SYSCONFDIR)/default/milter-policy || \
+	    install -m 0644 init/milter-policy.default $(DESTDIR)$(SYSCONFDIR)/default/milter-policy
 	test -e $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf || \
 	    install -m 0644 init/policy.conf $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf
 
+# Leaves /etc/milter-policy/policy.conf and /etc/default/milter-policy: the admin's.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/milter-policy
+	rm -f $(DESTDIR)$(SBINDIR)/milter-policy \
+	    $(DESTDIR)$(MANDIR)/man8/milter-policy.8 \
+	    $(DESTDIR)$(MANDIR)/man5/milter-policy.conf.5 \
+	    $(DESTDIR)$(UNITDIR)/milter-policy.service \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d/milter-policy
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH)

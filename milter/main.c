@@ -35,6 +35,7 @@
 struct options {
 	const char *policy;
 	const char *socket;
+	const char *pidfile;
 	int foreground;
 	int test;
 	int verbose;
@@ -44,7 +45,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET]\n"
+	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET] [-P PIDFILE]\n"
 	    "       milter-policy explain CODE\n"
 	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
 	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
@@ -52,6 +53,7 @@ usage(FILE *out)
 	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
 	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
 	    "             inet:PORT@HOST or inet6:PORT@HOST\n"
+	    "  -P PIDFILE write the process id here once running; removed at stop\n"
 	    "  -f         stay in the foreground and log to stderr as well\n"
 	    "  -t         check the policy file, print its errors as FILE:LINE:,\n"
 	    "             exit 0 when it is valid and 1 when it is not\n"
@@ -69,6 +71,21 @@ usage(FILE *out)
 	    "See milter-policy(8) and milter-policy.conf(5).\n");
 }
 
+/* The pid file, written after the fork so it names the daemon. */
+static int
+pidfile_write(const char *path)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL || fprintf(fp, "%ld\n", (long)getpid()) < 0 ||
+	    fclose(fp) != 0) {
+		log_msg(LOG_ERR, "cannot write the pid file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 print_error(void *arg, const char *msg)
 {
@@ -82,10 +99,11 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	o->policy = DEFAULT_POLICY;
-	while ((ch = getopt(argc, argv, "c:p:ftvhV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:p:P:ftvhV")) != -1) {
 		switch (ch) {
 		case 'c': o->policy = optarg; break;
 		case 'p': o->socket = optarg; break;
+		case 'P': o->pidfile = optarg; break;
 		case 'f': o->foreground = 1; break;
 		case 't': o->test = 1; break;
 		case 'v': o->verbose = 1; break;
@@ -181,12 +199,15 @@ run(const struct options *o, struct policy *p)
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
 	open_socket(conn);
-	drop_privileges(ps->user, socket_path(conn));
 	if (!o->foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot run in the background: %s",
 		    strerror(errno));
 		return EX_OSERR;
 	}
+	/* Still root: the pid file may live in a root-owned /run directory. */
+	if (o->pidfile != NULL && pidfile_write(o->pidfile) < 0)
+		return EX_CANTCREAT;
+	drop_privileges(ps->user, socket_path(conn));
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
 	if (state_open(ps) < 0) {
 		if (socket_path(conn) != NULL)
@@ -201,6 +222,8 @@ run(const struct options *o, struct policy *p)
 	state_close();
 	if (socket_path(conn) != NULL)
 		unlink(socket_path(conn));
+	if (o->pidfile != NULL)
+		unlink(o->pidfile);
 	current_set(NULL);
 	pol_unref(p);
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
