@@ -35,7 +35,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit e2e deps run demo bench install uninstall clean
+.PHONY: all check check-run unit unit-asan e2e deps run demo bench install uninstall clean
 
 all: milter/milter-policy
 
@@ -67,6 +67,30 @@ bench/null_milter: bench/null_milter.c
 bench: all $(BENCH)
 	sh bench/run.sh
 
+# The engine's unit tests again under AddressSanitizer and UBSan, built
+# apart in build/asan so the objects never mix with the normal build.
+ASAN_DIR   = build/asan
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+ASAN_OBJ   = $(patsubst policy/%.c,$(ASAN_DIR)/policy/%.o,$(POLICY_SRC))
+ASAN_TESTS = $(patsubst tests/%,$(ASAN_DIR)/%,$(TESTS))
+
+$(ASAN_DIR)/policy/%.o: policy/%.c $(wildcard policy/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+$(ASAN_DIR)/libpolicy.a: $(ASAN_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(ASAN_DIR)/check_%: tests/check_%.c $(wildcard tests/*.h) $(ASAN_DIR)/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) $(CHECK_CFLAGS) -o $@ $< $(ASAN_DIR)/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+unit-asan: $(ASAN_TESTS)
+	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan, UBSan)"; \
+	    (cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1 ../$$t); done
+
 # Installs what is missing (Debian packages, as root), then builds and tests.
 check: deps
 	$(MAKE) check-run
@@ -76,6 +100,7 @@ deps:
 
 check-run: all $(TESTS) $(BENCH)
 	$(MAKE) unit
+	$(MAKE) unit-asan
 	$(MAKE) e2e
 
 unit: $(TESTS)
@@ -124,4 +149,4 @@ uninstall:
 
 clean:
 	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH)
-	rm -rf run
+	rm -rf run build
