@@ -3,6 +3,7 @@
 #   make check    install missing dependencies (Debian), build, run every test
 #   make run      build and run the milter in the foreground on the example policy
 #   make bench    benchmarks: the engine, and Postfix with and without milters
+#   make fuzz     FUZZ_SECONDS=60: every libFuzzer harness (tests/fuzz)
 #   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
 #   make uninstall
@@ -35,7 +36,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit unit-asan e2e deps run demo bench install uninstall clean
+.PHONY: all check check-run unit unit-asan fuzz fuzz-quick fuzz-run e2e deps run demo bench install uninstall clean
 
 all: milter/milter-policy
 
@@ -91,6 +92,48 @@ unit-asan: $(ASAN_TESTS)
 	    (cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1 ../$$t); done
 
+# libFuzzer harnesses (clang, ASan, UBSan): make fuzz FUZZ_SECONDS=N runs
+# each N seconds on its seed corpus (tests/fuzz/corpus/NAME, grown in
+# build/fuzz/corpus/NAME); make check runs each briefly and replays
+# tests/fuzz/regress/NAME, the inputs that once crashed.
+FUZZ_CC      ?= clang
+FUZZ_DIR      = build/fuzz
+FUZZ_FLAGS    = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK   ?= 5
+FUZZERS       = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_OBJ      = $(patsubst policy/%.c,$(FUZZ_DIR)/policy/%.o,$(POLICY_SRC))
+
+$(FUZZ_DIR)/policy/%.o: policy/%.c $(wildcard policy/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -Ipolicy -c -o $@ $<
+
+$(FUZZ_DIR)/libpolicy.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+fuzz: $(FUZZERS)
+	$(MAKE) fuzz-run FUZZ_TIME=$(FUZZ_SECONDS)
+
+fuzz-quick: $(FUZZERS)
+	$(MAKE) fuzz-run FUZZ_TIME=$(FUZZ_QUICK)
+
+# libconfig leaks its lexer's buffer on some parse errors: not ours.
+fuzz-run:
+	@set -e; export LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp; \
+	for f in $(FUZZERS); do n=$$(basename $$f); \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+	    if [ -d tests/fuzz/regress/$$n ]; then echo "== $$n: regression inputs"; \
+	        $$f -runs=0 tests/fuzz/regress/$$n >/dev/null 2>&1 || { $$f -runs=0 tests/fuzz/regress/$$n; exit 1; }; fi; \
+	    echo "== $$n: $(FUZZ_TIME) s"; \
+	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n \
+	        >$(FUZZ_DIR)/$$n.log 2>&1 || { tail -n 40 $(FUZZ_DIR)/$$n.log; exit 1; }; \
+	    grep -E '^#[0-9]+.*DONE' $(FUZZ_DIR)/$$n.log | tail -n 1; done
+
 # Installs what is missing (Debian packages, as root), then builds and tests.
 check: deps
 	$(MAKE) check-run
@@ -101,6 +144,7 @@ deps:
 check-run: all $(TESTS) $(BENCH)
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) fuzz-quick
 	$(MAKE) e2e
 
 unit: $(TESTS)
