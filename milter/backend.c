@@ -12,15 +12,16 @@
 static void
 redis_health(void *arg, int up, const char *why)
 {
-	const char *server = arg;
+	const struct pol_redis *r = arg;
 
 	if (up)
 		log_msg(LOG_NOTICE, "state: redis %s answers again; counters "
-		    "are shared again", server);
+		    "are shared again", r->server);
 	else
-		log_msg(LOG_ERR, "state: redis %s is unavailable (%s); "
-		    "state.on_error applies until it answers", server,
-		    why ? why : "no reason given");
+		log_msg(LOG_ERR, "state: redis %s is unavailable (%s); %s until "
+		    "it answers", r->server, why ? why : "no reason given",
+		    r->local ? "counting in this milter's memory (on_error "
+		    "local)" : "state.on_error applies");
 }
 
 /* The first line of path, without its newline; NULL if unreadable. */
@@ -69,7 +70,7 @@ backend_redis(const struct pol_settings *ps)
 	const struct pol_redis *r = &ps->redis;
 	struct store_redis_opts o = { .prefix = (char *)r->prefix, .db = r->db,
 	    .timeout_ms = r->timeout_ms, .notify = redis_health,
-	    .notify_arg = (void *)r->server };
+	    .notify_arg = (void *)r };
 	struct store *st;
 
 	if (r->password_file != NULL &&
@@ -79,6 +80,8 @@ backend_redis(const struct pol_settings *ps)
 		o.password = xstrdup(r->password);
 	server_split(r->server, &o);
 	st = store_redis_new(&o);
+	if (r->local)
+		st = store_fallback_new(st, store_memory_new(ps->max_keys));
 	free(o.password);
 	free(o.host);
 	free(o.unix_path);

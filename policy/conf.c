@@ -378,11 +378,13 @@ set_redis(struct conf *cf, const config_setting_t *s)
 static void
 set_on_error(struct conf *cf, const config_setting_t *s)
 {
-	static const char *const names[] = { "tempfail", "accept" };
-	int i = conf_choice(cf, s, names, 2);
+	static const char *const names[] = { "tempfail", "accept", "local" };
+	int i = conf_choice(cf, s, names, 3);
 
+	/* local: the store's errors go to memory; any other fault tempfails */
 	if (i >= 0)
-		cf->p->settings.on_error = i == 0 ? POL_TEMPFAIL : POL_ACCEPT;
+		cf->p->settings.on_error = i == 1 ? POL_ACCEPT : POL_TEMPFAIL;
+	cf->p->settings.redis.local = i == 2;
 }
 
 static void
@@ -758,6 +760,11 @@ set_state(struct conf *cf, const config_setting_t *s)
 {
 	conf_group(cf, s, state_settings, sizeof state_settings /
 	    sizeof state_settings[0]);
+	if (cf->p->settings.redis.local &&
+	    cf->p->settings.backend != POL_BACKEND_REDIS)
+		conf_error(cf, config_setting_get_member(s, "on_error"),
+		    "on_error = \"local\" falls back from Redis to memory: it "
+		    "needs backend = \"redis\"");
 }
 
 static void

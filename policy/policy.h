@@ -111,6 +111,7 @@ struct pol_settings {
 		const char *password;
 		const char *password_file;
 		unsigned long timeout_ms;
+		int local;		/* on_error = "local": memory while down */
 	} redis;
 };
 

@@ -175,6 +175,12 @@ struct store_redis_opts {
  * nothing and count is 0: the server keeps the data. */
 struct store *store_redis_new(const struct store_redis_opts *o);
 
+/* ---- a fallback pair (store_fallback.c) ---- */
+
+/* A store that answers from primary, or from local when primary cannot
+ * (STORE_ERROR): on_error = "local".  Takes both; save is primary's. */
+struct store *store_fallback_new(struct store *primary, struct store *local);
+
 /* ---- a read-only view (store_readonly.c) ---- */
 
 /* A view of inner that answers as inner does but never changes it: every

@@ -2,8 +2,9 @@
 # Shared state on Redis through a real Postfix.  Two milter processes in
 # turn (as two MX hosts would) enforce one 3/1m limit through one private
 # redis-server; every key has a TTL; with Redis down, on_error decides
-# (tempfail: 451 4.3.0; accept: the mail passes), each change is logged
-# once, and the milter uses Redis again by itself when it is back.
+# (tempfail: 451 4.3.0; accept: the mail passes; local: the limit holds
+# from the milter's own memory), each change is logged once, and the
+# milter uses Redis again by itself when it is back.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -112,6 +113,21 @@ smtp_try --local-interface 127.0.0.7 --to user@example.com
 expect_reply eom 250 2.0.0 "" "redis down, on_error accept: the mail passes"
 expect_log "error stage=mail rule=client-msgs .*on_error=accept" \
 	"milter log: the error and on_error=accept"
+
+# on_error = local (a restart: the fallback store is made at start): with
+# Redis still down, this milter enforces the limit from its own memory.
+write_policy local
+milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+for n in 1 2 3; do
+	smtp_try --local-interface 127.0.0.8 --to user@example.com
+	expect_reply eom 250 2.0.0 "" "redis down, on_error local: 127.0.0.8 message $n of 3/1m: queued"
+done
+smtp_try --local-interface 127.0.0.8 --to user@example.com
+expect_reply mail 453 4.7.0 "3 per 1 min" \
+	"redis down, on_error local: message 4 gets 453 4.7.0 from the memory fallback"
+expect_log "unavailable .*counting in this milter's memory" \
+	"milter log: the fallback to memory is logged"
 
 pf_stop
 milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
