@@ -7,6 +7,8 @@
  * per-decision cost against the targets (2 us, 128 bytes) are the point.
  *
  *   bench/bench_engine [-q]      -q: a short run (make check builds it)
+ *   BENCH_REDIS_PORT=N bench/bench_engine   also memory against a
+ *                                redis-server on 127.0.0.1:N: latency added
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -147,12 +149,71 @@ bench_fingerprint(size_t mb)
 	free(buf);
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Latency of single decisions on one store: median and p99, in us. */
+static void
+latency(struct policy *p, struct store *st, const char *name, int n,
+    double *median)
+{
+	struct pol_env env = { .sender = "someone@example.com" };
+	double *t = malloc(sizeof *t * (size_t)n), t0;
+	struct pol_verdict v;
+	char addr[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct pol_conn *c = pol_conn_new(p, st);
+
+		snprintf(addr, sizeof addr, "10.9.%d.%d", i >> 8 & 255, i & 255);
+		env.client_addr = addr;
+		t0 = now_s();
+		pol_eval(c, POL_MAIL, &env, 1000, &v);
+		t[i] = (now_s() - t0) * 1e6;
+		pol_msg_end(c, v.action == POL_CONTINUE, 1000);
+		pol_conn_free(c);
+		if (v.action == POL_ERROR) {
+			fprintf(stderr, "bench_engine: %s store failed\n", name);
+			exit(1);
+		}
+	}
+	qsort(t, (size_t)n, sizeof *t, cmp_double);
+	*median = t[n / 2];
+	printf("latency  %-6s %6d decisions: median %7.1f us, p99 %7.1f us\n",
+	    name, n, t[n / 2], t[n * 99 / 100]);
+	free(t);
+}
+
+/* Memory against Redis on loopback: the latency Redis adds. */
+static void
+bench_redis(struct policy *p, int port, int n)
+{
+	struct store_redis_opts o = { .host = "127.0.0.1", .port = port,
+	    .prefix = "bench:", .timeout_ms = 1000 };
+	struct store *mem = store_memory_new(100000), *red = store_redis_new(&o);
+	double m_mem, m_red;
+
+	latency(p, mem, "memory", n, &m_mem);
+	latency(p, red, "redis", n, &m_red);
+	printf("latency  redis adds %.1f us a decision at the median "
+	    "(target: under 200 us)\n", m_red - m_mem);
+	store_free(mem);
+	store_free(red);
+}
+
 int
 main(int argc, char **argv)
 {
 	int quick = argc > 1 && strcmp(argv[1], "-q") == 0;
 	unsigned long n = quick ? 20000 : 2000000;
 	struct policy *p = policy_from_text(rate_policy);
+	const char *redis_port = getenv("BENCH_REDIS_PORT");
 
 	bench_decisions(p, 1, 1, n);
 	bench_decisions(p, 1, 2, n / 2);
@@ -161,6 +222,8 @@ main(int argc, char **argv)
 	bench_decisions(p, quick ? 20000 : 1000000, 1, n);
 	bench_decisions(p, quick ? 20000 : 1000000, 2, n / 2);
 	bench_fingerprint(quick ? 4 : 64);
+	if (redis_port != NULL)
+		bench_redis(p, atoi(redis_port), quick ? 500 : 20000);
 	pol_unref(p);
 	return 0;
 }
