@@ -32,11 +32,7 @@ log_line() {
 }
 
 show() {
-	_n=0
-	while [ "$_n" -le "$3" ]; do
-		eval "smtp_try --local-interface $2 $4"
-		_n=$((_n + 1))
-	done
+	scenario_try "$2" "$3" "$4"
 	printf '\n== %s: from %s, swaks %s%s\n' "$1" "$2" "$4" \
 		"$([ "$3" -gt 0 ] && printf ' (try %d)' $(($3 + 1)))"
 	try_reply "${5%%:*}" "$(case "$5" in *:*) echo "${5#*:}" ;; *) echo 1 ;; esac)" |

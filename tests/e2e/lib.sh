@@ -21,6 +21,7 @@
 #   pf_set "p = v"...    queued before pf_start; after it: postconf -e + reload
 #   pf_start [MILTER|none]   pf_stop   pf_reload   pf_queue_count [QUEUES]
 #   sm_start [MILTER|none]   sm_stop  (a private Sendmail on $SMTPPORT)
+#   scenario_try CLIENT BEFORE "OPTS"  (a scenarios.txt row's sessions)
 #   smtp_try SWAKS-ARGS  (--local-interface 127.0.0.3 picks the client address;
 #                        XCLIENT is allowed from 127.0.0.9 only)
 #   try_reply STAGE [N]  the reply lines, for a test's own checks
@@ -734,6 +735,17 @@ smtp_try() {
 	TRY_RC=$?
 	[ -n "${E2E_VERBOSE:-}" ] && sed 's/^/#   /' "$TRANSCRIPT"
 	return 0
+}
+
+# scenario_try CLIENT BEFORE "SWAKS OPTIONS": BEFORE identical sessions
+# from CLIENT, then the one a scenario checks (the options are one string,
+# split by the shell, as scenarios.txt writes them).
+scenario_try() {
+	_st=0
+	while [ "$_st" -le "$2" ]; do
+		eval "smtp_try --local-interface $1 $3"
+		_st=$((_st + 1))
+	done
 }
 
 # try_reply STAGE [N]: the server's reply lines (prefix stripped) to the Nth

@@ -27,12 +27,7 @@ milter_fresh() {
 }
 
 run_scenario() {
-	_n=0
-	while [ "$_n" -lt "$4" ]; do
-		eval "smtp_try --local-interface $3 $5"
-		_n=$((_n + 1))
-	done
-	eval "smtp_try --local-interface $3 $5"
+	scenario_try "$3" "$4" "$5"
 	expect_reply "$6" "$7" "$8" "$9" "$1: $2: $6 gets $7 $8${9:+ ($9)}"
 	[ -z "${10}" ] || expect_log "${10}" "$1: $2: the milter's log line"
 }
