@@ -42,7 +42,7 @@
 #define POOL_MAX	64
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
-#define KEY_MAX		(256 + 2 * 512 + 8)
+#define KEY_MAX		(200 + 128 + 3 + 2 * 512 + 2)	/* prefix, rule, ":{", hex, "}" */
 
 static const char gcra_lua[] =
     "local key = KEYS[1]\n"
@@ -217,9 +217,11 @@ conn_open(struct store_redis *r, const char **why)
 		*why = c != NULL && c->errstr[0] ? c->errstr : "cannot connect";
 		return c;	/* freed by the caller, after *why is used */
 	}
-	if (redisSetTimeout(c, tv) != REDIS_OK || conn_setup(r, c, why) < 0)
-		return c;
-	return c;
+	if (redisSetTimeout(c, tv) != REDIS_OK)
+		*why = "cannot set the command timeout";
+	else
+		conn_setup(r, c, why);
+	return c;	/* *why set when it is not usable */
 }
 
 /* A connection to use, or NULL while the server is down. */
@@ -354,8 +356,10 @@ key_build(const struct store_redis *r, const void *id, size_t idlen,
 
 	if (idlen > 512)
 		idlen = 512;	/* identities are far shorter (keys.h) */
-	n = (size_t)snprintf(out, outsz, "%s%.*s:{", r->o.prefix,
+	n = (size_t)snprintf(out, outsz, "%.200s%.*s:{", r->o.prefix,
 	    (int)(rule < 128 ? rule : 128), (const char *)id);
+	if (n > outsz - 2)
+		n = outsz - 2;	/* cannot happen with KEY_MAX; never overflow */
 	for (i = 0; i < idlen && n + 3 < outsz; i++) {
 		out[n++] = hex[p[i] >> 4];
 		out[n++] = hex[p[i] & 15];
