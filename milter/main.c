@@ -20,8 +20,8 @@
 
 #include <libmilter/mfapi.h>
 
-#include "callbacks.h"
 #include "current.h"
+#include "listen.h"
 #include "log.h"
 #include "policy.h"
 #include "reload.h"
@@ -130,20 +130,9 @@ cmd_explain(int argc, char **argv)
 	return reply_explain(argv[2], stdout);
 }
 
-/* The filesystem path of a unix: socket, or NULL for inet sockets. */
-static const char *
-socket_path(const char *conn)
-{
-	if (strncmp(conn, "unix:", 5) == 0)
-		return conn + 5;
-	if (strncmp(conn, "local:", 6) == 0)
-		return conn + 6;
-	return conn[0] == '/' ? conn : NULL;
-}
-
 /* Drop root for the configured user; the socket is theirs first. */
 static void
-drop_privileges(const char *user, const char *sock)
+drop_privileges(const char *user, const char *sock, const char *sock_group)
 {
 	struct passwd *pw;
 
@@ -157,7 +146,9 @@ drop_privileges(const char *user, const char *sock)
 		log_msg(LOG_ERR, "milter.user \"%s\": no such user", user);
 		exit(EX_CONFIG);
 	}
-	if (sock != NULL && chown(sock, pw->pw_uid, pw->pw_gid) < 0)
+	/* The socket is the user's; its group stays milter.socket_group's. */
+	if (sock != NULL && chown(sock, pw->pw_uid, sock_group != NULL ?
+	    (gid_t)-1 : pw->pw_gid) < 0)
 		log_msg(LOG_WARNING, "chown %s: %s", sock, strerror(errno));
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0 || setuid(0) == 0) {
@@ -165,27 +156,6 @@ drop_privileges(const char *user, const char *sock)
 		    strerror(errno));
 		exit(EX_OSERR);
 	}
-}
-
-/* Bind the milter socket; the MTA's user must be able to connect to it. */
-static void
-open_socket(const char *conn)
-{
-	const char *path = socket_path(conn);
-
-	if (smfi_setconn((char *)conn) == MI_FAILURE ||
-	    smfi_register(cb_desc) == MI_FAILURE) {
-		log_msg(LOG_ERR, "cannot use milter socket %s", conn);
-		exit(EX_USAGE);
-	}
-	if (smfi_opensocket(1) == MI_FAILURE) {
-		log_msg(LOG_ERR, "cannot listen on %s: in use, or its directory "
-		    "is missing or not writable", conn);
-		exit(EX_OSERR);
-	}
-	/* XXX the mode and group will be settings; the MTA must get in now. */
-	if (path != NULL && chmod(path, 0666) < 0)
-		log_msg(LOG_WARNING, "chmod %s: %s", path, strerror(errno));
 }
 
 static int
@@ -198,7 +168,7 @@ run(const struct options *o, struct policy *p)
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
-	open_socket(conn);
+	listen_open(conn, ps);
 	if (!o->foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot run in the background: %s",
 		    strerror(errno));
@@ -207,11 +177,11 @@ run(const struct options *o, struct policy *p)
 	/* Still root: the pid file may live in a root-owned /run directory. */
 	if (o->pidfile != NULL && pidfile_write(o->pidfile) < 0)
 		return EX_CANTCREAT;
-	drop_privileges(ps->user, socket_path(conn));
+	drop_privileges(ps->user, listen_path(conn), ps->socket_group);
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
 	if (state_open(ps) < 0) {
-		if (socket_path(conn) != NULL)
-			unlink(socket_path(conn));
+		if (listen_path(conn) != NULL)
+			unlink(listen_path(conn));
 		return EX_CONFIG;
 	}
 	state_start_saver();
@@ -220,8 +190,8 @@ run(const struct options *o, struct policy *p)
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	state_close();
-	if (socket_path(conn) != NULL)
-		unlink(socket_path(conn));
+	if (listen_path(conn) != NULL)
+		unlink(listen_path(conn));
 	if (o->pidfile != NULL)
 		unlink(o->pidfile);
 	current_set(NULL);

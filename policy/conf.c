@@ -271,8 +271,32 @@ set_stats_interval(struct conf *cf, const config_setting_t *s)
 	cf->p->settings.stats_interval_s = conf_duration(cf, s) / 1000;
 }
 
+/* "0660": an octal mode the MTA's user can connect through. */
+static void
+set_socket_mode(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+	char *end;
+	long m = strtol(v, &end, 8);
+
+	if (*v == '\0' || *end != '\0' || m < 0 || m > 0777 || (m & 0600) != 0600)
+		conf_error(cf, s, "socket_mode \"%s\": expected an octal mode "
+		    "such as \"0660\" that lets the milter's own user read and "
+		    "write", v);
+	else
+		cf->p->settings.socket_mode = (unsigned)m;
+}
+
+static void
+set_socket_group(struct conf *cf, const config_setting_t *s)
+{
+	set_string(cf, s, &cf->p->settings.socket_group);
+}
+
 static const struct setting milter_settings[] = {
 	{ "socket", TYPE_STRING, set_socket },
+	{ "socket_mode", TYPE_STRING, set_socket_mode },
+	{ "socket_group", TYPE_STRING, set_socket_group },
 	{ "user", TYPE_STRING, set_user },
 	{ "syslog_facility", TYPE_STRING, set_facility },
 	{ "log_level", TYPE_STRING, set_log_level },
@@ -808,6 +832,7 @@ settings_default(struct pol_settings *s)
 {
 	s->socket = xstrdup("unix:/run/milter-policy/milter-policy.sock");
 	s->user = NULL;
+	s->socket_mode = 0666;
 	s->syslog_facility = xstrdup("mail");
 	s->log_level = LOG_INFO;
 	s->mode = POL_ENFORCE;

@@ -94,6 +94,8 @@ struct pol_verdict {
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
 struct pol_settings {
 	const char *socket;
+	unsigned socket_mode;		/* a unix socket's mode; default 0666 */
+	const char *socket_group;	/* its group, or NULL */
 	const char *user;
 	const char *syslog_facility;
 	int log_level;			/* syslog priority: LOG_ERR .. LOG_DEBUG */

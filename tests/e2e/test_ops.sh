@@ -1,0 +1,108 @@
+#!/bin/sh
+# Operations through a real Postfix: socket mode and group, privileges
+# dropped to milter.user, a second instance refused on a live socket,
+# SIGUSR1 with a changed limit (counters kept) and with a broken file (old
+# policy kept), dry-run letting a relay attempt through, and `try` giving
+# the live verdict without charging.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+e2e_init ops
+
+MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
+[ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
+SOCK=${MILTER_SOCKET#unix:}
+mkdir -p "$WORK/state" && chown nobody "$WORK/state"
+
+write_policy() { # RATE MODE
+	cat >"$WORK/policy.conf" <<EOF2
+milter = { user = "nobody"; socket_mode = "0660"; socket_group = "postfix"; mode = "$2"; };
+state = { file = "$WORK/state/counters"; };
+lists = { local_domains = [ "example.com" ]; };
+relay = { local_domains = "@local_domains"; };
+rules = (
+  { name = "client-msgs";
+    limit = { count = "messages"; per = [ "client_addr" ]; rate = "$1"; }; }
+);
+EOF2
+}
+
+write_policy 3/1m enforce
+sink_start
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+pf_start "$MILTER_PF_SOCKET"
+
+# The socket: mode 0660, group postfix; the process: user nobody.
+got=$(stat -c '%a %G' "$SOCK")
+[ "$got" = "660 postfix" ] && e2e_ok "the socket is mode 0660, group postfix" ||
+	e2e_fail "socket mode and group, got \"$got\", want \"660 postfix\""
+uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$(milter_pid)/status")
+want=$(id -u nobody)
+[ "$uid" = "$want $want $want $want" ] && e2e_ok "the milter runs as nobody (real, effective, saved uid $want)" ||
+	e2e_fail "the milter's uids, got \"$uid\", want all $want"
+
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply eom 250 2.0.0 "" "Postfix reaches the 0660 socket through its group: queued"
+
+# A second instance on the same, live socket is refused.
+"$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" >"$WORK/second.log" 2>&1 </dev/null &
+second=$!
+if e2e_wait 5 e2e_dead "$second"; then
+	wait "$second"; rc=$?
+	if [ "$rc" -ne 0 ] && grep -q "another milter answers on" "$WORK/second.log"; then
+		e2e_ok "a second milter on the live socket exits $rc and says why"
+	else
+		e2e_fail "a second milter on the live socket, exit $rc, said: $(tail -n 1 "$WORK/second.log")"
+	fi
+else
+	kill "$second"
+	e2e_fail "a second milter on the live socket kept running"
+fi
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply eom 250 2.0.0 "" "the first milter still serves: message 2 of 3 queued"
+
+# SIGUSR1 with a lower limit: it applies at once, and the count so far
+# (2 messages) is kept, so the 3rd is over 2/1m.
+write_policy 2/1m enforce
+kill -USR1 "$(milter_pid)"
+expect_log "reloaded: policy" "SIGUSR1: the milter reloaded"
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply mail 453 4.7.0 "2 per 1 min" "after the reload: 2/1m, and the 2 messages sent still count: 453"
+
+# SIGUSR1 with a broken file: logged with FILE:LINE, old policy kept.
+printf 'rules = ( { name = "x"; whne = { }; } );\n' >"$WORK/policy.conf"
+kill -USR1 "$(milter_pid)"
+expect_log "policy\.conf:1: unknown setting \"whne\"" "a broken policy: the error is logged with FILE:LINE"
+expect_log "is not valid; keeping the policy in force" "a broken policy: the old one stays"
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply mail 453 4.7.0 "" "the old policy still enforces 2/1m"
+
+# Dry-run: a relay attempt passes and is logged as would-reject.
+write_policy 2/1m dry-run
+kill -USR1 "$(milter_pid)"
+e2e_wait 3 grep -c "reloaded: policy" "$MILTER_LOG" >/dev/null
+e2e_sleep 1
+smtp_try --local-interface 127.0.0.3 --to user@other.org
+expect_reply rcpt 250 2.1.5 "" "dry-run: a relay attempt gets 250"
+expect_log "would-reject stage=rcpt rule=relay code=550 .*rcpt=<user@other.org>" \
+	"dry-run: logged as would-reject"
+
+# try: the live verdict, read from the state file, never charged.
+write_policy 2/1m enforce
+milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
+out=$("$MILTER_BIN" try -c "$WORK/policy.conf" --client 127.0.0.4 --from a@b.test --rcpt user@example.com 2>&1)
+echo "$out" | grep -q "453" && e2e_ok "try gives 127.0.0.4 the live verdict: 453" ||
+	e2e_fail "try for 127.0.0.4, got: $(echo "$out" | tr '\n' ' '), want a 453"
+for n in 1 2 3; do
+	"$MILTER_BIN" try -c "$WORK/policy.conf" --client 127.0.0.5 --from a@b.test \
+		--rcpt user@example.com >/dev/null 2>&1
+done
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+for n in 1 2; do
+	smtp_try --local-interface 127.0.0.5 --to user@example.com
+	expect_reply eom 250 2.0.0 "" "after 3 tries, 127.0.0.5 still has its 2 messages: message $n queued"
+done
+
+pf_stop
+milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
+e2e_done
