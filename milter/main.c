@@ -20,6 +20,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "ctl.h"
 #include "current.h"
 #include "listen.h"
 #include "log.h"
@@ -47,6 +48,8 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET] [-P PIDFILE]\n"
 	    "       milter-policy explain CODE\n"
+	    "       milter-policy ctl [-c FILE] [-s SOCKET] stats | reload |\n"
+	    "                         show RULE KEY | reset RULE KEY\n"
 	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
 	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
 	    "\n"
@@ -62,6 +65,8 @@ usage(FILE *out)
 	    "\n"
 	    "  explain CODE   what an SMTP reply code means, whose side the\n"
 	    "                 problem is on and what the sender should do\n"
+	    "  ctl ...        ask the running milter over milter.control_socket:\n"
+	    "                 its stats line, a reload, a counter, or a reset\n"
 	    "  try ...        run one transaction through the policy offline and\n"
 	    "                 print each stage's verdict and reply; counters are\n"
 	    "                 read from the state file, never charged\n"
@@ -177,6 +182,7 @@ run(const struct options *o, struct policy *p)
 	/* Still root: the pid file may live in a root-owned /run directory. */
 	if (o->pidfile != NULL && pidfile_write(o->pidfile) < 0)
 		return EX_CANTCREAT;
+	ctl_listen(ps->control_socket, ps->user);
 	drop_privileges(ps->user, listen_path(conn), ps->socket_group);
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
 	if (state_open(ps) < 0) {
@@ -185,6 +191,7 @@ run(const struct options *o, struct policy *p)
 		return EX_CONFIG;
 	}
 	state_start_saver();
+	ctl_serve_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
@@ -194,6 +201,7 @@ run(const struct options *o, struct policy *p)
 		unlink(listen_path(conn));
 	if (o->pidfile != NULL)
 		unlink(o->pidfile);
+	ctl_stop();
 	current_set(NULL);
 	pol_unref(p);
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
@@ -209,6 +217,8 @@ main(int argc, char **argv)
 		return cmd_explain(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "try") == 0)
 		return try_main(argc - 1, argv + 1, DEFAULT_POLICY);
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	parse_options(argc, argv, &o);
 	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
 		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,

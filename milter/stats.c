@@ -9,7 +9,6 @@
 #include "stats.h"
 
 #define STATS_RULES	64	/* distinct rule names counted; the rest as "other" */
-#define STATS_LINE	2048
 
 static atomic_ulong connections, messages, errors, dry_runs;
 static atomic_ulong by_code[200];	/* 400..599 */
@@ -82,14 +81,21 @@ stats_details(char *line, size_t len)
 }
 
 void
-stats_log(void)
+stats_line(char *line)
 {
-	char line[STATS_LINE];
 	size_t len;
 
-	len = snprintf(line, sizeof line, "stats: connections=%lu messages=%lu "
+	len = snprintf(line, STATS_LINE, "stats: connections=%lu messages=%lu "
 	    "dry_run=%lu errors=%lu", atomic_load(&connections),
 	    atomic_load(&messages), atomic_load(&dry_runs), atomic_load(&errors));
 	stats_details(line, len);
+}
+
+void
+stats_log(void)
+{
+	char line[STATS_LINE];
+
+	stats_line(line);
 	log_msg(LOG_INFO, "%s", line);
 }

@@ -17,7 +17,12 @@ void stats_decision(const char *rule, int code, int dry_run);
 /* The engine could not decide (store or match error). */
 void stats_error(void);
 
+#define STATS_LINE	2048
+
 /* Write the stats line: totals since start. */
 void stats_log(void);
+
+/* The same line into line (STATS_LINE bytes), for `ctl stats`. */
+void stats_line(char *line);
 
 #endif

@@ -293,7 +293,21 @@ set_socket_group(struct conf *cf, const config_setting_t *s)
 	set_string(cf, s, &cf->p->settings.socket_group);
 }
 
+static void
+set_control_socket(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] != '\0' && v[0] != '/')
+		conf_error(cf, s, "control_socket \"%s\": expected an absolute "
+		    "path such as \"/run/milter-policy/control.sock\", or \"\" "
+		    "for none", v);
+	else
+		set_string(cf, s, &cf->p->settings.control_socket);
+}
+
 static const struct setting milter_settings[] = {
+	{ "control_socket", TYPE_STRING, set_control_socket },
 	{ "socket", TYPE_STRING, set_socket },
 	{ "socket_mode", TYPE_STRING, set_socket_mode },
 	{ "socket_group", TYPE_STRING, set_socket_group },

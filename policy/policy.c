@@ -104,6 +104,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.socket);
 	free((char *)p->settings.user);
 	free((char *)p->settings.socket_group);
+	free((char *)p->settings.control_socket);
 	free((char *)p->settings.syslog_facility);
 	free((char *)p->settings.state_file);
 	free((char *)p->settings.redis.server);

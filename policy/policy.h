@@ -96,6 +96,7 @@ struct pol_settings {
 	const char *socket;
 	unsigned socket_mode;		/* a unix socket's mode; default 0666 */
 	const char *socket_group;	/* its group, or NULL */
+	const char *control_socket;	/* ctl's unix socket path, or NULL */
 	const char *user;
 	const char *syslog_facility;
 	int log_level;			/* syslog priority: LOG_ERR .. LOG_DEBUG */
@@ -141,6 +142,17 @@ int pol_rule_count(const struct policy *p);
 
 /* Non-zero if some rule or relay check may need this stage's callback. */
 int pol_needs_stage(const struct policy *p, enum pol_stage stage);
+
+struct store_req;
+
+/* The counter of limit rule `rule` for `key`, written as the log writes
+ * it (key values joined by ",", "*" for a rule without keys): its
+ * identity into id (POL_ID_MAX bytes) and a look-only request into *look.
+ * -1 when there is no such limit rule or the key does not fit its keys.
+ * For `milter-policy ctl show|reset`. */
+#define POL_ID_MAX	256
+int pol_counter(const struct policy *p, const char *rule, const char *key,
+    unsigned char *id, size_t *idlen, struct store_req *look);
 
 /* Start a connection's state; it holds a reference to p.  Counters live in
  * st (borrowed: it must outlive the connection; NULL when no rule counts). */

@@ -371,6 +371,44 @@ START_TEST(test_long_keys)
 }
 END_TEST
 
+/* ctl show|reset: the key as the log writes it finds the engine's counter. */
+START_TEST(test_counter_by_log_key)
+{
+	unsigned char id[POL_ID_MAX];
+	struct store_req look;
+	struct store_res res;
+	struct pol_verdict v;
+	struct rig r;
+	size_t idlen;
+
+	rig_open(&r, "rules = ( { name = \"net-from\"; limit = { count = "
+	    "\"messages\"; per = [ \"client_net\", \"sender_domain\" ]; "
+	    "rate = \"2/1h\"; }; } );");
+	mail_from(&r, "198.51.100.1", "a@Example.ORG", 0, &v);
+	mail_from(&r, "198.51.100.9", "b@example.org", 0, &v);
+	ck_assert_int_eq(mail_from(&r, "198.51.100.7", "c@example.org", 0, &v),
+	    POL_TEMPFAIL);
+	ck_assert_str_eq(v.key, "198.51.100.0/24,example.org");
+	ck_assert_int_eq(pol_counter(r.p, "net-from", v.key, id, &idlen, &look), 0);
+	ck_assert_int_eq(store_take(r.st, &look, 0, &res), STORE_OK);
+	ck_assert_msg(res.count == 2 && !res.allowed, "show: used %llu, %s",
+	    (unsigned long long)res.count, res.allowed ? "allowed" : "refused");
+	/* looking does not charge */
+	ck_assert_int_eq(store_take(r.st, &look, 0, &res), STORE_OK);
+	ck_assert_int_eq(res.count, 2);
+	ck_assert_int_eq(store_reset(r.st, id, idlen), STORE_OK);
+	ck_assert_int_eq(mail_from(&r, "198.51.100.7", "c@example.org", 0, &v),
+	    POL_CONTINUE);
+	/* no such rule, too few or too many key values */
+	ck_assert_int_eq(pol_counter(r.p, "nope", v.key, id, &idlen, &look), -1);
+	ck_assert_int_eq(pol_counter(r.p, "net-from", "198.51.100.7", id, &idlen,
+	    &look), -1);
+	ck_assert_int_eq(pol_counter(r.p, "net-from", "198.51.100.7,a,b", id,
+	    &idlen, &look), -1);
+	rig_close(&r);
+}
+END_TEST
+
 START_TEST(test_connections_and_bytes)
 {
 	struct pol_env env = { .client_addr = "192.0.2.77", .sender = "a@b.test" };
@@ -481,6 +519,7 @@ main(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_ipv6_and_net);
 	tcase_add_test(tc, test_long_keys);
+	tcase_add_test(tc, test_counter_by_log_key);
 	tcase_add_test(tc, test_connections_and_bytes);
 	tcase_add_test(tc, test_no_store_is_error);
 	tcase_add_test(tc, test_threads_exact);

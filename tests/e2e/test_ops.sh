@@ -3,7 +3,8 @@
 # dropped to milter.user, a second instance refused on a live socket,
 # SIGUSR1 with a changed limit (counters kept) and with a broken file (old
 # policy kept), dry-run letting a relay attempt through, and `try` giving
-# the live verdict without charging.
+# the live verdict without charging, and ctl show/reset/stats over the
+# control socket (refused to another user).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -16,7 +17,8 @@ mkdir -p "$WORK/state" && chown nobody "$WORK/state"
 
 write_policy() { # RATE MODE
 	cat >"$WORK/policy.conf" <<EOF2
-milter = { user = "nobody"; socket_mode = "0660"; socket_group = "postfix"; mode = "$2"; };
+milter = { user = "nobody"; socket_mode = "0660"; socket_group = "postfix"; mode = "$2";
+  control_socket = "$WORK/ctl.sock"; };
 state = { file = "$WORK/state/counters"; };
 lists = { local_domains = [ "example.com" ]; };
 relay = { local_domains = "@local_domains"; };
@@ -76,6 +78,30 @@ expect_log "policy\.conf:1: unknown setting \"whne\"" "a broken policy: the erro
 expect_log "is not valid; keeping the policy in force" "a broken policy: the old one stays"
 smtp_try --local-interface 127.0.0.4 --to user@example.com
 expect_reply mail 453 4.7.0 "" "the old policy still enforces 2/1m"
+
+# ctl: see why 127.0.0.4 is refused, unblock it now; nobody else may ask.
+CTL="$MILTER_BIN ctl -s $WORK/ctl.sock"
+out=$($CTL show client-msgs 127.0.0.4)
+echo "$out" | grep -q "^ok rule=client-msgs key=127.0.0.4 used=2 next=refused" &&
+	e2e_ok "ctl show: 127.0.0.4 has used 2 and is refused" ||
+	e2e_fail "ctl show client-msgs 127.0.0.4, got \"$out\""
+out=$($CTL stats)
+echo "$out" | grep -q "^ok stats: connections=" && e2e_ok "ctl stats: the stats line" ||
+	e2e_fail "ctl stats, got \"$out\""
+out=$($CTL frobnicate 2>&1); rc=$?
+[ "$rc" -eq 1 ] && echo "$out" | grep -q "^error unknown command" &&
+	e2e_ok "ctl: a bad command gets an error line (exit 1)" ||
+	e2e_fail "ctl frobnicate, exit $rc, got \"$out\""
+out=$(e2e_as_postfix $CTL reset client-msgs 127.0.0.4 2>&1); rc=$?
+[ "$rc" -ne 0 ] && e2e_ok "ctl as the postfix user is refused (exit $rc)" ||
+	e2e_fail "ctl as postfix, exit $rc, got \"$out\", want a refusal"
+out=$($CTL reset client-msgs 127.0.0.4)
+echo "$out" | grep -q "^ok reset" && e2e_ok "ctl reset client-msgs 127.0.0.4: ok" ||
+	e2e_fail "ctl reset, got \"$out\""
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply eom 250 2.0.0 "" "after ctl reset, 127.0.0.4 is served on the next message"
+smtp_try --local-interface 127.0.0.4 --to user@example.com
+expect_reply eom 250 2.0.0 "" "127.0.0.4 message 2 after the reset: queued"
 
 # Dry-run: a relay attempt passes and is logged as would-reject.
 write_policy 2/1m dry-run

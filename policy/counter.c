@@ -1,0 +1,106 @@
+/*
+ * counter.c: a limit rule's counter named by the key an admin reads in
+ * the log, for `milter-policy ctl show|reset RULE KEY`; see policy.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "ratelimit.h"
+#include "rules.h"
+#include "xmalloc.h"
+
+static const struct rule *
+limit_rule(const struct policy *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].limit != NULL && strcmp(p->rules[i].name, name) == 0)
+			return &p->rules[i];
+	return NULL;
+}
+
+/* "example.org" as an address in it, for a key read from the domain. */
+static char *
+address_in(const char *domain)
+{
+	char *a = xmalloc(strlen(domain) + 3);
+
+	strcpy(a, "x@");
+	strcat(a, domain);
+	return a;
+}
+
+/* Put one key value where the engine reads that key from; the strings
+ * made here go to owned[] for the caller to free. */
+static void
+env_set(const struct keyspec *k, char *v, struct pol_env *env, char **hdrs,
+    char **owned)
+{
+	char *slash;
+
+	switch (k->kind) {
+	case KEY_CLIENT_NET:
+		if ((slash = strchr(v, '/')) != NULL)
+			*slash = '\0';	/* "192.0.2.0/24": any address in it */
+		/* FALLTHROUGH */
+	case KEY_CLIENT_ADDR:
+		env->client_addr = v;
+		break;
+	case KEY_HELO:
+		env->helo = v;
+		break;
+	case KEY_SENDER:
+		env->sender = strcmp(v, "<>") == 0 ? "" : v;
+		break;
+	case KEY_SENDER_DOMAIN:
+		env->sender = *owned = address_in(v);
+		break;
+	case KEY_AUTH_USER:
+		env->auth_user = v;
+		break;
+	case KEY_RCPT:
+		env->rcpt = v;
+		break;
+	case KEY_RCPT_DOMAIN:
+		env->rcpt = *owned = address_in(v);
+		break;
+	case KEY_HEADER:
+		hdrs[k->hdr] = v;
+		break;
+	}
+}
+
+int
+pol_counter(const struct policy *p, const char *rule, const char *key,
+    unsigned char *id, size_t *idlen, struct store_req *look)
+{
+	const struct rule *r = limit_rule(p, rule);
+	char *copy, *v, *next, **hdrs, *owned[8] = { NULL }, human[RL_HUMAN_MAX];
+	struct pol_env env = { 0 };
+	int i, n;
+
+	if (r == NULL || r->limit->nkeys > 8)
+		return -1;
+	copy = xstrdup(key);
+	hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1, sizeof *hdrs);
+	n = r->limit->nkeys;
+	for (i = 0, v = copy; i < n && v != NULL; i++, v = next) {
+		if ((next = strchr(v, ',')) != NULL)
+			*next++ = '\0';
+		env_set(&r->limit->keys[i], v, &env, hdrs, &owned[i]);
+	}
+	*idlen = i == n && (v == NULL || n == 0) ?
+	    rl_id(r, &env, hdrs, id, human) : 0;
+	if (*idlen > 0)
+		rl_request(r, id, *idlen, 1, look);
+	for (i = 0; i < 8; i++)
+		free(owned[i]);
+	free(hdrs);
+	free(copy);
+	if (*idlen == 0)
+		return -1;
+	look->charge = STORE_CHARGE_NONE;
+	return 0;
+}
