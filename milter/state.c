@@ -11,6 +11,7 @@
 #include "log.h"
 #include "session.h"
 #include "state.h"
+#include "store_timed.h"
 #include "xmalloc.h"
 
 static struct store *store;
@@ -62,7 +63,7 @@ state_open(const struct pol_settings *ps)
 {
 	if (ps->backend == POL_BACKEND_REDIS) {
 		/* The server keeps the counters: no state file. */
-		store = backend_redis(ps);
+		store = store_timed_new(backend_redis(ps));
 		if (store != NULL)
 			log_msg(LOG_INFO, "state: counters on redis %s, keys "
 			    "prefixed %s", ps->redis.server, ps->redis.prefix);
@@ -74,6 +75,7 @@ state_open(const struct pol_settings *ps)
 		state_file = xstrdup(ps->state_file);
 		state_load();
 	}
+	store = store_timed_new(store);	/* loaded as the memory store it wraps */
 	return 0;
 }
 

@@ -16,6 +16,15 @@ static pthread_mutex_t rules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { char name[65]; unsigned long n; } rules[STATS_RULES + 1];
 static int nrules;
 
+/* Store latency: a count per bucket, bucket i holding calls that took at
+ * most latency_bound[i] us (1-2-5 steps); the last one, anything longer. */
+static const unsigned long latency_bound[] = { 1, 2, 5, 10, 20, 50, 100, 200,
+    500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
+    1000000, 2000000, 5000000 };
+#define NBOUNDS	(sizeof latency_bound / sizeof latency_bound[0])
+static atomic_ulong latency[NBOUNDS + 1], store_calls, store_errors;
+static atomic_ulong latency_max;
+
 void
 stats_connection(void)
 {
@@ -32,6 +41,53 @@ void
 stats_error(void)
 {
 	atomic_fetch_add(&errors, 1);
+}
+
+void
+stats_store(uint64_t us, int ok)
+{
+	unsigned long seen = atomic_load(&latency_max);
+	size_t i = 0;
+
+	while (i < NBOUNDS && us > latency_bound[i])
+		i++;
+	atomic_fetch_add(&latency[i], 1);
+	atomic_fetch_add(&store_calls, 1);
+	if (!ok)
+		atomic_fetch_add(&store_errors, 1);
+	while (us > seen && !atomic_compare_exchange_weak(&latency_max, &seen, us))
+		;
+}
+
+/* The bucket bound under which per_mille of the n calls fell (at most
+ * the slowest call seen). */
+static unsigned long
+latency_percentile(unsigned long n, unsigned per_mille)
+{
+	unsigned long want = (n * per_mille + 999) / 1000, sum = 0;
+	unsigned long max = atomic_load(&latency_max);
+	size_t i;
+
+	for (i = 0; i < NBOUNDS; i++)
+		if ((sum += atomic_load(&latency[i])) >= want)
+			return latency_bound[i] < max ? latency_bound[i] : max;
+	return max;
+}
+
+/* " store_calls=N store_errors=N" and, after a call, the percentiles. */
+static size_t
+stats_store_part(char *line, size_t len)
+{
+	unsigned long n = atomic_load(&store_calls);
+
+	len += snprintf(line + len, STATS_LINE - len, " store_calls=%lu "
+	    "store_errors=%lu", n, atomic_load(&store_errors));
+	if (n > 0)
+		len += snprintf(line + len, STATS_LINE - len, " store_us.p50=%lu "
+		    "store_us.p90=%lu store_us.p99=%lu store_us.max=%lu",
+		    latency_percentile(n, 500), latency_percentile(n, 900),
+		    latency_percentile(n, 990), atomic_load(&latency_max));
+	return len;
 }
 
 static void
@@ -88,6 +144,7 @@ stats_line(char *line)
 	len = snprintf(line, STATS_LINE, "stats: connections=%lu messages=%lu "
 	    "dry_run=%lu errors=%lu", atomic_load(&connections),
 	    atomic_load(&messages), atomic_load(&dry_runs), atomic_load(&errors));
+	len = stats_store_part(line, len);
 	stats_details(line, len);
 }
 

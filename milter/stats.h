@@ -1,12 +1,14 @@
 /*
  * stats.h: counters for the stats line: connections, messages, decisions
- * per rule and per reply code, store errors.  Thread safe; counting never
+ * per rule and per reply code, store calls, errors and latency.  Thread safe; counting never
  * blocks a callback for long (one short mutex for the per-rule table,
  * atomics for the rest).  The line is written every milter.stats_interval
  * and on SIGUSR2 (reload.c), never per request.
  */
 #ifndef STATS_H
 #define STATS_H
+
+#include <stdint.h>
 
 void stats_connection(void);		/* a connection began */
 void stats_message(void);		/* a message began (MAIL FROM) */
@@ -16,6 +18,9 @@ void stats_decision(const char *rule, int code, int dry_run);
 
 /* The engine could not decide (store or match error). */
 void stats_error(void);
+
+/* One store call (take or give) took us microseconds; ok is 0 on error. */
+void stats_store(uint64_t us, int ok);
 
 #define STATS_LINE	2048
 

@@ -86,7 +86,8 @@ echo "$out" | grep -q "^ok rule=client-msgs key=127.0.0.4 used=2 next=refused" &
 	e2e_ok "ctl show: 127.0.0.4 has used 2 and is refused" ||
 	e2e_fail "ctl show client-msgs 127.0.0.4, got \"$out\""
 out=$($CTL stats)
-echo "$out" | grep -q "^ok stats: connections=" && e2e_ok "ctl stats: the stats line" ||
+echo "$out" | grep -Eq "^ok stats: connections=[1-9].* store_calls=[1-9][0-9]* store_errors=0 store_us\.p50=[0-9]+ store_us\.p90=[0-9]+ store_us\.p99=[0-9]+ store_us\.max=[0-9]+ .*code\.453=[1-9]" &&
+	e2e_ok "ctl stats: the stats line with store calls, latency and refusals" ||
 	e2e_fail "ctl stats, got \"$out\""
 out=$($CTL frobnicate 2>&1); rc=$?
 [ "$rc" -eq 1 ] && echo "$out" | grep -q "^error unknown command" &&

@@ -91,6 +91,9 @@ if [ "$(grep -c 'is unavailable' "$MILTER_LOG")" -eq 1 ]; then
 else
 	e2e_fail "'is unavailable' lines, got $(grep -c 'is unavailable' "$MILTER_LOG"), want 1"
 fi
+kill -USR2 "$(milter_pid)"
+expect_log "stats: .* store_calls=[1-9][0-9]* store_errors=[1-9][0-9]* store_us\.p50=[0-9]+ " \
+	"SIGUSR2: the stats line counts the store's calls, its errors and latency"
 
 # Back up: the milter uses it again by itself.
 redis_start
