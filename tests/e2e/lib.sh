@@ -760,7 +760,7 @@ try_reply() {
 		if (v ~ /^MAIL FROM:/) return "mail"
 		if (v ~ /^RCPT TO:/) return "rcpt"
 		if (v == "DATA") return "data"
-		if (v == ".") return "eom"
+		if (v == "." || v ~ /^[0-9]+ LINES SENT$/) return "eom"	# --suppress-data
 		if (v ~ /^(QUIT|RSET|NOOP|STARTTLS|XCLIENT|VRFY|ETRN)( |$)/) { split(v, w, " "); return tolower(w[1]) }
 		if (v ~ /^AUTH( |$)/) return "auth"
 		return "body"
