@@ -64,6 +64,10 @@ bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 bench/null_milter: bench/null_milter.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
 
+# The MTA's side of the milter protocol, for the load generator and tests.
+tests/milter_client.o: tests/milter_client.c tests/milter_client.h
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Not part of check (which only builds the tools): figures, as ratios.
 bench: all $(BENCH)
 	sh bench/run.sh
@@ -141,7 +145,7 @@ check: deps
 deps:
 	sh tests/install-deps.sh
 
-check-run: all $(TESTS) $(BENCH)
+check-run: all $(TESTS) $(BENCH) tests/milter_client.o
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz-quick
@@ -192,5 +196,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH)
+	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH) \
+	    tests/milter_client.o
 	rm -rf run build
