@@ -68,6 +68,10 @@ bench/null_milter: bench/null_milter.c
 tests/milter_client.o: tests/milter_client.c tests/milter_client.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Hostile input through the milter protocol (tests/e2e/test_protocol.sh).
+tests/milter_hostile: tests/milter_hostile.c tests/milter_client.o
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/milter_client.o
+
 # Not part of check (which only builds the tools): figures, as ratios.
 bench: all $(BENCH)
 	sh bench/run.sh
@@ -145,7 +149,7 @@ check: deps
 deps:
 	sh tests/install-deps.sh
 
-check-run: all $(TESTS) $(BENCH) tests/milter_client.o
+check-run: all $(TESTS) $(BENCH) tests/milter_hostile
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) fuzz-quick
@@ -154,7 +158,7 @@ check-run: all $(TESTS) $(BENCH) tests/milter_client.o
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; (cd tests && ../$$t); done
 
-e2e: all
+e2e: all tests/milter_hostile
 	sh tests/e2e/run-all.sh
 
 # A private Postfix and the milter on loopback: each kind of reply, shown.
@@ -197,5 +201,5 @@ uninstall:
 
 clean:
 	rm -f policy/*.o policy/libpolicy.a milter/*.o milter/milter-policy $(TESTS) $(BENCH) \
-	    tests/milter_client.o
+	    tests/milter_client.o tests/milter_hostile
 	rm -rf run build

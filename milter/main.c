@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -163,6 +164,21 @@ drop_privileges(const char *user, const char *sock, const char *sock_group)
 	}
 }
 
+/* Each MTA connection holds a descriptor: take all the hard limit allows,
+ * so a busy MTA does not find the milter out of them at 1,024. */
+static void
+raise_open_files(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_msg(LOG_WARNING, "cannot raise the open files limit: %s",
+			    strerror(errno));
+	}
+}
+
 static int
 run(const struct options *o, struct policy *p)
 {
@@ -183,6 +199,7 @@ run(const struct options *o, struct policy *p)
 	if (o->pidfile != NULL && pidfile_write(o->pidfile) < 0)
 		return EX_CANTCREAT;
 	ctl_listen(ps->control_socket, ps->user);
+	raise_open_files();
 	drop_privileges(ps->user, listen_path(conn), ps->socket_group);
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
 	if (state_open(ps) < 0) {

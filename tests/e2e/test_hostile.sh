@@ -11,24 +11,7 @@
 
 e2e_init hostile
 
-cat >"$WORK/policy.conf" <<'EOF'
-milter = { log_level = "info"; };
-state = { file = ""; };
-lists = { local_domains = [ "example.com" ]; };
-relay = { local_domains = "@local_domains"; };
-rules = (
-  { name = "bad-helo"; when = { helo = "/%/"; };
-    reply = "554 5.7.1 HELO %{helo} is not a name this server accepts"; },
-  { name = "client-msgs";
-    limit = { count = "messages"; per = "client_addr"; rate = "3/1h"; }; },
-  { name = "client-rcpts";
-    limit = { count = "recipients"; per = "client_addr"; rate = "5000/30d"; }; },
-  { name = "spam-subject"; when = { header = { name = "Subject"; match = "/^BUY NOW/"; }; };
-    reply = "550 5.7.1 Subject refused"; },
-  { name = "same-body";
-    duplicates = { of = "body"; per = "client_addr"; max = 1000; window = "1h"; }; }
-);
-EOF
+cp "$E2E_ROOT/tests/e2e/hostile.conf" "$WORK/policy.conf"
 
 # The milter's resident memory in kB.
 rss_kb() {
