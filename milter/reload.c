@@ -24,17 +24,21 @@ log_error(void *arg, const char *msg)
 int
 reload_now(void)
 {
-	struct policy *p = pol_load(policy_path, log_error, NULL);
+	/* SIGUSR1 and `ctl reload` at once: the later load is the one kept. */
+	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
+	struct policy *p;
 
-	if (p == NULL) {
+	pthread_mutex_lock(&one);
+	if ((p = pol_load(policy_path, log_error, NULL)) == NULL)
 		log_msg(LOG_ERR, "reload: %s is not valid; keeping the policy "
 		    "in force", policy_path);
-		return -1;
+	else {
+		log_msg(LOG_INFO, "reloaded: policy %s, %d rules", pol_path(p),
+		    pol_rule_count(p));
+		current_set(p);
 	}
-	log_msg(LOG_INFO, "reloaded: policy %s, %d rules", pol_path(p),
-	    pol_rule_count(p));
-	current_set(p);
-	return 0;
+	pthread_mutex_unlock(&one);
+	return p != NULL ? 0 : -1;
 }
 
 /* Wait for signals; the stats line also comes every stats_interval. */
