@@ -71,10 +71,11 @@ cmd_counter(int reset, const char *rule, const char *key, char *out)
 static void
 ctl_command(char *line, char *out)
 {
-	char *argv[4] = { NULL }, *save = NULL;
+	char *argv[5] = { NULL }, *save = NULL;
 	int n = 0;
 
-	for (argv[0] = strtok_r(line, " \t\r\n", &save); argv[n] && n < 3;)
+	/* up to 4 words: a fourth makes any command unknown */
+	for (argv[0] = strtok_r(line, " \t\r\n", &save); argv[n] && n < 4;)
 		argv[++n] = strtok_r(NULL, " \t\r\n", &save);
 	if (n == 1 && strcmp(argv[0], "stats") == 0) {
 		memcpy(out, "ok ", 3);
