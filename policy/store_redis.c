@@ -369,12 +369,41 @@ key_build(const struct store_redis *r, const void *id, size_t idlen,
 	return n;
 }
 
+/* The scripts' answer, {allowed, retry, count, first}: four integers, two
+ * of them 0 or 1.  Anything else (a proxy or a server gone wrong) is an
+ * error, never a verdict: a nil read as 0 would refuse the mail. */
+static int
+script_answer_ok(const redisReply *rep)
+{
+	size_t i;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
+		return 0;
+	for (i = 0; i < 4; i++)
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[i]->integer < 0)
+			return 0;
+	return rep->element[0]->integer <= 1 && rep->element[3]->integer <= 1;
+}
+
+/* The server's error text, fit for a log line: no control characters. */
+static const char *
+text_clean(const char *s, char *out, size_t outsz)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < outsz; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = '\0';
+	return out;
+}
+
 /* Run the script of req's kind: op "take" or "give". */
 static enum store_result
 redis_call(struct store_redis *r, const struct store_req *req, const char *op,
     struct store_res *res)
 {
-	char key[KEY_MAX], args[6][24];
+	char key[KEY_MAX], args[6][24], msg[128];
 	const char *why = NULL;
 	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
 	redisContext *c = conn_take(r, &why);
@@ -392,7 +421,7 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 	snprintf(args[4], 24, "%d", (int)req->charge);
 	snprintf(args[5], 24, "%s", op);
 	rep = script_run(r, c, s, key, keylen, args, 6, &why);
-	ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4;
+	ok = script_answer_ok(rep);
 	if (ok && res != NULL) {
 		res->allowed = (int)rep->element[0]->integer;
 		res->retry_after_ms = (uint64_t)rep->element[1]->integer;
@@ -401,9 +430,10 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 		res->evicting = 0;
 	}
 	if (rep != NULL && !ok && why == NULL)
-		why = rep->type == REDIS_REPLY_ERROR ? rep->str :
+		why = rep->type == REDIS_REPLY_ERROR ?
+		    text_clean(rep->str, msg, sizeof msg) :
 		    "unexpected answer to the script";
-	health(r, ok, why);	/* before freeing rep: why may point into it */
+	health(r, ok, why);
 	conn_give(r, c, rep == NULL);
 	freeReplyObject(rep);
 	return ok ? STORE_OK : STORE_ERROR;
@@ -436,6 +466,7 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	size_t len[2];
 	redisContext *c = conn_take(r, &why);
 	redisReply *rep;
+	int ok;
 
 	if (c == NULL)
 		return STORE_ERROR;
@@ -444,13 +475,11 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	len[1] = key_build(r, id, idlen, key, sizeof key);
 	argv[1] = key;
 	rep = command(c, 2, argv, len, &why);
-	health(r, rep != NULL && rep->type != REDIS_REPLY_ERROR,
-	    rep == NULL ? why : "DEL refused");
+	ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
+	health(r, ok, rep == NULL ? why : "DEL refused");
 	conn_give(r, c, rep == NULL);
-	if (rep == NULL)
-		return STORE_ERROR;
 	freeReplyObject(rep);
-	return STORE_OK;
+	return ok ? STORE_OK : STORE_ERROR;
 }
 
 /* The server keeps its own data: there is no snapshot to write. */
