@@ -478,7 +478,7 @@ redis_suite(void)
 	tcase_add_test(tc, test_silent_server_times_out);
 	tcase_add_test(tc, test_down_and_back);	/* last: restarts the server */
 	suite_add_tcase(s, tc);
-	tc = tcase_create("wrong answers");	/* no redis-server needed */
+	tc = tcase_create("wrong-answers");	/* no redis-server needed */
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_wrong_answers, 0,
 	    sizeof wrong_cases / sizeof wrong_cases[0]);
