@@ -20,13 +20,15 @@
  *
  * Connections: a pool of idle connections under a mutex; a thread takes
  * one, uses it, gives it back (or drops it after an error).  Connect and
- * every command have the configured timeout.  After a failure the store
+ * every command have the configured timeout (a command's in all, not per
+ * read).  After a failure the store
  * answers STORE_ERROR at once, without trying, until a backoff (doubling
  * from 100 ms to 5 s) has passed, so a dead server costs no MTA a timeout
  * per message.  The notify callback hears every change between up and
  * down, once.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,16 +160,55 @@ health(struct store_redis *r, int ok, const char *why)
 		r->o.notify(r->o.notify_arg, ok, why);
 }
 
-/* One command; NULL (and *why set) when the connection failed. */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const size_t *len,
-    const char **why)
+/* Whether fd has bytes to read before deadline_ms (mono_ms). */
+static int
+readable_by(int fd, uint64_t deadline_ms)
 {
-	redisReply *rep = redisCommandArgv(c, argc, argv, len);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t now;
+	int n;
 
-	if (rep == NULL)
-		*why = c->errstr[0] ? c->errstr : "no answer";
-	return rep;
+	do {
+		if ((now = mono_ms()) >= deadline_ms)
+			return 0;
+		n = poll(&p, 1, (int)(deadline_ms - now));
+	} while (n < 0 && errno == EINTR);
+	return n > 0;
+}
+
+/* One command, answered within the timeout in all: the socket's own
+ * timeout bounds each read only, and a server that trickles its answer a
+ * byte at a time would hold the session as long as it liked.  NULL (and
+ * *why set) when the connection failed or the time is up; the caller
+ * drops the connection then. */
+static redisReply *
+command(const struct store_redis *r, redisContext *c, int argc,
+    const char **argv, const size_t *len, const char **why)
+{
+	uint64_t deadline = mono_ms() + r->o.timeout_ms;
+	void *rep = NULL;
+	int done = 0;
+
+	if (redisAppendCommandArgv(c, argc, argv, len) != REDIS_OK)
+		goto fail;
+	while (!done)
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			goto fail;
+	for (;;) {
+		if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+			goto fail;
+		if (rep != NULL)
+			return rep;
+		if (!readable_by(c->fd, deadline)) {
+			*why = "no complete answer within state.redis timeout";
+			return NULL;
+		}
+		if (redisBufferRead(c) != REDIS_OK)
+			goto fail;
+	}
+fail:
+	*why = c->errstr[0] ? c->errstr : "no answer";
+	return NULL;
 }
 
 /* AUTH and SELECT on a new connection; 0 when it is ready. */
@@ -182,7 +223,7 @@ conn_setup(struct store_redis *r, redisContext *c, const char **why)
 	if (r->o.password != NULL && r->o.password[0] != '\0') {
 		argv[0] = "AUTH";
 		argv[1] = r->o.password;
-		if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+		if ((rep = command(r, c, 2, argv, NULL, why)) == NULL)
 			return -1;
 		bad = rep->type == REDIS_REPLY_ERROR;
 		freeReplyObject(rep);
@@ -196,7 +237,7 @@ conn_setup(struct store_redis *r, redisContext *c, const char **why)
 	snprintf(db, sizeof db, "%d", r->o.db);
 	argv[0] = "SELECT";
 	argv[1] = db;
-	if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+	if ((rep = command(r, c, 2, argv, NULL, why)) == NULL)
 		return -1;
 	bad = rep->type == REDIS_REPLY_ERROR;
 	freeReplyObject(rep);
@@ -278,7 +319,7 @@ script_load(struct store_redis *r, redisContext *c, enum script s,
     const char **why)
 {
 	const char *argv[3] = { "SCRIPT", "LOAD", script_text[s] };
-	redisReply *rep = command(c, 3, argv, NULL, why);
+	redisReply *rep = command(r, c, 3, argv, NULL, why);
 	int ok;
 
 	if (rep == NULL)
@@ -330,7 +371,7 @@ script_run(struct store_redis *r, redisContext *c, enum script s,
 			argv[4 + i] = args[i];
 			len[4 + i] = strlen(args[i]);
 		}
-		if ((rep = command(c, 4 + nargs, argv, len, why)) == NULL)
+		if ((rep = command(r, c, 4 + nargs, argv, len, why)) == NULL)
 			return NULL;
 		if (!is_noscript(rep))
 			break;
@@ -474,7 +515,7 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	len[0] = 3;
 	len[1] = key_build(r, id, idlen, key, sizeof key);
 	argv[1] = key;
-	rep = command(c, 2, argv, len, &why);
+	rep = command(r, c, 2, argv, len, &why);
 	ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
 	health(r, ok, rep == NULL ? why : "DEL refused");
 	conn_give(r, c, rep == NULL);

@@ -3,7 +3,7 @@
  * here on a free loopback port without persistence and stopped by its PID
  * at the end.  The server's clock decides, so retry times are checked as
  * ranges.  A canned server in a thread plays a Redis that answers the
- * script with the wrong types.
+ * script with the wrong types, or too slowly.
  */
 #include <check.h>
 #include <netinet/in.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -360,7 +361,26 @@ END_TEST
 struct canned {
 	int lfd;
 	const char *answer;	/* to every command but SCRIPT LOAD */
+	int trickle_ms;		/* not 0: each byte of every answer this late */
+	pthread_t thread;
 };
+
+/* Send a, all at once or a byte every c->trickle_ms; -1 when the
+ * client has gone. */
+static int
+canned_send(const struct canned *c, int fd, const char *a)
+{
+	size_t i, n = strlen(a);
+
+	if (c->trickle_ms == 0)
+		return send(fd, a, n, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	for (i = 0; i < n; i++) {
+		usleep(c->trickle_ms * 1000);
+		if (send(fd, a + i, 1, MSG_NOSIGNAL) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* Serve connections until the listener is shut down: a SHA to SCRIPT
  * LOAD, c->answer to anything else (each command comes in one write). */
@@ -379,12 +399,36 @@ canned_main(void *arg)
 		while ((n = read(fd, buf, sizeof buf - 1)) > 0) {
 			buf[n] = '\0';
 			a = strstr(buf, "SCRIPT") != NULL ? sha : c->answer;
-			if (write(fd, a, strlen(a)) < 0)
+			if (canned_send(c, fd, a) < 0)
 				break;
 		}
 		close(fd);
 	}
 	return NULL;
+}
+
+/* Start the canned server in a thread; its loopback port. */
+static int
+canned_start(struct canned *c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+
+	c->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(bind(c->lfd, (struct sockaddr *)&a, sizeof a) == 0);
+	ck_assert(listen(c->lfd, 8) == 0);
+	ck_assert(getsockname(c->lfd, (struct sockaddr *)&a, &len) == 0);
+	ck_assert(pthread_create(&c->thread, NULL, canned_main, c) == 0);
+	return ntohs(a.sin_port);
+}
+
+static void
+canned_stop(struct canned *c)
+{
+	shutdown(c->lfd, SHUT_RDWR);
+	pthread_join(c->thread, NULL);
+	close(c->lfd);
 }
 
 struct why_log {
@@ -426,25 +470,16 @@ static const struct wrong_case {
 START_TEST(test_wrong_answers)
 {
 	const struct wrong_case *wc = &wrong_cases[_i];
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	struct canned c = { socket(AF_INET, SOCK_STREAM, 0), wc->answer };
+	struct canned c = { .answer = wc->answer };
 	struct why_log w = { 0, "" };
 	struct store_redis_opts o = { .host = "127.0.0.1", .prefix = "t:",
-	    .timeout_ms = 500, .notify = on_why, .notify_arg = &w };
+	    .port = canned_start(&c), .timeout_ms = 500, .notify = on_why,
+	    .notify_arg = &w };
 	struct store_req q = gcra("wrong", 10, 60000, STORE_CHARGE_ALLOWED);
 	struct store_res res;
-	struct store *s;
-	pthread_t t;
+	struct store *s = store_redis_new(&o);
 	size_t i;
 
-	ck_assert(bind(c.lfd, (struct sockaddr *)&a, sizeof a) == 0);
-	ck_assert(listen(c.lfd, 8) == 0);
-	ck_assert(getsockname(c.lfd, (struct sockaddr *)&a, &len) == 0);
-	ck_assert(pthread_create(&t, NULL, canned_main, &c) == 0);
-	o.port = ntohs(a.sin_port);
-	s = store_redis_new(&o);
 	ck_assert_msg(store_take(s, &q, 0, &res) == STORE_ERROR,
 	    "%s: got STORE_OK (allowed %d), want STORE_ERROR", wc->name,
 	    res.allowed);
@@ -457,9 +492,32 @@ START_TEST(test_wrong_answers)
 		    "%s: control byte 0x%02x in \"%s\"", wc->name,
 		    (unsigned char)w.why[i], w.why);
 	store_free(s);
-	shutdown(c.lfd, SHUT_RDWR);
-	pthread_join(t, NULL);
-	close(c.lfd);
+	canned_stop(&c);
+}
+END_TEST
+
+/* A server that trickles a good answer a byte every 30 ms (over a second
+ * in all) is cut off at the 100 ms timeout: it bounds the whole command,
+ * not each read. */
+START_TEST(test_trickle_times_out)
+{
+	struct canned c = { .answer = "*4\r\n:1\r\n:0\r\n:1\r\n:0\r\n",
+	    .trickle_ms = 30 };
+	struct store_redis_opts o = { .host = "127.0.0.1", .prefix = "t:",
+	    .port = canned_start(&c), .timeout_ms = 100 };
+	struct store_req q = gcra("slow", 10, 60000, STORE_CHARGE_ALLOWED);
+	struct store *s = store_redis_new(&o);
+	struct store_res res;
+	struct timespec t0, t1;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(store_take(s, &q, 0, &res), STORE_ERROR);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms < 600, "the take took %ld ms, want about 100", ms);
+	store_free(s);
+	canned_stop(&c);
 }
 END_TEST
 
@@ -482,6 +540,7 @@ redis_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_wrong_answers, 0,
 	    sizeof wrong_cases / sizeof wrong_cases[0]);
+	tcase_add_test(tc, test_trickle_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

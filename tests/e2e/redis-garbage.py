@@ -12,6 +12,8 @@ commands.  Before each answer it reads MODEFILE, one word:
   garbage  bytes that are not RESP at all (a bad type byte, a bad length)
   types    well-formed RESP of the wrong type or shape for the command
   silent   nothing, ever: the milter's timeout has to end the wait
+  slow     the answers of "ok", a byte every 100 ms: the milter's timeout
+           bounds the whole answer, not each read
 
 Each answer it gives (or withholds) is appended to SERVEDLOG as
 "MODE VARIANT" (silent: "silent N", the Nth command left unanswered), so
@@ -20,6 +22,7 @@ the test knows which ones the milter really met.
 import socketserver
 import sys
 import threading
+import time
 
 SHA = b"0123456789abcdef0123456789abcdef01234567"
 
@@ -48,7 +51,7 @@ GARBAGE = [
 ]
 
 lock = threading.Lock()
-counters = {"types": 0, "garbage": 0, "load": 0, "silent": 0}
+counters = {"types": 0, "garbage": 0, "load": 0, "silent": 0, "slow": 0}
 
 
 def mode():
@@ -94,7 +97,13 @@ class Handler(socketserver.StreamRequestHandler):
                 n = counters["silent"]
             served("silent %d" % n)
             return b""
-        if m == "garbage":
+        if m == "slow":
+            with lock:
+                counters["slow"] += 1
+                n = counters["slow"]
+            served("slow %d" % n)
+            m = "ok"
+        elif m == "garbage":
             name, data = next_of("garbage", GARBAGE)
             served("garbage " + name)
             return data
@@ -127,10 +136,18 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             if args is None:
                 return
+            slow = mode() == "slow"
             data = self.answer(args)
-            if data:
-                self.wfile.write(data)
-                self.wfile.flush()
+            try:
+                for i in range(len(data)) if slow else []:
+                    time.sleep(0.1)
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                if data and not slow:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+            except OSError:
+                return
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -9,10 +9,11 @@
 #  2. The state directory is not writable by milter.user: the same.
 #  3. The store is full (max_keys 1000, 3000 distinct recipients): the
 #     notice is logged once, no recipient or message is refused.
-#  4. A Redis that answers garbage, wrong types, or nothing
-#     (tests/e2e/redis-garbage.py): on_error decides (tempfail: 451 4.3.0
-#     with its text; accept: 250), each outage is logged once, the log
-#     carries no raw control characters, the milter stays up.
+#  4. A Redis that answers garbage, wrong types, nothing, or a byte at a
+#     time (tests/e2e/redis-garbage.py): on_error decides (tempfail: 451
+#     4.3.0 with its text, within the timeout, not Postfix's; accept:
+#     250), each outage is logged once, the log carries no raw control
+#     characters, the milter stays up.
 # shellcheck disable=SC2015 # "A && e2e_ok || e2e_fail": e2e_ok never fails
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -317,12 +318,13 @@ smtp_try --local-interface 127.0.0.8 --to user@example.com
 expect_reply eom 250 2.0.0 "" "redis ok: the fake Redis allows, the mail is queued"
 
 outages=0
-for mode in garbage types silent; do
+for mode in garbage types silent slow; do
 	echo "$mode" >"$MODE"
 	case $mode in
 	garbage) last=html ;;
 	types) last=script-load-integer ;;	# after each wrong shape
 	silent) last=2 ;;		# two commands left unanswered
+	slow) last=2 ;;			# two answers trickled
 	esac
 	until_served "$mode" "$last" 127.0.0.8
 	outages=$((outages + 1))
@@ -343,7 +345,7 @@ fi
 write_redis_policy accept
 kill -USR1 "$(milter_pid)"
 expect_log "reloaded: policy" "the milter reloaded the policy (on_error accept)"
-for mode in garbage types silent; do
+for mode in garbage types silent slow; do
 	echo "$mode" >"$MODE"
 	: >"$SERVED"
 	n=$(count_log "on_error=accept")
