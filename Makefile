@@ -36,7 +36,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit unit-asan fuzz fuzz-quick fuzz-run e2e deps run demo bench install uninstall clean
+.PHONY: all check check-run unit unit-asan unit-tsan fuzz fuzz-quick fuzz-run e2e deps run demo bench install uninstall clean
 
 all: milter/milter-policy
 
@@ -76,29 +76,48 @@ tests/milter_hostile: tests/milter_hostile.c tests/milter_client.o
 bench: all $(BENCH)
 	sh bench/run.sh
 
-# The engine's unit tests again under AddressSanitizer and UBSan, built
-# apart in build/asan so the objects never mix with the normal build.
+# sanitized DIR,FLAGSVAR: the engine and its unit tests built apart in
+# DIR with the flags in the variable FLAGSVAR, so the objects never mix
+# with the normal build.  (A variable's name: the flags hold commas.)
+define sanitized
+$(1)/policy/%.o: policy/%.c $$(wildcard policy/*.h)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) -c -o $$@ $$<
+
+$(1)/libpolicy.a: $$(patsubst policy/%.c,$(1)/policy/%.o,$$(POLICY_SRC))
+	rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+endef
+
+# The engine's unit tests again under AddressSanitizer and UBSan.
 ASAN_DIR   = build/asan
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
              -fno-omit-frame-pointer
-ASAN_OBJ   = $(patsubst policy/%.c,$(ASAN_DIR)/policy/%.o,$(POLICY_SRC))
 ASAN_TESTS = $(patsubst tests/%,$(ASAN_DIR)/%,$(TESTS))
-
-$(ASAN_DIR)/policy/%.o: policy/%.c $(wildcard policy/*.h)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
-
-$(ASAN_DIR)/libpolicy.a: $(ASAN_OBJ)
-	rm -f $@
-	ar rcs $@ $^
-
-$(ASAN_DIR)/check_%: tests/check_%.c $(wildcard tests/*.h) $(ASAN_DIR)/libpolicy.a
-	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) $(CHECK_CFLAGS) -o $@ $< $(ASAN_DIR)/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+$(eval $(call sanitized,$(ASAN_DIR),ASAN_FLAGS))
 
 unit-asan: $(ASAN_TESTS)
 	@set -e; for t in $(ASAN_TESTS); do echo "== $$t (ASan, UBSan)"; \
 	    (cd tests && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1 ../$$t); done
+
+# The concurrency tests under ThreadSanitizer: each TSAN_CASES entry is
+# TEST:TCASE, the Check test case (CK_RUN_CASE) that holds a test with
+# threads.  A race ends the test (halt_on_error).
+TSAN_DIR   = build/tsan
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_CASES = check_ratelimit:limits check_store:bounds check_match:big \
+             check_store_redis:core check_store_redis:wrong-answers
+TSAN_TESTS = $(sort $(foreach c,$(TSAN_CASES),$(TSAN_DIR)/$(firstword $(subst :, ,$(c)))))
+$(eval $(call sanitized,$(TSAN_DIR),TSAN_FLAGS))
+
+unit-tsan: $(TSAN_TESTS)
+	@set -e; for c in $(TSAN_CASES); do t=$${c%%:*}; echo "== $$t, case $${c#*:} (TSan)"; \
+	    (cd tests && CK_RUN_CASE=$${c#*:} TSAN_OPTIONS=halt_on_error=1 \
+	    ../$(TSAN_DIR)/$$t); done
 
 # libFuzzer harnesses (clang, ASan, UBSan): make fuzz FUZZ_SECONDS=N runs
 # each N seconds on its seed corpus (tests/fuzz/corpus/NAME, grown in
@@ -152,6 +171,7 @@ deps:
 check-run: all $(TESTS) $(BENCH) tests/milter_hostile
 	$(MAKE) unit
 	$(MAKE) unit-asan
+	$(MAKE) unit-tsan
 	$(MAKE) fuzz-quick
 	$(MAKE) e2e
 

@@ -20,13 +20,15 @@
  *
  * Connections: a pool of idle connections under a mutex; a thread takes
  * one, uses it, gives it back (or drops it after an error).  Connect and
- * every command have the configured timeout.  After a failure the store
+ * every command have the configured timeout (a command's in all, not per
+ * read).  After a failure the store
  * answers STORE_ERROR at once, without trying, until a backoff (doubling
  * from 100 ms to 5 s) has passed, so a dead server costs no MTA a timeout
  * per message.  The notify callback hears every change between up and
  * down, once.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,16 +160,55 @@ health(struct store_redis *r, int ok, const char *why)
 		r->o.notify(r->o.notify_arg, ok, why);
 }
 
-/* One command; NULL (and *why set) when the connection failed. */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const size_t *len,
-    const char **why)
+/* Whether fd has bytes to read before deadline_ms (mono_ms). */
+static int
+readable_by(int fd, uint64_t deadline_ms)
 {
-	redisReply *rep = redisCommandArgv(c, argc, argv, len);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t now;
+	int n;
 
-	if (rep == NULL)
-		*why = c->errstr[0] ? c->errstr : "no answer";
-	return rep;
+	do {
+		if ((now = mono_ms()) >= deadline_ms)
+			return 0;
+		n = poll(&p, 1, (int)(deadline_ms - now));
+	} while (n < 0 && errno == EINTR);
+	return n > 0;
+}
+
+/* One command, answered within the timeout in all: the socket's own
+ * timeout bounds each read only, and a server that trickles its answer a
+ * byte at a time would hold the session as long as it liked.  NULL (and
+ * *why set) when the connection failed or the time is up; the caller
+ * drops the connection then. */
+static redisReply *
+command(const struct store_redis *r, redisContext *c, int argc,
+    const char **argv, const size_t *len, const char **why)
+{
+	uint64_t deadline = mono_ms() + r->o.timeout_ms;
+	void *rep = NULL;
+	int done = 0;
+
+	if (redisAppendCommandArgv(c, argc, argv, len) != REDIS_OK)
+		goto fail;
+	while (!done)
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			goto fail;
+	for (;;) {
+		if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+			goto fail;
+		if (rep != NULL)
+			return rep;
+		if (!readable_by(c->fd, deadline)) {
+			*why = "no complete answer within state.redis timeout";
+			return NULL;
+		}
+		if (redisBufferRead(c) != REDIS_OK)
+			goto fail;
+	}
+fail:
+	*why = c->errstr[0] ? c->errstr : "no answer";
+	return NULL;
 }
 
 /* AUTH and SELECT on a new connection; 0 when it is ready. */
@@ -182,7 +223,7 @@ conn_setup(struct store_redis *r, redisContext *c, const char **why)
 	if (r->o.password != NULL && r->o.password[0] != '\0') {
 		argv[0] = "AUTH";
 		argv[1] = r->o.password;
-		if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+		if ((rep = command(r, c, 2, argv, NULL, why)) == NULL)
 			return -1;
 		bad = rep->type == REDIS_REPLY_ERROR;
 		freeReplyObject(rep);
@@ -196,7 +237,7 @@ conn_setup(struct store_redis *r, redisContext *c, const char **why)
 	snprintf(db, sizeof db, "%d", r->o.db);
 	argv[0] = "SELECT";
 	argv[1] = db;
-	if ((rep = command(c, 2, argv, NULL, why)) == NULL)
+	if ((rep = command(r, c, 2, argv, NULL, why)) == NULL)
 		return -1;
 	bad = rep->type == REDIS_REPLY_ERROR;
 	freeReplyObject(rep);
@@ -278,7 +319,7 @@ script_load(struct store_redis *r, redisContext *c, enum script s,
     const char **why)
 {
 	const char *argv[3] = { "SCRIPT", "LOAD", script_text[s] };
-	redisReply *rep = command(c, 3, argv, NULL, why);
+	redisReply *rep = command(r, c, 3, argv, NULL, why);
 	int ok;
 
 	if (rep == NULL)
@@ -330,7 +371,7 @@ script_run(struct store_redis *r, redisContext *c, enum script s,
 			argv[4 + i] = args[i];
 			len[4 + i] = strlen(args[i]);
 		}
-		if ((rep = command(c, 4 + nargs, argv, len, why)) == NULL)
+		if ((rep = command(r, c, 4 + nargs, argv, len, why)) == NULL)
 			return NULL;
 		if (!is_noscript(rep))
 			break;
@@ -369,12 +410,41 @@ key_build(const struct store_redis *r, const void *id, size_t idlen,
 	return n;
 }
 
+/* The scripts' answer, {allowed, retry, count, first}: four integers, two
+ * of them 0 or 1.  Anything else (a proxy or a server gone wrong) is an
+ * error, never a verdict: a nil read as 0 would refuse the mail. */
+static int
+script_answer_ok(const redisReply *rep)
+{
+	size_t i;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
+		return 0;
+	for (i = 0; i < 4; i++)
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER ||
+		    rep->element[i]->integer < 0)
+			return 0;
+	return rep->element[0]->integer <= 1 && rep->element[3]->integer <= 1;
+}
+
+/* The server's error text, fit for a log line: no control characters. */
+static const char *
+text_clean(const char *s, char *out, size_t outsz)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < outsz; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = '\0';
+	return out;
+}
+
 /* Run the script of req's kind: op "take" or "give". */
 static enum store_result
 redis_call(struct store_redis *r, const struct store_req *req, const char *op,
     struct store_res *res)
 {
-	char key[KEY_MAX], args[6][24];
+	char key[KEY_MAX], args[6][24], msg[128];
 	const char *why = NULL;
 	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
 	redisContext *c = conn_take(r, &why);
@@ -392,7 +462,7 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 	snprintf(args[4], 24, "%d", (int)req->charge);
 	snprintf(args[5], 24, "%s", op);
 	rep = script_run(r, c, s, key, keylen, args, 6, &why);
-	ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4;
+	ok = script_answer_ok(rep);
 	if (ok && res != NULL) {
 		res->allowed = (int)rep->element[0]->integer;
 		res->retry_after_ms = (uint64_t)rep->element[1]->integer;
@@ -401,9 +471,10 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 		res->evicting = 0;
 	}
 	if (rep != NULL && !ok && why == NULL)
-		why = rep->type == REDIS_REPLY_ERROR ? rep->str :
+		why = rep->type == REDIS_REPLY_ERROR ?
+		    text_clean(rep->str, msg, sizeof msg) :
 		    "unexpected answer to the script";
-	health(r, ok, why);	/* before freeing rep: why may point into it */
+	health(r, ok, why);
 	conn_give(r, c, rep == NULL);
 	freeReplyObject(rep);
 	return ok ? STORE_OK : STORE_ERROR;
@@ -436,6 +507,7 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	size_t len[2];
 	redisContext *c = conn_take(r, &why);
 	redisReply *rep;
+	int ok;
 
 	if (c == NULL)
 		return STORE_ERROR;
@@ -443,14 +515,12 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	len[0] = 3;
 	len[1] = key_build(r, id, idlen, key, sizeof key);
 	argv[1] = key;
-	rep = command(c, 2, argv, len, &why);
-	health(r, rep != NULL && rep->type != REDIS_REPLY_ERROR,
-	    rep == NULL ? why : "DEL refused");
+	rep = command(r, c, 2, argv, len, &why);
+	ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
+	health(r, ok, rep == NULL ? why : "DEL refused");
 	conn_give(r, c, rep == NULL);
-	if (rep == NULL)
-		return STORE_ERROR;
 	freeReplyObject(rep);
-	return STORE_OK;
+	return ok ? STORE_OK : STORE_ERROR;
 }
 
 /* The server keeps its own data: there is no snapshot to write. */

@@ -2,7 +2,8 @@
  * check_store_redis: the Redis store against a real redis-server, started
  * here on a free loopback port without persistence and stopped by its PID
  * at the end.  The server's clock decides, so retry times are checked as
- * ranges.
+ * ranges.  A canned server in a thread plays a Redis that answers the
+ * script with the wrong types, or too slowly.
  */
 #include <check.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -354,6 +356,171 @@ START_TEST(test_silent_server_times_out)
 }
 END_TEST
 
+/* ---- a server that answers the script with the wrong shape ---- */
+
+struct canned {
+	int lfd;
+	const char *answer;	/* to every command but SCRIPT LOAD */
+	int trickle_ms;		/* not 0: each byte of every answer this late */
+	pthread_t thread;
+};
+
+/* Send a, all at once or a byte every c->trickle_ms; -1 when the
+ * client has gone. */
+static int
+canned_send(const struct canned *c, int fd, const char *a)
+{
+	size_t i, n = strlen(a);
+
+	if (c->trickle_ms == 0)
+		return send(fd, a, n, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	for (i = 0; i < n; i++) {
+		usleep(c->trickle_ms * 1000);
+		if (send(fd, a + i, 1, MSG_NOSIGNAL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Serve connections until the listener is shut down: a SHA to SCRIPT
+ * LOAD, c->answer to anything else (each command comes in one write). */
+static void *
+canned_main(void *arg)
+{
+	static const char sha[] =
+	    "$40\r\n0123456789abcdef0123456789abcdef01234567\r\n";
+	struct canned *c = arg;
+	char buf[8192];
+	const char *a;
+	ssize_t n;
+	int fd;
+
+	while ((fd = accept(c->lfd, NULL, NULL)) >= 0) {
+		while ((n = read(fd, buf, sizeof buf - 1)) > 0) {
+			buf[n] = '\0';
+			a = strstr(buf, "SCRIPT") != NULL ? sha : c->answer;
+			if (canned_send(c, fd, a) < 0)
+				break;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Start the canned server in a thread; its loopback port. */
+static int
+canned_start(struct canned *c)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+
+	c->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(bind(c->lfd, (struct sockaddr *)&a, sizeof a) == 0);
+	ck_assert(listen(c->lfd, 8) == 0);
+	ck_assert(getsockname(c->lfd, (struct sockaddr *)&a, &len) == 0);
+	ck_assert(pthread_create(&c->thread, NULL, canned_main, c) == 0);
+	return ntohs(a.sin_port);
+}
+
+static void
+canned_stop(struct canned *c)
+{
+	shutdown(c->lfd, SHUT_RDWR);
+	pthread_join(c->thread, NULL);
+	close(c->lfd);
+}
+
+struct why_log {
+	int downs;
+	char why[256];
+};
+
+static void
+on_why(void *arg, int up, const char *why)
+{
+	struct why_log *w = arg;
+
+	if (!up) {
+		w->downs++;
+		snprintf(w->why, sizeof w->why, "%s", why ? why : "");
+	}
+}
+
+static const struct wrong_case {
+	const char *name;
+	const char *answer;
+} wrong_cases[] = {
+	{ "nil array", "*4\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n" },
+	{ "strings", "*4\r\n$1\r\n0\r\n$1\r\n5\r\n$1\r\n1\r\n$1\r\n1\r\n" },
+	{ "nested arrays", "*4\r\n*0\r\n*1\r\n:0\r\n*0\r\n*0\r\n" },
+	{ "negative retry", "*4\r\n:0\r\n:-1\r\n:1\r\n:0\r\n" },
+	{ "allowed 2", "*4\r\n:2\r\n:0\r\n:1\r\n:0\r\n" },
+	{ "three integers", "*3\r\n:1\r\n:0\r\n:1\r\n" },
+	{ "integer", ":1\r\n" },
+	{ "status", "+OK\r\n" },
+	{ "nil", "$-1\r\n" },
+	{ "error with control bytes", "-ERR bad\x1b[31m answer\x07\r\n" },
+	{ "noscript forever", "-NOSCRIPT No matching script\r\n" },
+	{ "not RESP", "\x01\xffHTTP/1.0 400 Bad Request\r\n" },
+};
+
+/* A wrong answer is STORE_ERROR (never a verdict), logged once, and the
+ * reason handed to the log has no control characters. */
+START_TEST(test_wrong_answers)
+{
+	const struct wrong_case *wc = &wrong_cases[_i];
+	struct canned c = { .answer = wc->answer };
+	struct why_log w = { 0, "" };
+	struct store_redis_opts o = { .host = "127.0.0.1", .prefix = "t:",
+	    .port = canned_start(&c), .timeout_ms = 500, .notify = on_why,
+	    .notify_arg = &w };
+	struct store_req q = gcra("wrong", 10, 60000, STORE_CHARGE_ALLOWED);
+	struct store_res res;
+	struct store *s = store_redis_new(&o);
+	size_t i;
+
+	ck_assert_msg(store_take(s, &q, 0, &res) == STORE_ERROR,
+	    "%s: got STORE_OK (allowed %d), want STORE_ERROR", wc->name,
+	    res.allowed);
+	ck_assert_msg(store_take(s, &q, 0, &res) == STORE_ERROR,
+	    "%s: the second take, got STORE_OK, want STORE_ERROR", wc->name);
+	ck_assert_msg(w.downs == 1, "%s: got %d down notices, want 1",
+	    wc->name, w.downs);
+	for (i = 0; w.why[i] != '\0'; i++)
+		ck_assert_msg((unsigned char)w.why[i] >= 0x20 && w.why[i] != 0x7f,
+		    "%s: control byte 0x%02x in \"%s\"", wc->name,
+		    (unsigned char)w.why[i], w.why);
+	store_free(s);
+	canned_stop(&c);
+}
+END_TEST
+
+/* A server that trickles a good answer a byte every 30 ms (over a second
+ * in all) is cut off at the 100 ms timeout: it bounds the whole command,
+ * not each read. */
+START_TEST(test_trickle_times_out)
+{
+	struct canned c = { .answer = "*4\r\n:1\r\n:0\r\n:1\r\n:0\r\n",
+	    .trickle_ms = 30 };
+	struct store_redis_opts o = { .host = "127.0.0.1", .prefix = "t:",
+	    .port = canned_start(&c), .timeout_ms = 100 };
+	struct store_req q = gcra("slow", 10, 60000, STORE_CHARGE_ALLOWED);
+	struct store *s = store_redis_new(&o);
+	struct store_res res;
+	struct timespec t0, t1;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(store_take(s, &q, 0, &res), STORE_ERROR);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms < 600, "the take took %ld ms, want about 100", ms);
+	store_free(s);
+	canned_stop(&c);
+}
+END_TEST
+
 static Suite *
 redis_suite(void)
 {
@@ -368,6 +535,12 @@ redis_suite(void)
 	tcase_add_test(tc, test_every_key_expires);
 	tcase_add_test(tc, test_silent_server_times_out);
 	tcase_add_test(tc, test_down_and_back);	/* last: restarts the server */
+	suite_add_tcase(s, tc);
+	tc = tcase_create("wrong-answers");	/* no redis-server needed */
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_wrong_answers, 0,
+	    sizeof wrong_cases / sizeof wrong_cases[0]);
+	tcase_add_test(tc, test_trickle_times_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
