@@ -852,8 +852,10 @@ mem_save(struct store *s, const char *path, uint64_t now_ms, int64_t wall_ms,
 	pthread_mutex_unlock(&m->save_lock);
 	if (e == 0)
 		sync_dir(path);
+	else if (fd < 0)	/* the caller names path: say which file failed */
+		errf(err, errsz, "cannot create %s: %s", tmp, strerror(e));
 	else
-		errf(err, errsz, "%s: %s", fd < 0 ? tmp : path, strerror(e));
+		errf(err, errsz, "%s", strerror(e));
 	free(tmp);
 	return e == 0 ? STORE_OK : STORE_ERROR;
 }
