@@ -56,7 +56,7 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
@@ -67,6 +67,9 @@ bench/null_milter: bench/null_milter.c
 # The MTA's side of the milter protocol, for the load generator and tests.
 tests/milter_client.o: tests/milter_client.c tests/milter_client.h
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+bench/milter_load: bench/milter_load.c tests/milter_client.o
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< tests/milter_client.o
 
 # Not part of check (which only builds the tools): figures, as ratios.
 bench: all $(BENCH)

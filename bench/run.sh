@@ -1,6 +1,7 @@
 #!/bin/sh
-# make bench: the engine alone, then Postfix end to end; the table goes to
-# the terminal and to bench/results.txt.  Not part of make check.
+# make bench: the engine alone, the milter alone, then Postfix end to end;
+# the tables go to the terminal and to bench/results.txt.  Not part of
+# make check.
 set -e
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ export BENCH_REDIS_PORT=$port
 	echo
 	echo "$ bench/bench_engine"
 	bench/bench_engine
+	echo
+	echo "$ sh bench/milter-load.sh"
+	sh bench/milter-load.sh
 	echo
 	echo "$ sh tests/e2e/bench-mta.sh"
 	E2E_WORKROOT=/dev/shm sh tests/e2e/bench-mta.sh
