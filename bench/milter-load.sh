@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-10}
 TXNS=${BENCH_TXNS:-1000}
-[ $# -gt 0 ] || set -- bench/policy.conf
+[ $# -gt 0 ] || set -- bench/policy.conf bench/policy-large.conf
 
 for t in bench/milter_load bench/null_milter milter/milter-policy; do
 	[ -x "$t" ] || { echo "milter-load: no $t (run make first)" >&2; exit 1; }
