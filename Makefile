@@ -2,7 +2,8 @@
 #   make          build milter/milter-policy
 #   make check    install missing dependencies (Debian), build, run every test
 #   make run      build and run the milter in the foreground on the example policy
-#   make bench    benchmarks: the engine, and Postfix with and without milters
+#   make bench    benchmarks: the engine, the milter alone, Postfix with and
+#                 without milters; PEERS=1: rspamd too (installs it)
 #   make fuzz     FUZZ_SECONDS=60: every libFuzzer harness (tests/fuzz)
 #   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
@@ -72,8 +73,9 @@ bench/milter_load: bench/milter_load.c tests/milter_client.o
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< tests/milter_client.o
 
 # Not part of check (which only builds the tools): figures, as ratios.
+PEERS ?=
 bench: all $(BENCH)
-	sh bench/run.sh
+	BENCH_PEERS=$(PEERS) sh bench/run.sh
 
 # The engine's unit tests again under AddressSanitizer and UBSan, built
 # apart in build/asan so the objects never mix with the normal build.

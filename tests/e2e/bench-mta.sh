@@ -3,14 +3,16 @@
 # relaying to smtp-sink, loaded with smtp-source; messages per second with
 # no milter, with bench/null_milter (every step, every callback), with
 # milter-policy on bench/policy.conf and on bench/policy-large.conf, and
-# with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh).
+# with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
+# its counters on a private redis-server, beside milter-policy with its
+# counters on the same server.
 # Every milter listens at once on its own unix socket; the runs take turns
 # (none, null, policy, large, ..., none, null, ...), switching Postfix's
 # smtpd_milters between runs, so a slow moment of a shared machine hits
 # every row.  Each figure is the median of RUNS runs (min and max beside
 # it); milters are compared as ratios to the null milter of the same run.
 #
-#   BENCH_RUNS=3 BENCH_MSGS=2000 BENCH_SESSIONS=10  (defaults)
+#   BENCH_RUNS=3 BENCH_MSGS=2000 BENCH_SESSIONS=10 BENCH_WARMUP=200  (defaults)
 #   BENCH_SUMMARY=FILE  also append "end-to-end NAME MEDIAN MIN MAX" rows
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +20,7 @@
 RUNS=${BENCH_RUNS:-3}
 MSGS=${BENCH_MSGS:-2000}
 SESSIONS=${BENCH_SESSIONS:-10}
+WARMUP=${BENCH_WARMUP:-200}
 E2E_QUIET=1
 e2e_init bench >/dev/null
 [ -e "$E2E_ROOT/bench/large/domains.txt" ] || sh "$E2E_ROOT/bench/gen-large.sh" >/dev/null
@@ -25,14 +28,15 @@ e2e_init bench >/dev/null
 sink_start >/dev/null
 pf_start none >/dev/null
 
-# One smtp-source run: messages per second.
+# load [MESSAGES]: one smtp-source run (default $MSGS): messages per second.
 load() {
+	_m=${1:-$MSGS}
 	_t0=$(date +%s.%N)
-	smtp-source -s "$SESSIONS" -m "$MSGS" -f bench@client.test \
+	smtp-source -s "$SESSIONS" -m "$_m" -f bench@client.test \
 		-t user@example.com -M client.test "127.0.0.1:$SMTPPORT" \
 		>>"$WORK/smtp-source.log" 2>&1
 	_t1=$(date +%s.%N)
-	echo "$MSGS $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
+	echo "$_m $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
 
 use_milter() { # SOCKET or ""
@@ -40,7 +44,7 @@ use_milter() { # SOCKET or ""
 }
 
 # bench_milter NAME CMD...: start a milter of the bench on
-# unix:$WORK/milter/NAME.sock, its output in $WORK/NAME.log.
+# unix:$WORK/milter/NAME.PID.sock, its output in $WORK/NAME.log.
 CONFIGS="none="
 BENCH_PIDS=
 # (lib.sh's helpers share one namespace of variables: hence bm_.)
@@ -66,9 +70,20 @@ if [ -n "${BENCH_PEERS:-}" ]; then
 	# shellcheck source=../../bench/rspamd.sh
 	. "$E2E_ROOT/bench/rspamd.sh"
 	rspamd_start "$WORK/rspamd" || e2e_die "rspamd did not start (see above)"
+	# milter-policy with its counters on the same Redis, for a like-for-like row
+	sed "s|^state = { file = \"\"; };|state = { file = \"\"; backend = \"redis\"; redis = { server = \"127.0.0.1:$RSPAMD_REDIS_PORT\"; }; };|" \
+		"$E2E_ROOT/bench/policy.conf" >"$WORK/policy-redis.conf"
+	grep -q 'backend = "redis"' "$WORK/policy-redis.conf" ||
+		e2e_die "bench/policy.conf has no state line to put Redis in"
+	bench_milter milter-policy-redis "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy-redis.conf"
 	CONFIGS="$CONFIGS rspamd=$RSPAMD_MILTER"
 fi
 
+# A warm-up round, not counted: processes spawned, caches filled, JITs run.
+for bm_c in $CONFIGS; do
+	use_milter "${bm_c#*=}"
+	load "$WARMUP" >/dev/null
+done
 : >"$WORK/runs"
 i=1
 while [ "$i" -le "$RUNS" ]; do
@@ -82,6 +97,10 @@ use_milter ""
 # stopped together: libmilter takes seconds to return from smfi_main
 for bm_p in $BENCH_PIDS; do kill "$bm_p" 2>/dev/null; done
 for bm_p in $BENCH_PIDS; do e2e_stop_pid "$bm_p" 10; done
+if [ -n "${BENCH_PEERS:-}" ]; then
+	rspamd_check "$((RUNS * MSGS + WARMUP))" || e2e_fail "rspamd did not check every message"
+	rspamd_stop
+fi
 
 # A figure is only worth something if the mail went through.
 if grep -qE 'milter-(reject|discard|hold)|status=(bounced|deferred)' "$PF_LOG" ||
@@ -91,7 +110,6 @@ fi
 if grep -qiE 'error|fatal|refused|timeout' "$WORK/smtp-source.log"; then
 	e2e_fail "smtp-source reported errors: $(grep -m 3 -iE 'error|fatal|refused|timeout' "$WORK/smtp-source.log")"
 fi
-[ -z "${BENCH_PEERS:-}" ] || rspamd_check || e2e_fail "rspamd did not check every message"
 
 for bm_c in $CONFIGS; do
 	awk -v n="${bm_c%%=*}" '$1 == n { print $2 }' "$WORK/runs" | sort -n |
@@ -103,11 +121,15 @@ if [ -n "${BENCH_SUMMARY:-}" ]; then
 fi
 
 awk -v runs="$RUNS" -v msgs="$MSGS" -v s="$SESSIONS" '
-	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; if ($1 == "null-milter") base = $2 }
+	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; v[$1] = $2; if ($1 == "null-milter") base = $2 }
 	END {
 		printf "Postfix end to end: smtp-source, %d messages over %d sessions, unix sockets, median of %d runs\n", msgs, s, runs
 		printf "%-22s %10s %10s %10s %15s\n", "milter", "msgs/s", "min", "max", "vs null milter"
 		for (i = 1; i <= NR; i++)
 			printf "%-22s %10d %10d %10d %14.2fx\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0
+		if (v["rspamd"])
+			printf "milter-policy / rspamd: %.2fx on the example policy, %.2fx on the large one, %.2fx both on Redis\n",
+			    v["milter-policy"] / v["rspamd"], v["milter-policy-large"] / v["rspamd"],
+			    v["milter-policy-redis"] / v["rspamd"]
 	}' "$WORK/results"
 e2e_done
