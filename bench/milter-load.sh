@@ -1,8 +1,9 @@
 #!/bin/sh
 # make bench, the milter alone: bench/milter_load speaks the milter
-# protocol straight to bench/null_milter and to milter-policy on each
-# policy given (default bench/policy.conf and bench/policy-large.conf), all
-# on unix sockets under /dev/shm, no MTA.  Each figure is the median of
+# protocol straight to bench/null_milter (also with -N: no answer but at
+# the end of the message) and to milter-policy on each policy given
+# (default bench/policy.conf, bench/policy-envelope.conf and
+# bench/policy-large.conf), all on unix sockets under /dev/shm, no MTA.  Each figure is the median of
 # RUNS runs (min and max beside it); the runs take turns (null, policy,
 # large, null, ...) so a slow moment of a shared machine hits every row.
 # Prints the table, then the per-step latencies of each median run.
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-10}
 TXNS=${BENCH_TXNS:-1000}
-[ $# -gt 0 ] || set -- bench/policy.conf bench/policy-large.conf
+[ $# -gt 0 ] || set -- bench/policy.conf bench/policy-envelope.conf bench/policy-large.conf
 
 for t in bench/milter_load bench/null_milter milter/milter-policy; do
 	[ -x "$t" ] || { echo "milter-load: no $t (run make first)" >&2; exit 1; }
@@ -51,8 +52,9 @@ start() {
 	done
 }
 
-names="null-milter"
+names="null-milter null-milter-noreply"
 start null-milter bench/null_milter
+start null-milter-noreply bench/null_milter -N
 for pol in "$@"; do
 	n=milter-policy
 	[ "$pol" = bench/policy.conf ] || n=milter-policy-$(basename "$pol" .conf | sed 's/^policy-//')

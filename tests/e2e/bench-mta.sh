@@ -1,9 +1,10 @@
 #!/bin/sh
 # make bench, end to end: a private Postfix on loopback (queue on tmpfs)
 # relaying to smtp-sink, loaded with smtp-source; messages per second with
-# no milter, with bench/null_milter (every step, every callback), with
-# milter-policy on bench/policy.conf and on bench/policy-large.conf, and
-# with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
+# no milter, with bench/null_milter (every step, every callback; and with
+# -N, answering only the end of the message), with milter-policy on
+# bench/policy.conf, bench/policy-envelope.conf and bench/policy-large.conf,
+# and with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
 # its counters on a private redis-server, beside milter-policy with its
 # counters on the same server.
 # Every milter listens at once on its own unix socket; the runs take turns
@@ -64,7 +65,9 @@ bench_milter() {
 }
 
 bench_milter null-milter "$E2E_ROOT/bench/null_milter"
+bench_milter null-milter-noreply "$E2E_ROOT/bench/null_milter" -N
 bench_milter milter-policy "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy.conf"
+bench_milter milter-policy-envelope "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-envelope.conf"
 bench_milter milter-policy-large "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-large.conf"
 if [ -n "${BENCH_PEERS:-}" ]; then
 	# shellcheck source=../../bench/rspamd.sh
@@ -104,7 +107,7 @@ fi
 
 # A figure is only worth something if the mail went through.
 if grep -qE 'milter-(reject|discard|hold)|status=(bounced|deferred)' "$PF_LOG" ||
-	grep -qE ' (reject|tempfail|error|discard|quarantine) ' "$WORK"/null-milter.log "$WORK"/milter-policy*.log; then
+	grep -qE ' (reject|tempfail|error|discard|quarantine) ' "$WORK"/null-milter*.log "$WORK"/milter-policy*.log; then
 	e2e_fail "refusals during the bench: see $PF_LOG and the milter logs in $WORK"
 fi
 if grep -qiE 'error|fatal|refused|timeout' "$WORK/smtp-source.log"; then
