@@ -10,7 +10,7 @@
 #
 #   sh bench/milter-load.sh [POLICY...]
 #   BENCH_RUNS=3 BENCH_CONNS=10 BENCH_TXNS=1000  (defaults)
-#   BENCH_SUMMARY=FILE  also append "milter-alone NAME MEDIAN MIN MAX" rows
+#   BENCH_SUMMARY=FILE  also append "milter-alone NAME MEDIAN MIN MAX CPU" rows
 set -e
 cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
@@ -33,6 +33,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+# shellcheck source=bench/cpu.sh
+. bench/cpu.sh
 
 # start NAME CMD...: a milter on unix:$work/NAME.sock, waited for.
 start() {
@@ -40,6 +44,7 @@ start() {
 	shift
 	"$@" -p "unix:$work/$_n.sock" >"$work/$_n.log" 2>&1 </dev/null &
 	pids="$pids $!"
+	echo "$!" >"$work/$_n.pid"
 	_i=0
 	until [ -S "$work/$_n.sock" ]; do
 		_i=$((_i + 1))
@@ -73,32 +78,37 @@ done
 i=1
 while [ "$i" -le "$RUNS" ]; do
 	for n in $names; do
+		t0=$(cpu_ticks "$(cat "$work/$n.pid")")
 		if ! bench/milter_load -p "unix:$work/$n.sock" -c "$CONNS" \
 			-n "$TXNS" >"$work/$n.$i" 2>&1; then
 			echo "milter-load: $n, run $i: refusals or errors:" >&2
 			cat "$work/$n.$i" >&2
 			exit 1
 		fi
-		echo "$(awk '/^result:/ { print $2 }' "$work/$n.$i") $i" >>"$work/$n.runs"
+		t1=$(cpu_ticks "$(cat "$work/$n.pid")")
+		echo "$(awk '/^result:/ { print $2 }' "$work/$n.$i") $i $((t1 - t0))" >>"$work/$n.runs"
 	done
 	i=$((i + 1))
 done
 
 echo "Milter alone: bench/milter_load, $CONNS connections x $TXNS transactions" \
-	"(1 rcpt, 6 headers, 1000-byte body), unix socket, median of $RUNS runs"
-printf '%-22s %10s %10s %10s %15s\n' milter "txn/s" min max "vs null milter"
+	"(1 rcpt, 6 headers, 1000-byte body), unix socket, median of $RUNS runs;" \
+	"CPU: the milter's own, per transaction, over all runs"
+printf '%-22s %10s %10s %10s %15s %10s\n' milter "txn/s" min max "vs null milter" "CPU us/txn"
 for n in $names; do
-	sort -n "$work/$n.runs" | awk -v n="$n" '{ v[NR] = $1; run[NR] = $2 }
-	    END { m = int((NR + 1) / 2); print n, v[m], v[1], v[NR], run[m] }'
+	ticks=$(awk '{ t += $3 } END { print t + 0 }' "$work/$n.runs")
+	sort -n "$work/$n.runs" | awk -v n="$n" -v cpu="$(cpu_us "$ticks" $((RUNS * CONNS * TXNS)))" \
+	    '{ v[NR] = $1; run[NR] = $2 }
+	    END { m = int((NR + 1) / 2); print n, v[m], v[1], v[NR], run[m], cpu }'
 done >"$work/table"
 awk '$1 == "null-milter" { base = $2 } { r[NR] = $0 }
     END { for (i = 1; i <= NR; i++) { split(r[i], f, " ")
-	printf "%-22s %10d %10d %10d %14.2fx\n", f[1], f[2], f[3], f[4], f[2] / base } }' \
+	printf "%-22s %10d %10d %10d %14.2fx %10d\n", f[1], f[2], f[3], f[4], f[2] / base, f[6] } }' \
 	"$work/table"
 if [ -n "${BENCH_SUMMARY:-}" ]; then
-	awk '{ print "milter-alone", $1, $2, $3, $4 }' "$work/table" >>"$BENCH_SUMMARY"
+	awk '{ print "milter-alone", $1, $2, $3, $4, $6 }' "$work/table" >>"$BENCH_SUMMARY"
 fi
-while read -r n _med _lo _hi run; do
+while read -r n _med _lo _hi run _cpu; do
 	echo
 	echo "$n, per step (the median run): answer time, microseconds"
 	sed -n '/^step /,$p' "$work/$n.$run"

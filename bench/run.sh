@@ -41,23 +41,24 @@ machine() {
 # The summary: every row of the sections, and each target of issue 8.
 summary() {
 	awk -v peers="$peers" '
-	function row(what, med, lo, hi, unit, ratio, target, ok,   l) {
-		l = sprintf("%-36s %9s %9s %9s %-7s %6s  %s%s", what, med, lo, hi, unit,
-		    ratio, target, target == "" ? "" : ok ? "  ok" : "  MISSED")
+	function row(what, med, lo, hi, unit, ratio, cpu, target, ok,   l) {
+		l = sprintf("%-36s %9s %9s %9s %-7s %6s %7s  %s%s", what, med, lo, hi, unit,
+		    ratio, cpu, target, target == "" ? "" : ok ? "  ok" : "  MISSED")
 		sub(/ +$/, "", l)
 		print l
 	}
 	FILENAME ~ /engine$/ && /^engine / && / threads=1 / {
 		split($2, k, "="); if (k[2] + 0 >= keys) { keys = k[2] + 0; ns = $6; bytes = $8 } }
 	FILENAME ~ /summary$/ { n++; sec[n] = $1; name[n] = $2; med[n] = $3; lo[n] = $4; hi[n] = $5
+		cpu[n] = $6 ? $6 : ""; c[$1 "/" $2] = $6
 		if ($2 == "null-milter") base[$1] = $3; v[$1 "/" $2] = $3 }
 	END {
-		printf "%-36s %9s %9s %9s %-7s %6s  %s\n", "Summary (medians of the runs above)",
-		    "median", "min", "max", "unit", "ratio", "target"
+		printf "%-36s %9s %9s %9s %-7s %6s %7s  %s\n", "Summary (medians of the runs above)",
+		    "median", "min", "max", "unit", "ratio", "CPU us", "target"
 		if (keys) {
-			row(sprintf("engine: one decision, %d keys", keys), ns, "", "", "ns", "",
+			row(sprintf("engine: one decision, %d keys", keys), ns, "", "", "ns", "", "",
 			    "< 2000 ns", ns + 0 < 2000)
-			row(sprintf("engine: memory per key, %d keys", keys), bytes, "", "", "bytes", "",
+			row(sprintf("engine: memory per key, %d keys", keys), bytes, "", "", "bytes", "", "",
 			    "<= 128 bytes", bytes + 0 <= 128)
 		}
 		for (i = 1; i <= n; i++) {
@@ -71,12 +72,16 @@ summary() {
 			if (sec[i] == "end-to-end" && name[i] == "milter-policy-envelope") {
 				t = ">= 1.00 of null"; ok = r + 0 >= 1.00 }
 			row(s ": " name[i], med[i], lo[i], hi[i],
-			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, t, ok)
+			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, cpu[i], t, ok)
 		}
 		if (v["end-to-end/rspamd"]) {
 			r = v["end-to-end/milter-policy"] / v["end-to-end/rspamd"]
-			row("end to end: milter-policy / rspamd", "", "", "", "", sprintf("%.2f", r),
+			row("end to end: milter-policy / rspamd", "", "", "", "", sprintf("%.2f", r), "",
 			    ">= 1.6", r >= 1.6)
+			if (c["end-to-end/milter-policy"] > 0)
+				printf "CPU per message, rspamd / milter-policy: %.1fx (with Redis: %.1fx)\n",
+				    c["end-to-end/rspamd"] / c["end-to-end/milter-policy"],
+				    c["end-to-end/milter-policy-redis"] ? c["end-to-end/rspamd"] / c["end-to-end/milter-policy-redis"] : 0
 		} else
 			print "(rspamd: not measured; make bench PEERS=1 adds it)"
 	}' "$tmp/engine" "$BENCH_SUMMARY"

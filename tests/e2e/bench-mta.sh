@@ -13,12 +13,14 @@
 # every row.  Each figure is the median of RUNS runs (min and max beside
 # it); milters are compared as ratios to the null milter of the same run.
 #
-#   BENCH_RUNS=3 BENCH_MSGS=2000 BENCH_SESSIONS=10 BENCH_WARMUP=200  (defaults)
-#   BENCH_SUMMARY=FILE  also append "end-to-end NAME MEDIAN MIN MAX" rows
+#   BENCH_RUNS=5 BENCH_MSGS=2000 BENCH_SESSIONS=10 BENCH_WARMUP=200  (defaults)
+#   BENCH_SUMMARY=FILE  also append "end-to-end NAME MEDIAN MIN MAX CPU" rows
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../../bench/cpu.sh
+. "$E2E_ROOT/bench/cpu.sh"
 
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 MSGS=${BENCH_MSGS:-2000}
 SESSIONS=${BENCH_SESSIONS:-10}
 WARMUP=${BENCH_WARMUP:-200}
@@ -40,6 +42,17 @@ load() {
 	echo "$_m $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
 
+# bench_cpu NAME: the CPU ticks used so far by configuration NAME's servers.
+bench_cpu() {
+	bc_t=0
+	if [ -e "$WORK/$1.pids" ]; then
+		while read -r bc_p; do
+			bc_t=$((bc_t + $(cpu_ticks "$bc_p")))
+		done <"$WORK/$1.pids"
+	fi
+	echo "$bc_t"
+}
+
 use_milter() { # SOCKET or ""
 	pf_set "smtpd_milters = $1" "milter_default_action = tempfail" >/dev/null
 }
@@ -58,6 +71,7 @@ bench_milter() {
 	"$@" -p "unix:$bm_sock" >"$WORK/$bm_name.log" 2>&1 </dev/null &
 	e2e_track "$!"
 	BENCH_PIDS="$BENCH_PIDS $!"
+	echo "$!" >"$WORK/$bm_name.pids"
 	e2e_wait 10 test -S "$bm_sock" ||
 		e2e_die "$bm_name did not start: $(tail -n 3 "$WORK/$bm_name.log")"
 	chmod 0666 "$bm_sock"
@@ -80,6 +94,9 @@ if [ -n "${BENCH_PEERS:-}" ]; then
 		e2e_die "bench/policy.conf has no state line to put Redis in"
 	bench_milter milter-policy-redis "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy-redis.conf"
 	CONFIGS="$CONFIGS rspamd=$RSPAMD_MILTER"
+	# the Redis server's CPU is theirs too
+	echo "$RSPAMD_REDIS_PID" >>"$WORK/milter-policy-redis.pids"
+	printf '%s\n%s\n' "$RSPAMD_PID" "$RSPAMD_REDIS_PID" >"$WORK/rspamd.pids"
 fi
 
 # A warm-up round, not counted: processes spawned, caches filled, JITs run.
@@ -92,7 +109,9 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
 	for bm_c in $CONFIGS; do
 		use_milter "${bm_c#*=}"
-		echo "${bm_c%%=*} $(load)" >>"$WORK/runs"
+		bm_t0=$(bench_cpu "${bm_c%%=*}")
+		bm_rate=$(load)
+		echo "${bm_c%%=*} $bm_rate $(($(bench_cpu "${bm_c%%=*}") - bm_t0))" >>"$WORK/runs"
 	done
 	i=$((i + 1))
 done
@@ -115,21 +134,25 @@ if grep -qiE 'error|fatal|refused|timeout' "$WORK/smtp-source.log"; then
 fi
 
 for bm_c in $CONFIGS; do
-	awk -v n="${bm_c%%=*}" '$1 == n { print $2 }' "$WORK/runs" | sort -n |
-		awk -v n="${bm_c%%=*}" '{ v[NR] = $1 }
-		    END { printf "%s %d %d %d\n", n, v[int((NR + 1) / 2)], v[1], v[NR] }'
+	bm_n=${bm_c%%=*}
+	bm_cpu=$(cpu_us "$(awk -v n="$bm_n" '$1 == n { t += $3 } END { print t + 0 }' "$WORK/runs")" \
+		$((RUNS * MSGS)))
+	awk -v n="$bm_n" '$1 == n { print $2 }' "$WORK/runs" | sort -n |
+		awk -v n="$bm_n" -v cpu="$bm_cpu" '{ v[NR] = $1 }
+		    END { printf "%s %d %d %d %d\n", n, v[int((NR + 1) / 2)], v[1], v[NR], cpu }'
 done >"$WORK/results"
 if [ -n "${BENCH_SUMMARY:-}" ]; then
 	awk '{ print "end-to-end", $0 }' "$WORK/results" >>"$BENCH_SUMMARY"
 fi
 
 awk -v runs="$RUNS" -v msgs="$MSGS" -v s="$SESSIONS" '
-	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; v[$1] = $2; if ($1 == "null-milter") base = $2 }
+	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; cpu[NR] = $5; v[$1] = $2; if ($1 == "null-milter") base = $2 }
 	END {
-		printf "Postfix end to end: smtp-source, %d messages over %d sessions, unix sockets, median of %d runs\n", msgs, s, runs
-		printf "%-22s %10s %10s %10s %15s\n", "milter", "msgs/s", "min", "max", "vs null milter"
+		printf "Postfix end to end: smtp-source, %d messages over %d sessions, unix sockets, median of %d runs;\n", msgs, s, runs
+		printf "CPU: the milter'"'"'s own (rspamd: all its processes; with Redis: redis-server too), per message, over all runs\n"
+		printf "%-22s %10s %10s %10s %15s %10s\n", "milter", "msgs/s", "min", "max", "vs null milter", "CPU us/msg"
 		for (i = 1; i <= NR; i++)
-			printf "%-22s %10d %10d %10d %14.2fx\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0
+			printf "%-22s %10d %10d %10d %14.2fx %10s\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0, cpu[i] ? cpu[i] : "-"
 		if (v["rspamd"])
 			printf "milter-policy / rspamd: %.2fx on the example policy, %.2fx on the large one, %.2fx both on Redis\n",
 			    v["milter-policy"] / v["rspamd"], v["milter-policy-large"] / v["rspamd"],

@@ -1,0 +1,23 @@
+# shellcheck shell=sh
+# bench/cpu.sh, sourced by the make bench scripts: the CPU time a server
+# uses, for their "CPU per message" column -- a figure a busy, shared
+# machine disturbs far less than a rate.
+#
+#   cpu_ticks PID    user + system clock ticks used so far by PID (all its
+#                    threads) and by its live child processes (rspamd's
+#                    workers); getconf CLK_TCK ticks make a second
+#   cpu_us TICKS N   microseconds per unit: TICKS spread over N units
+
+# (cat, not awk, opens the files: a process may end in between)
+cpu_ticks() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{
+		pid = $1
+		sub(/^[^(]*\(.*\) /, "")	# the name may hold spaces
+		if (pid == p || $2 == p) t += $12 + $13
+	} END { print t + 0 }'
+}
+
+cpu_us() {
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.0f\n", (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
