@@ -3,9 +3,11 @@
 # protocol straight to bench/null_milter (also with -N: no answer but at
 # the end of the message) and to milter-policy on each policy given
 # (default bench/policy.conf, bench/policy-envelope.conf and
-# bench/policy-large.conf), all on unix sockets under /dev/shm, no MTA.  Each figure is the median of
-# RUNS runs (min and max beside it); the runs take turns (null, policy,
-# large, null, ...) so a slow moment of a shared machine hits every row.
+# bench/policy-large.conf), and with BENCH_PEERS=1 (make bench PEERS=1)
+# to rspamd's milter proxy (bench/rspamd.sh), all on unix sockets under
+# /dev/shm, no MTA.  Each figure is the median of RUNS runs (min and max
+# beside it); the runs take turns (null, policy, large, null, ...) so a
+# slow moment of a shared machine hits every row.
 # Prints the table, then the per-step latencies of each median run.
 #
 #   sh bench/milter-load.sh [POLICY...]
@@ -29,6 +31,7 @@ pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || :; done
 	for p in $pids; do wait "$p" 2>/dev/null || :; done
+	[ -z "${BENCH_PEERS:-}" ] || rspamd_stop
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,7 +47,7 @@ start() {
 	shift
 	"$@" -p "unix:$work/$_n.sock" >"$work/$_n.log" 2>&1 </dev/null &
 	pids="$pids $!"
-	echo "$!" >"$work/$_n.pid"
+	echo "$!" >"$work/$_n.pids"
 	_i=0
 	until [ -S "$work/$_n.sock" ]; do
 		_i=$((_i + 1))
@@ -74,18 +77,29 @@ for pol in "$@"; do
 	fi
 	names="$names $n"
 done
+if [ -n "${BENCH_PEERS:-}" ]; then
+	# shellcheck source=bench/rspamd.sh
+	. bench/rspamd.sh
+	rspamd_start "$work/rspamd" "$work/rspamd.sock" || exit 1
+	printf '%s\n%s\n' "$RSPAMD_PID" "$RSPAMD_REDIS_PID" >"$work/rspamd.pids"
+	names="$names rspamd"
+fi
 
+# A warm-up run each, not counted: thread pools, caches, rspamd's Lua.
+for n in $names; do
+	bench/milter_load -p "unix:$work/$n.sock" -c "$CONNS" -n 50 >/dev/null 2>&1 || :
+done
 i=1
 while [ "$i" -le "$RUNS" ]; do
 	for n in $names; do
-		t0=$(cpu_ticks "$(cat "$work/$n.pid")")
+		t0=$(cpu_ticks_file "$work/$n.pids")
 		if ! bench/milter_load -p "unix:$work/$n.sock" -c "$CONNS" \
 			-n "$TXNS" >"$work/$n.$i" 2>&1; then
 			echo "milter-load: $n, run $i: refusals or errors:" >&2
 			cat "$work/$n.$i" >&2
 			exit 1
 		fi
-		t1=$(cpu_ticks "$(cat "$work/$n.pid")")
+		t1=$(cpu_ticks_file "$work/$n.pids")
 		echo "$(awk '/^result:/ { print $2 }' "$work/$n.$i") $i $((t1 - t0))" >>"$work/$n.runs"
 	done
 	i=$((i + 1))
@@ -93,7 +107,7 @@ done
 
 echo "Milter alone: bench/milter_load, $CONNS connections x $TXNS transactions" \
 	"(1 rcpt, 6 headers, 1000-byte body), unix socket, median of $RUNS runs;" \
-	"CPU: the milter's own, per transaction, over all runs"
+	"CPU: the milter's own (rspamd: all its processes and its Redis), per transaction, over all runs"
 printf '%-22s %10s %10s %10s %15s %10s\n' milter "txn/s" min max "vs null milter" "CPU us/txn"
 for n in $names; do
 	ticks=$(awk '{ t += $3 } END { print t + 0 }' "$work/$n.runs")

@@ -1,7 +1,6 @@
 # shellcheck shell=sh
 # bench/rspamd.sh: rspamd as the peer of make bench PEERS=1, sourced by
-# tests/e2e/bench-mta.sh after tests/e2e/lib.sh (it uses e2e_free_port,
-# e2e_track, e2e_wait, e2e_stop_pid).
+# tests/e2e/bench-mta.sh and bench/milter-load.sh.
 #
 # rspamd does the job milter-policy does with its ratelimit module: counters
 # on Redis, here per client address and per sender at rates the bench never
@@ -9,21 +8,25 @@
 # milter = yes, scanning itself: self_scan), one proxy process per CPU.
 # Every other module is left unconfigured, which rspamd takes as disabled:
 # the best case for rspamd, with no spam rules, no DNS lists, no Bayes.
-# Everything is private: its config, pid, log, database and stats under
-# DIR, a redis-server of its own on a free loopback port, the milter socket
-# unix:DIR/milter.sock, the controller (for its message count) on another
-# loopback port.  The system's rspamd service is never started or touched.
+# Everything is private and on unix sockets, no port is used: under DIR its
+# config, pid, log, database and stats, a redis-server of its own
+# (DIR/redis.sock), the controller it is asked its message count on
+# (DIR/controller.sock) and the milter socket.  The system's rspamd
+# service is never started or touched.
 #
-#   rspamd_install      apt-get install rspamd when missing (root), with no
-#                       service started (policy-rc.d) and none enabled
-#   rspamd_start DIR    sets RSPAMD_MILTER (for smtpd_milters), RSPAMD_PID,
-#                       RSPAMD_REDIS_PORT
-#   rspamd_check N      true when rspamd scanned at least N messages, all
-#                       "no action", and its rate counters are on Redis
+#   rspamd_install            apt-get install rspamd when missing (root),
+#                             with no service started and none enabled
+#   rspamd_start DIR SOCKET   the milter on unix:SOCKET; sets RSPAMD_PID
+#                             (its main process; the workers are its
+#                             children) and RSPAMD_REDIS_PID; on failure
+#                             says why, stops what it started, returns 1
+#   rspamd_check N            true when rspamd scanned at least N messages,
+#                             all "no action", with rate counters on Redis
 #   rspamd_stop
 
 RSPAMD_PID=
 RSPAMD_REDIS_PID=
+RSPAMD_DIR=
 
 # The Debian package: installing it must not leave an rspamd running or
 # enabled, so policy-rc.d refuses every service start during the install
@@ -39,7 +42,7 @@ rspamd_install() {
 		chmod 0755 "$ri_rc"
 		ri_made=1
 	fi
-	echo "# installing rspamd (Debian package) for PEERS=1"
+	echo "# installing rspamd (Debian package) for PEERS=1" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rspamd >/dev/null 2>&1 ||
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rspamd >/dev/null; }
 	ri_st=$?
@@ -50,7 +53,7 @@ rspamd_install() {
 	return "$ri_st"
 }
 
-# rspamd_conf DIR SOCKET REDIS_PORT CONTROLLER_PORT
+# rspamd_conf DIR SOCKET
 rspamd_conf() {
 	cat <<EOF
 # make bench PEERS=1: rspamd with its ratelimit module only (bench/rspamd.sh)
@@ -62,7 +65,7 @@ options {
 }
 logging { type = "file"; filename = "$1/rspamd.log"; level = "notice"; }
 actions { reject = 15; add_header = 6; greylist = 4; }
-redis { servers = "127.0.0.1:$3"; }
+redis { servers = "$1/redis.sock"; }
 ratelimit {
   rates {
     client_msgs = { selector = "ip"; bucket = { burst = 100000000; rate = "100000000 / 1h"; } }
@@ -78,62 +81,78 @@ worker "rspamd_proxy" {
   upstream "local" { default = yes; self_scan = yes; }
 }
 worker "controller" {
-  bind_socket = "127.0.0.1:$4";
+  bind_socket = "$1/controller.sock mode=0600";
   count = 1;
-  secure_ip = "127.0.0.1";
 }
 EOF
 }
 
+# rs_wait SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
+rs_wait() {
+	rw_n=$(($1 * 5))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		rw_n=$((rw_n - 1))
+		[ "$rw_n" -gt 0 ] || return 1
+		sleep 0.2
+	done
+}
+
 rspamd_answers() {
-	rspamc -h "127.0.0.1:$RSPAMD_CTL_PORT" -t 2 stat >/dev/null 2>&1
+	rspamc -h "$RSPAMD_DIR/controller.sock" -t 2 stat
 }
 
 rspamd_start() {
-	rs_dir=$1
+	RSPAMD_DIR=$1
 	rspamd_install || return 1
-	mkdir -p "$rs_dir/db" "$rs_dir/tmp"
-	chown -R _rspamd:_rspamd "$rs_dir"
-	chmod 0755 "$rs_dir"
-	e2e_free_port
-	RSPAMD_REDIS_PORT=$E2E_PORT
-	e2e_free_port
-	RSPAMD_CTL_PORT=$E2E_PORT
-	redis-server --port "$RSPAMD_REDIS_PORT" --bind 127.0.0.1 --save '' \
-		--appendonly no --loglevel warning >"$rs_dir/redis.log" 2>&1 </dev/null &
+	mkdir -p "$1/db" "$1/tmp"
+	chown -R _rspamd:_rspamd "$1"
+	chmod 0755 "$1"
+	redis-server --port 0 --unixsocket "$1/redis.sock" --unixsocketperm 777 \
+		--save '' --appendonly no --loglevel warning \
+		>"$1/redis.log" 2>&1 </dev/null &
 	RSPAMD_REDIS_PID=$!
-	e2e_track "$RSPAMD_REDIS_PID"
-	e2e_wait 5 redis-cli -p "$RSPAMD_REDIS_PORT" ping >/dev/null 2>&1 ||
-		{ echo "redis-server for rspamd did not start: $(cat "$rs_dir/redis.log")" >&2; return 1; }
-	rspamd_conf "$rs_dir" "$rs_dir/milter.sock" "$RSPAMD_REDIS_PORT" \
-		"$RSPAMD_CTL_PORT" >"$rs_dir/rspamd.conf"
+	rspamd_conf "$1" "$2" >"$1/rspamd.conf"
 	# DBDIR and the rest: its stats, caches and maps stay in DIR too
-	rspamd -f -u _rspamd -g _rspamd -c "$rs_dir/rspamd.conf" \
-		--var "DBDIR=$rs_dir/db" --var "RUNDIR=$rs_dir" --var "LOGDIR=$rs_dir" \
-		>"$rs_dir/stdout.log" 2>&1 </dev/null &
+	rspamd -f -u _rspamd -g _rspamd -c "$1/rspamd.conf" \
+		--var "DBDIR=$1/db" --var "RUNDIR=$1" --var "LOGDIR=$1" \
+		>"$1/stdout.log" 2>&1 </dev/null &
 	RSPAMD_PID=$!
-	e2e_track "$RSPAMD_PID"
 	# loading takes 10-20 s (its TLD list is compiled at every start)
-	if ! e2e_wait 90 rspamd_answers || ! e2e_wait 10 test -S "$rs_dir/milter.sock"; then
-		echo "rspamd did not start (pid $RSPAMD_PID): $(tail -n 5 "$rs_dir/rspamd.log" "$rs_dir/stdout.log" 2>/dev/null)" >&2
+	if ! rs_wait 5 redis-cli -s "$1/redis.sock" ping ||
+		! rs_wait 90 rspamd_answers || ! rs_wait 10 test -S "$2"; then
+		echo "rspamd did not start (pid $RSPAMD_PID): $(tail -n 5 "$1/redis.log" \
+			"$1/rspamd.log" "$1/stdout.log" 2>/dev/null)" >&2
+		rspamd_stop
 		return 1
 	fi
-	# shellcheck disable=SC2034 # for the script that sources this one
-	RSPAMD_MILTER=unix:$rs_dir/milter.sock
 }
 
 rspamd_check() {
-	rc_stat=$(rspamc -h "127.0.0.1:$RSPAMD_CTL_PORT" -t 5 stat 2>&1)
+	rc_stat=$(rspamc -h "$RSPAMD_DIR/controller.sock" -t 5 stat 2>&1)
 	rc_scanned=$(printf '%s\n' "$rc_stat" | awk '/^Messages scanned:/ { print $3 }')
 	rc_ham=$(printf '%s\n' "$rc_stat" | awk -F': ' '/^Messages with action no action:/ { sub(/,.*/, "", $2); print $2 }')
-	rc_keys=$(redis-cli -p "$RSPAMD_REDIS_PORT" --scan --pattern 'RL*' | wc -l)
+	rc_keys=$(redis-cli -s "$RSPAMD_DIR/redis.sock" --scan --pattern 'RL*' | wc -l)
 	echo "# rspamd: $rc_scanned messages scanned, $rc_ham with no action, $rc_keys rate counters on Redis"
 	[ "${rc_scanned:-0}" -ge "$1" ] && [ "$rc_ham" = "$rc_scanned" ] && [ "$rc_keys" -gt 0 ]
 }
 
+# rs_stop PID: TERM, up to 10 s, then KILL.
+rs_stop() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null || return 0
+	rs_wait 10 rs_gone "$1" || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null || :
+}
+
+rs_gone() {
+	! kill -0 "$1" 2>/dev/null ||
+		[ "$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)" = Z ]
+}
+
 rspamd_stop() {
-	[ -z "$RSPAMD_PID" ] || e2e_stop_pid "$RSPAMD_PID" 10
-	[ -z "$RSPAMD_REDIS_PID" ] || e2e_stop_pid "$RSPAMD_REDIS_PID"
+	rs_stop "$RSPAMD_PID"
+	rs_stop "$RSPAMD_REDIS_PID"
 	RSPAMD_PID=
 	RSPAMD_REDIS_PID=
 }

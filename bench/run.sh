@@ -74,14 +74,18 @@ summary() {
 			row(s ": " name[i], med[i], lo[i], hi[i],
 			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, cpu[i], t, ok)
 		}
+		if (v["milter-alone/rspamd"])
+			row("milter alone: milter-policy / rspamd", "", "", "", "",
+			    sprintf("%.2f", v["milter-alone/milter-policy"] / v["milter-alone/rspamd"]), "", "", 0)
 		if (v["end-to-end/rspamd"]) {
 			r = v["end-to-end/milter-policy"] / v["end-to-end/rspamd"]
 			row("end to end: milter-policy / rspamd", "", "", "", "", sprintf("%.2f", r), "",
 			    ">= 1.6", r >= 1.6)
 			if (c["end-to-end/milter-policy"] > 0)
-				printf "CPU per message, rspamd / milter-policy: %.1fx (with Redis: %.1fx)\n",
+				printf "CPU per message, rspamd / milter-policy: %.1fx end to end (milter-policy on Redis: %.1fx), %.1fx alone\n",
 				    c["end-to-end/rspamd"] / c["end-to-end/milter-policy"],
-				    c["end-to-end/milter-policy-redis"] ? c["end-to-end/rspamd"] / c["end-to-end/milter-policy-redis"] : 0
+				    c["end-to-end/milter-policy-redis"] ? c["end-to-end/rspamd"] / c["end-to-end/milter-policy-redis"] : 0,
+				    c["milter-alone/milter-policy"] ? c["milter-alone/rspamd"] / c["milter-alone/milter-policy"] : 0
 		} else
 			print "(rspamd: not measured; make bench PEERS=1 adds it)"
 	}' "$tmp/engine" "$BENCH_SUMMARY"

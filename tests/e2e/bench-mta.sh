@@ -42,17 +42,6 @@ load() {
 	echo "$_m $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
 
-# bench_cpu NAME: the CPU ticks used so far by configuration NAME's servers.
-bench_cpu() {
-	bc_t=0
-	if [ -e "$WORK/$1.pids" ]; then
-		while read -r bc_p; do
-			bc_t=$((bc_t + $(cpu_ticks "$bc_p")))
-		done <"$WORK/$1.pids"
-	fi
-	echo "$bc_t"
-}
-
 use_milter() { # SOCKET or ""
 	pf_set "smtpd_milters = $1" "milter_default_action = tempfail" >/dev/null
 }
@@ -86,14 +75,17 @@ bench_milter milter-policy-large "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_RO
 if [ -n "${BENCH_PEERS:-}" ]; then
 	# shellcheck source=../../bench/rspamd.sh
 	. "$E2E_ROOT/bench/rspamd.sh"
-	rspamd_start "$WORK/rspamd" || e2e_die "rspamd did not start (see above)"
+	rspamd_start "$WORK/rspamd" "$WORK/milter/rspamd.$$.sock" ||
+		e2e_die "rspamd did not start (see above)"
+	e2e_track "$RSPAMD_PID"
+	e2e_track "$RSPAMD_REDIS_PID"
 	# milter-policy with its counters on the same Redis, for a like-for-like row
-	sed "s|^state = { file = \"\"; };|state = { file = \"\"; backend = \"redis\"; redis = { server = \"127.0.0.1:$RSPAMD_REDIS_PORT\"; }; };|" \
+	sed "s|^state = { file = \"\"; };|state = { file = \"\"; backend = \"redis\"; redis = { server = \"unix:$RSPAMD_DIR/redis.sock\"; }; };|" \
 		"$E2E_ROOT/bench/policy.conf" >"$WORK/policy-redis.conf"
 	grep -q 'backend = "redis"' "$WORK/policy-redis.conf" ||
 		e2e_die "bench/policy.conf has no state line to put Redis in"
 	bench_milter milter-policy-redis "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy-redis.conf"
-	CONFIGS="$CONFIGS rspamd=$RSPAMD_MILTER"
+	CONFIGS="$CONFIGS rspamd=unix:$WORK/milter/rspamd.$$.sock"
 	# the Redis server's CPU is theirs too
 	echo "$RSPAMD_REDIS_PID" >>"$WORK/milter-policy-redis.pids"
 	printf '%s\n%s\n' "$RSPAMD_PID" "$RSPAMD_REDIS_PID" >"$WORK/rspamd.pids"
@@ -109,9 +101,9 @@ i=1
 while [ "$i" -le "$RUNS" ]; do
 	for bm_c in $CONFIGS; do
 		use_milter "${bm_c#*=}"
-		bm_t0=$(bench_cpu "${bm_c%%=*}")
+		bm_t0=$(cpu_ticks_file "$WORK/${bm_c%%=*}.pids")
 		bm_rate=$(load)
-		echo "${bm_c%%=*} $bm_rate $(($(bench_cpu "${bm_c%%=*}") - bm_t0))" >>"$WORK/runs"
+		echo "${bm_c%%=*} $bm_rate $(($(cpu_ticks_file "$WORK/${bm_c%%=*}.pids") - bm_t0))" >>"$WORK/runs"
 	done
 	i=$((i + 1))
 done
