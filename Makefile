@@ -2,7 +2,8 @@
 #   make          build milter/milter-policy
 #   make check    install missing dependencies (Debian), build, run every test
 #   make run      build and run the milter in the foreground on the example policy
-#   make bench    benchmarks: the engine, and Postfix with and without milters
+#   make bench    benchmarks: the engine, the milter alone, Postfix with and
+#                 without milters; PEERS=1: rspamd too (installs it)
 #   make fuzz     FUZZ_SECONDS=60: every libFuzzer harness (tests/fuzz)
 #   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
@@ -56,7 +57,7 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
@@ -72,9 +73,13 @@ tests/milter_client.o: tests/milter_client.c tests/milter_client.h
 tests/milter_hostile: tests/milter_hostile.c tests/milter_client.o
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/milter_client.o
 
+bench/milter_load: bench/milter_load.c tests/milter_client.o
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< tests/milter_client.o
+
 # Not part of check (which only builds the tools): figures, as ratios.
+PEERS ?=
 bench: all $(BENCH)
-	sh bench/run.sh
+	BENCH_PEERS=$(PEERS) sh bench/run.sh
 
 # sanitized DIR,FLAGSVAR: the engine and its unit tests built apart in
 # DIR with the flags in the variable FLAGSVAR, so the objects never mix

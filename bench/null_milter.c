@@ -1,9 +1,11 @@
 /*
  * null_milter: the baseline of make bench.  Every callback registered,
  * every step asked for, every answer "continue": what any milter costs the
- * MTA before it decides anything.
+ * MTA before it decides anything.  With -N it asks the MTA not to wait for
+ * an answer to any step but the end of the message (SMFIP_NR_*): what those
+ * flags could save a milter that has nothing to say at a step.
  *
- *   bench/null_milter -p unix:/path/to.sock
+ *   bench/null_milter [-N] -p unix:/path/to.sock
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,45 +14,75 @@
 
 #include <libmilter/mfapi.h>
 
+/* What every step but the end of the message answers. */
+static sfsistat step_answer = SMFIS_CONTINUE;
+
 static sfsistat
 on_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
 	(void)ctx; (void)host; (void)addr;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static sfsistat
 on_str(SMFICTX *ctx, char *s)
 {
 	(void)ctx; (void)s;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static sfsistat
 on_unknown(SMFICTX *ctx, const char *s)
 {
 	(void)ctx; (void)s;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static sfsistat
 on_argv(SMFICTX *ctx, char **argv)
 {
 	(void)ctx; (void)argv;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static sfsistat
 on_header(SMFICTX *ctx, char *name, char *value)
 {
 	(void)ctx; (void)name; (void)value;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static sfsistat
 on_ctx(SMFICTX *ctx)
 {
 	(void)ctx;
+	return step_answer;
+}
+
+/* The end of the message is always answered. */
+static sfsistat
+on_eom(SMFICTX *ctx)
+{
+	(void)ctx;
+	return SMFIS_CONTINUE;
+}
+
+/* -N: no answer to any step but the end of the message; an MTA that
+ * cannot do without them is refused. */
+static sfsistat
+on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL |
+	    SMFIP_NR_RCPT | SMFIP_NR_DATA | SMFIP_NR_UNKN | SMFIP_NR_HDR |
+	    SMFIP_NR_EOH | SMFIP_NR_BODY;
+
+	(void)ctx; (void)f0; (void)f2; (void)f3;
+	if ((f1 & nr) != nr)
+		return SMFIS_REJECT;	/* the MTA cannot do it: say so */
+	*pf0 = *pf2 = *pf3 = 0;
+	*pf1 = nr;
 	return SMFIS_CONTINUE;
 }
 
@@ -58,7 +90,7 @@ static sfsistat
 on_body(SMFICTX *ctx, unsigned char *b, size_t len)
 {
 	(void)ctx; (void)b; (void)len;
-	return SMFIS_CONTINUE;
+	return step_answer;
 }
 
 static struct smfiDesc desc = {
@@ -66,7 +98,7 @@ static struct smfiDesc desc = {
 	.xxfi_connect = on_connect, .xxfi_helo = on_str,
 	.xxfi_envfrom = on_argv, .xxfi_envrcpt = on_argv,
 	.xxfi_header = on_header, .xxfi_eoh = on_ctx, .xxfi_body = on_body,
-	.xxfi_eom = on_ctx, .xxfi_abort = on_ctx, .xxfi_close = on_ctx,
+	.xxfi_eom = on_eom, .xxfi_abort = on_eom, .xxfi_close = on_eom,
 	.xxfi_unknown = on_unknown, .xxfi_data = on_ctx,
 };
 
@@ -76,11 +108,15 @@ main(int argc, char **argv)
 	const char *sock = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:")) != -1)
+	while ((c = getopt(argc, argv, "Np:")) != -1)
 		if (c == 'p')
 			sock = optarg;
+		else if (c == 'N') {
+			step_answer = SMFIS_NOREPLY;
+			desc.xxfi_negotiate = on_negotiate;
+		}
 	if (sock == NULL) {
-		fprintf(stderr, "usage: null_milter -p SOCKET\n");
+		fprintf(stderr, "usage: null_milter [-N] -p SOCKET\n");
 		return 2;
 	}
 	if (strncmp(sock, "unix:", 5) == 0)

@@ -1,78 +1,153 @@
 #!/bin/sh
 # make bench, end to end: a private Postfix on loopback (queue on tmpfs)
 # relaying to smtp-sink, loaded with smtp-source; messages per second with
-# no milter, with bench/null_milter (every step, every callback) and with
-# milter-policy on bench/policy.conf.  Each figure is the median of RUNS
-# runs (min and max beside it); milters are compared as ratios to the
-# null milter measured in the same run.
+# no milter, with bench/null_milter (every step, every callback; and with
+# -N, answering only the end of the message), with milter-policy on
+# bench/policy.conf, bench/policy-envelope.conf and bench/policy-large.conf,
+# and with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
+# its counters on a private redis-server, beside milter-policy with its
+# counters on the same server.
+# Every milter listens at once on its own unix socket; the runs take turns
+# (none, null, policy, large, ..., none, null, ...), switching Postfix's
+# smtpd_milters between runs, so a slow moment of a shared machine hits
+# every row.  Each figure is the median of RUNS runs (min and max beside
+# it); milters are compared as ratios to the null milter of the same run.
+#
+#   BENCH_RUNS=5 BENCH_MSGS=2000 BENCH_SESSIONS=10 BENCH_WARMUP=200  (defaults)
+#   BENCH_SUMMARY=FILE  also append "end-to-end NAME MEDIAN MIN MAX CPU" rows
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=../../bench/cpu.sh
+. "$E2E_ROOT/bench/cpu.sh"
 
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 MSGS=${BENCH_MSGS:-2000}
 SESSIONS=${BENCH_SESSIONS:-10}
+WARMUP=${BENCH_WARMUP:-200}
 E2E_QUIET=1
 e2e_init bench >/dev/null
+[ -e "$E2E_ROOT/bench/large/domains.txt" ] || sh "$E2E_ROOT/bench/gen-large.sh" >/dev/null
 
 sink_start >/dev/null
 pf_start none >/dev/null
 
-# One smtp-source run: messages per second.
+# load [MESSAGES]: one smtp-source run (default $MSGS): messages per second.
 load() {
+	_m=${1:-$MSGS}
 	_t0=$(date +%s.%N)
-	smtp-source -s "$SESSIONS" -m "$MSGS" -f bench@client.test \
+	smtp-source -s "$SESSIONS" -m "$_m" -f bench@client.test \
 		-t user@example.com -M client.test "127.0.0.1:$SMTPPORT" \
 		>>"$WORK/smtp-source.log" 2>&1
 	_t1=$(date +%s.%N)
-	echo "$MSGS $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
-}
-
-# NAME: RUNS loads; prints "NAME median min max".
-measure() {
-	_i=0
-	: >"$WORK/runs"
-	while [ "$_i" -lt "$RUNS" ]; do
-		load >>"$WORK/runs"
-		_i=$((_i + 1))
-	done
-	sort -n "$WORK/runs" | awk -v n="$1" '{ v[NR] = $1 }
-	    END { printf "%s %d %d %d\n", n, v[int((NR + 1) / 2)], v[1], v[NR] }'
+	echo "$_m $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
 
 use_milter() { # SOCKET or ""
-	pf_set "smtpd_milters = $1" "milter_default_action = tempfail"
-	pf_reload >/dev/null
-	e2e_sleep 1
+	pf_set "smtpd_milters = $1" "milter_default_action = tempfail" >/dev/null
 }
 
-measure none >"$WORK/results"
-"$E2E_ROOT/bench/null_milter" -p "$MILTER_SOCKET" >"$WORK/null.log" 2>&1 &
-NULL_PID=$!
-e2e_track "$NULL_PID"
-e2e_wait 5 test -S "${MILTER_SOCKET#unix:}"
-chmod 0666 "${MILTER_SOCKET#unix:}"
-use_milter "$MILTER_PF_SOCKET"
-measure null-milter >>"$WORK/results"
-kill "$NULL_PID"
-e2e_wait 5 e2e_dead "$NULL_PID"
+# bench_milter NAME CMD...: start a milter of the bench on
+# unix:$WORK/milter/NAME.PID.sock, its output in $WORK/NAME.log.
+CONFIGS="none="
+BENCH_PIDS=
+# (lib.sh's helpers share one namespace of variables: hence bm_.)
+bench_milter() {
+	bm_name=$1
+	shift
+	# with this run's pid: a milter of an earlier run still stopping
+	# removes its own socket path when it exits
+	bm_sock=$WORK/milter/$bm_name.$$.sock
+	"$@" -p "unix:$bm_sock" >"$WORK/$bm_name.log" 2>&1 </dev/null &
+	e2e_track "$!"
+	BENCH_PIDS="$BENCH_PIDS $!"
+	echo "$!" >"$WORK/$bm_name.pids"
+	e2e_wait 10 test -S "$bm_sock" ||
+		e2e_die "$bm_name did not start: $(tail -n 3 "$WORK/$bm_name.log")"
+	chmod 0666 "$bm_sock"
+	CONFIGS="$CONFIGS $bm_name=unix:$bm_sock"
+}
 
-milter_start "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy.conf" \
-	-p "$MILTER_SOCKET" >/dev/null
-pf_reload >/dev/null
-e2e_sleep 1
-measure milter-policy >>"$WORK/results"
+bench_milter null-milter "$E2E_ROOT/bench/null_milter"
+bench_milter null-milter-noreply "$E2E_ROOT/bench/null_milter" -N
+bench_milter milter-policy "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy.conf"
+bench_milter milter-policy-envelope "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-envelope.conf"
+bench_milter milter-policy-large "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-large.conf"
+if [ -n "${BENCH_PEERS:-}" ]; then
+	# shellcheck source=../../bench/rspamd.sh
+	. "$E2E_ROOT/bench/rspamd.sh"
+	rspamd_start "$WORK/rspamd" "$WORK/milter/rspamd.$$.sock" ||
+		e2e_die "rspamd did not start (see above)"
+	e2e_track "$RSPAMD_PID"
+	e2e_track "$RSPAMD_REDIS_PID"
+	# milter-policy with its counters on the same Redis, for a like-for-like row
+	sed "s|^state = { file = \"\"; };|state = { file = \"\"; backend = \"redis\"; redis = { server = \"unix:$RSPAMD_DIR/redis.sock\"; }; };|" \
+		"$E2E_ROOT/bench/policy.conf" >"$WORK/policy-redis.conf"
+	grep -q 'backend = "redis"' "$WORK/policy-redis.conf" ||
+		e2e_die "bench/policy.conf has no state line to put Redis in"
+	bench_milter milter-policy-redis "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy-redis.conf"
+	CONFIGS="$CONFIGS rspamd=unix:$WORK/milter/rspamd.$$.sock"
+	# the Redis server's CPU is theirs too
+	echo "$RSPAMD_REDIS_PID" >>"$WORK/milter-policy-redis.pids"
+	printf '%s\n%s\n' "$RSPAMD_PID" "$RSPAMD_REDIS_PID" >"$WORK/rspamd.pids"
+fi
+
+# A warm-up round, not counted: processes spawned, caches filled, JITs run.
+for bm_c in $CONFIGS; do
+	use_milter "${bm_c#*=}"
+	load "$WARMUP" >/dev/null
+done
+: >"$WORK/runs"
+i=1
+while [ "$i" -le "$RUNS" ]; do
+	for bm_c in $CONFIGS; do
+		use_milter "${bm_c#*=}"
+		bm_t0=$(cpu_ticks_file "$WORK/${bm_c%%=*}.pids")
+		bm_rate=$(load)
+		echo "${bm_c%%=*} $bm_rate $(($(cpu_ticks_file "$WORK/${bm_c%%=*}.pids") - bm_t0))" >>"$WORK/runs"
+	done
+	i=$((i + 1))
+done
 use_milter ""
+# stopped together: libmilter takes seconds to return from smfi_main
+for bm_p in $BENCH_PIDS; do kill "$bm_p" 2>/dev/null; done
+for bm_p in $BENCH_PIDS; do e2e_stop_pid "$bm_p" 10; done
+if [ -n "${BENCH_PEERS:-}" ]; then
+	rspamd_check "$((RUNS * MSGS + WARMUP))" || e2e_fail "rspamd did not check every message"
+	rspamd_stop
+fi
+
 # A figure is only worth something if the mail went through.
-if grep -q 'milter-reject' "$PF_LOG" || grep -qE ' (reject|tempfail|error) ' "$MILTER_LOG"; then
-	e2e_fail "refusals during the bench: see $PF_LOG and $MILTER_LOG"
+if grep -qE 'milter-(reject|discard|hold)|status=(bounced|deferred)' "$PF_LOG" ||
+	grep -qE ' (reject|tempfail|error|discard|quarantine) ' "$WORK"/null-milter*.log "$WORK"/milter-policy*.log; then
+	e2e_fail "refusals during the bench: see $PF_LOG and the milter logs in $WORK"
+fi
+if grep -qiE 'error|fatal|refused|timeout' "$WORK/smtp-source.log"; then
+	e2e_fail "smtp-source reported errors: $(grep -m 3 -iE 'error|fatal|refused|timeout' "$WORK/smtp-source.log")"
+fi
+
+for bm_c in $CONFIGS; do
+	bm_n=${bm_c%%=*}
+	bm_cpu=$(cpu_us "$(awk -v n="$bm_n" '$1 == n { t += $3 } END { print t + 0 }' "$WORK/runs")" \
+		$((RUNS * MSGS)))
+	awk -v n="$bm_n" '$1 == n { print $2 }' "$WORK/runs" | sort -n |
+		awk -v n="$bm_n" -v cpu="$bm_cpu" '{ v[NR] = $1 }
+		    END { printf "%s %d %d %d %d\n", n, v[int((NR + 1) / 2)], v[1], v[NR], cpu }'
+done >"$WORK/results"
+if [ -n "${BENCH_SUMMARY:-}" ]; then
+	awk '{ print "end-to-end", $0 }' "$WORK/results" >>"$BENCH_SUMMARY"
 fi
 
 awk -v runs="$RUNS" -v msgs="$MSGS" -v s="$SESSIONS" '
-	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; if ($1 == "null-milter") base = $2 }
+	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; cpu[NR] = $5; v[$1] = $2; if ($1 == "null-milter") base = $2 }
 	END {
-		printf "Postfix end to end: %d messages over %d sessions, median of %d runs\n", msgs, s, runs
-		printf "%-14s %10s %10s %10s %14s\n", "milter", "msgs/s", "min", "max", "vs null milter"
+		printf "Postfix end to end: smtp-source, %d messages over %d sessions, unix sockets, median of %d runs;\n", msgs, s, runs
+		printf "CPU: the milter'"'"'s own (rspamd: all its processes; with Redis: redis-server too), per message, over all runs\n"
+		printf "%-22s %10s %10s %10s %15s %10s\n", "milter", "msgs/s", "min", "max", "vs null milter", "CPU us/msg"
 		for (i = 1; i <= NR; i++)
-			printf "%-14s %10d %10d %10d %13.2fx\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0
+			printf "%-22s %10d %10d %10d %14.2fx %10s\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0, cpu[i] ? cpu[i] : "-"
+		if (v["rspamd"])
+			printf "milter-policy / rspamd: %.2fx on the example policy, %.2fx on the large one, %.2fx both on Redis\n",
+			    v["milter-policy"] / v["rspamd"], v["milter-policy-large"] / v["rspamd"],
+			    v["milter-policy-redis"] / v["rspamd"]
 	}' "$WORK/results"
 e2e_done
