@@ -14,10 +14,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <syslog.h>
 
 #include "addr.h"
 #include "callbacks.h"
 #include "current.h"
+#include "log.h"
 #include "reply.h"
 #include "session.h"
 #include "state.h"
@@ -107,6 +109,20 @@ sess_client(struct session *s, const struct sockaddr *sa)
 		sess_set(&s->client_addr, norm);
 }
 
+/* The steps the MTA need not wait on: headers and body chunks gathered
+ * for a later stage, where no rule answers (one round trip saved each). */
+static unsigned long
+cb_noreply_flags(const struct policy *p)
+{
+	unsigned long flags = 0;
+
+	if (!pol_answers_at(p, POL_HEADER))
+		flags |= SMFIP_NR_HDR;
+	if (!pol_answers_at(p, POL_BODY))
+		flags |= SMFIP_NR_BODY;
+	return flags;
+}
+
 /* The protocol steps to ask the MTA to skip: every stage no rule needs. */
 static unsigned long
 cb_protocol_flags(const struct policy *p)
@@ -122,7 +138,7 @@ cb_protocol_flags(const struct policy *p)
 	for (i = 0; i < sizeof skip / sizeof skip[0]; i++)
 		if (!pol_needs_stage(p, skip[i].stage))
 			flags |= skip[i].flag;
-	return flags;
+	return flags | cb_noreply_flags(p);
 }
 
 /* Ask for exactly the macros we read (Postfix honours this per milter). */
@@ -151,6 +167,7 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = f0 & (SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
 	*pf1 = f1 & cb_protocol_flags(pol_conn_policy(s->pc));
 	*pf2 = *pf3 = 0;
+	s->noreply = *pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
 	if (f0 & SMFIF_SETSYMLIST)
 		cb_request_macros(ctx);
 	return SMFIS_CONTINUE;
@@ -235,6 +252,21 @@ mlfi_data(SMFICTX *ctx)
 	return stage_eval(ctx, s, POL_DATA);
 }
 
+/* A header or body chunk gathered: no answer when the MTA agreed to
+ * wait for none.  No rule answers there then, so v is "continue"; an
+ * answer the MTA does not read would be taken for the next one's. */
+static sfsistat
+gathered(SMFICTX *ctx, struct session *s, unsigned long nr_flag,
+    struct pol_verdict *v)
+{
+	if (!(s->noreply & nr_flag))
+		return reply_apply(ctx, s, v);
+	if (v->action != POL_CONTINUE)
+		log_msg(LOG_ERR, "internal error: rule %s answered at a stage "
+		    "the MTA does not wait on; ignored", v->rule ? v->rule : "none");
+	return SMFIS_NOREPLY;
+}
+
 static sfsistat
 mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -248,7 +280,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	env.hdr_name = name;
 	env.hdr_value = value;
 	stage_verdict(s, POL_HEADER, &env, &v);
-	return reply_apply(ctx, s, &v);
+	return gathered(ctx, s, SMFIP_NR_HDR, &v);
 }
 
 static sfsistat
@@ -277,7 +309,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	env.body = chunk;
 	env.body_len = len;
 	stage_verdict(s, POL_BODY, &env, &v);
-	return reply_apply(ctx, s, &v);
+	return gathered(ctx, s, SMFIP_NR_BODY, &v);
 }
 
 static sfsistat

@@ -32,6 +32,7 @@ struct session {
 	int size_given;			/* size came from SIZE= */
 	int helo_seen;
 	int has_held;			/* a verdict from connect waits for a reply stage */
+	unsigned long noreply;		/* SMFIP_NR_* the MTA agreed to */
 	struct pol_verdict held;
 	char *quarantine;		/* reason to quarantine at eom, or NULL */
 };

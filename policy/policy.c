@@ -153,6 +153,20 @@ pol_needs_stage(const struct policy *p, enum pol_stage stage)
 	return (p->stages >> stage) & 1;
 }
 
+int
+pol_answers_at(const struct policy *p, enum pol_stage stage)
+{
+	int i;
+
+	if (stage == POL_CONNECT || stage == POL_MAIL || stage == POL_EOM ||
+	    (stage == POL_RCPT && p->relay.enabled))
+		return 1;	/* held verdicts, new messages, errors, the relay check */
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].stage == stage)
+			return 1;
+	return 0;
+}
+
 struct pol_conn *
 pol_conn_new(struct policy *p, struct store *st)
 {

@@ -143,6 +143,11 @@ int pol_rule_count(const struct policy *p);
 /* Non-zero if some rule or relay check may need this stage's callback. */
 int pol_needs_stage(const struct policy *p, enum pol_stage stage);
 
+/* Non-zero if a rule may answer at this stage.  A stage can be needed
+ * only to gather (headers for header keys, the body for fingerprints and
+ * byte counts): then the MTA need not wait for an answer there. */
+int pol_answers_at(const struct policy *p, enum pol_stage stage);
+
 struct store_req;
 
 /* The counter of limit rule `rule` for `key`, written as the log writes

@@ -170,6 +170,7 @@ START_TEST(test_body_rule)
 	struct pol_verdict v;
 
 	ck_assert(pol_needs_stage(p, POL_BODY));
+	ck_assert(!pol_answers_at(p, POL_BODY));	/* gathered, decided at eom */
 	ck_assert_int_eq(send_msg(p, st, &m, 0).action, POL_CONTINUE);
 	ck_assert_int_eq(send_msg(p, st, &m, 1000).action, POL_CONTINUE);
 	v = send_msg(p, st, &m, 2000);
@@ -225,6 +226,8 @@ START_TEST(test_message_id_rule)
 
 	ck_assert(!pol_needs_stage(p, POL_BODY));
 	ck_assert(pol_needs_stage(p, POL_HEADER));
+	ck_assert(!pol_answers_at(p, POL_HEADER));	/* gathered, decided at eoh */
+	ck_assert(pol_answers_at(p, POL_EOH));
 	ck_assert_int_eq(send_msg(p, st, &m, 0).action, POL_CONTINUE);
 	m.client = "192.0.2.99";	/* no per: anywhere */
 	m.msgid = " 1@x.test ";

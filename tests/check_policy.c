@@ -296,6 +296,7 @@ START_TEST(test_needed_stages)
 	struct policy *q = load_text("rules = ( { name = \"x\"; when = { helo = \"a\"; }; action = \"reject\"; } );");
 
 	ck_assert(pol_needs_stage(p, POL_HEADER));
+	ck_assert(pol_answers_at(p, POL_HEADER));	/* a header rule answers there */
 	ck_assert(pol_needs_stage(p, POL_DATA));
 	ck_assert(!pol_needs_stage(p, POL_BODY));
 	ck_assert(!pol_needs_stage(p, POL_EOH));

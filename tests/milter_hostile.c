@@ -165,6 +165,22 @@ healthy(const char *after)
 	mc_close(c);
 }
 
+/* hostile.conf gathers the body for a fingerprint, and a header rule
+ * answers at each header: one round trip saved, the other kept. */
+static void
+case_negotiation(void)
+{
+	struct mc_conn *c = conn_open(TIMEOUT_MS);
+
+	if (c == NULL)
+		return;
+	check(mc_no_reply(c, SMFIC_BODY), "negotiation: no answer asked for "
+	    "body chunks (only gathered)");
+	check(!mc_no_reply(c, SMFIC_HEADER), "negotiation: headers answered "
+	    "(a header rule may refuse there)");
+	mc_close(c);
+}
+
 /* ---- stages out of order ---- */
 
 struct step { int cmd; const char *data; size_t len; };
@@ -516,6 +532,7 @@ main(int argc, char **argv)
 	milter_pid = (pid_t)atoi(argv[2]);
 	signal(SIGPIPE, SIG_IGN);
 	healthy("nothing");
+	case_negotiation();
 	case_disorder();
 	case_values();
 	case_nul();
