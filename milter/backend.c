@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "store_timed.h"
 #include "xmalloc.h"
 
 static void
@@ -79,7 +80,9 @@ backend_redis(const struct pol_settings *ps)
 	if (r->password != NULL)
 		o.password = xstrdup(r->password);
 	server_split(r->server, &o);
-	st = store_redis_new(&o);
+	/* timed inside the fallback: a Redis failure answered from memory
+	 * still counts as a store error in the stats line */
+	st = store_timed_new(store_redis_new(&o));
 	if (r->local)
 		st = store_fallback_new(st, store_memory_new(ps->max_keys));
 	free(o.password);

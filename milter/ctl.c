@@ -1,5 +1,6 @@
 /* ctl.c: the control socket, server and client; see ctl.h. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,9 +16,11 @@
 
 #include "ctl.h"
 #include "current.h"
+#include "listen.h"
 #include "log.h"
 #include "policy.h"
 #include "reload.h"
+#include "replies.h"
 #include "session.h"
 #include "state.h"
 #include "stats.h"
@@ -27,6 +30,9 @@
 
 static int ctl_fd = -1;
 static char *ctl_path;
+static pthread_t ctl_thread;
+static int ctl_running;
+static atomic_int ctl_stopping;
 
 static int
 addr_of(const char *path, struct sockaddr_un *a)
@@ -41,24 +47,29 @@ addr_of(const char *path, struct sockaddr_un *a)
 
 /* show or reset RULE KEY against the current policy and the store. */
 static void
-cmd_counter(int reset, const char *rule, const char *key, char *out)
+cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 {
 	struct policy *p = current_get();
+	struct store *st = state_store();
+	char rule[REPLY_VALUE_MAX + 1], key[REPLY_VALUE_MAX + 1];
 	unsigned char id[POL_ID_MAX];
 	struct store_req look;
 	struct store_res res;
 	size_t idlen;
 
-	if (pol_counter(p, rule, key, id, &idlen, &look) < 0)
-		snprintf(out, STATS_LINE, "error no limit rule \"%.64s\" with a "
-		    "key like \"%.128s\"", rule, key);
-	else if (reset && store_reset(state_store(), id, idlen) == STORE_OK) {
-		snprintf(out, STATS_LINE, "ok reset rule=%.64s key=%.128s", rule,
-		    key);
-		log_msg(LOG_NOTICE, "ctl: reset rule=%.64s key=%.128s", rule, key);
-	} else if (!reset && store_take(state_store(), &look, sess_now_ms(), &res) ==
+	reply_clean(rule_in, rule, sizeof rule);
+	reply_clean(key_in, key, sizeof key);
+	if (p == NULL || st == NULL)
+		snprintf(out, STATS_LINE, "error the milter is stopping");
+	else if (pol_counter(p, rule_in, key_in, id, &idlen, &look) < 0)
+		snprintf(out, STATS_LINE, "error no limit rule \"%s\" with a "
+		    "key like \"%s\"", rule, key);
+	else if (reset && store_reset(st, id, idlen) == STORE_OK) {
+		snprintf(out, STATS_LINE, "ok reset rule=%s key=%s", rule, key);
+		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);
+	} else if (!reset && store_take(st, &look, sess_now_ms(), &res) ==
 	    STORE_OK)
-		snprintf(out, STATS_LINE, "ok rule=%.64s key=%.128s used=%llu "
+		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu "
 		    "next=%s retry_after=%llus", rule, key,
 		    (unsigned long long)res.count, res.allowed ? "allowed" :
 		    "refused", (unsigned long long)(res.retry_after_ms + 999) / 1000);
@@ -118,7 +129,7 @@ ctl_serve(int fd)
 	ssize_t n;
 
 	if (!peer_allowed(fd)) {
-		if (write(fd, denied, sizeof denied - 1) < 0)
+		if (send(fd, denied, sizeof denied - 1, MSG_NOSIGNAL) < 0)
 			log_msg(LOG_DEBUG, "ctl: the client left");
 		return;
 	}
@@ -129,7 +140,7 @@ ctl_serve(int fd)
 	line[n] = '\0';
 	ctl_command(line, out);
 	strcat(out, "\n");
-	if (write(fd, out, strlen(out)) < 0)
+	if (send(fd, out, strlen(out), MSG_NOSIGNAL) < 0)
 		log_msg(LOG_DEBUG, "ctl: the client left: %s", strerror(errno));
 }
 
@@ -139,13 +150,30 @@ ctl_main_loop(void *arg)
 	int fd;
 
 	(void)arg;
-	while ((fd = accept(ctl_fd, NULL, NULL)) >= 0 || errno == EINTR) {
-		if (fd < 0)
-			continue;
-		ctl_serve(fd);
-		close(fd);
+	while (!atomic_load(&ctl_stopping)) {
+		if ((fd = accept(ctl_fd, NULL, NULL)) >= 0) {
+			ctl_serve(fd);
+			close(fd);
+		} else if (errno != EINTR && !atomic_load(&ctl_stopping)) {
+			/* out of descriptors under load: wait, do not give up */
+			log_msg(LOG_WARNING, "ctl: accept: %s", strerror(errno));
+			usleep(100000);
+		}
 	}
 	return NULL;
+}
+
+/* Whatever is at path may be replaced only if it is a socket no process
+ * answers on: a typo must not delete a file, nor this milter's own MTA
+ * socket or another instance's control socket. */
+static int
+path_free(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT;
+	return S_ISSOCK(st.st_mode) && !listen_socket_live(path);
 }
 
 void
@@ -153,18 +181,25 @@ ctl_listen(const char *path, const char *user)
 {
 	struct passwd *pw = user != NULL ? getpwnam(user) : NULL;
 	struct sockaddr_un a;
+	mode_t old_mask;
+	int rc;
 
 	if (path == NULL || path[0] == '\0')
 		return;
-	if (addr_of(path, &a) < 0 ||
+	if (addr_of(path, &a) < 0 || !path_free(path) ||
 	    (ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		log_msg(LOG_WARNING, "ctl: cannot use %s; no control socket", path);
+		log_msg(LOG_WARNING, "ctl: %s is too long, in use or not a "
+		    "socket; no control socket", path);
 		return;
 	}
 	unlink(path);
-	if (bind(ctl_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    chmod(path, 0600) < 0 || listen(ctl_fd, 8) < 0 ||
-	    (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) < 0)) {
+	/* made 0600 as it is bound, and given away without following a
+	 * link: no chmod or chown by path while the directory may change */
+	old_mask = umask(0177);
+	rc = bind(ctl_fd, (struct sockaddr *)&a, sizeof a);
+	umask(old_mask);
+	if (rc < 0 || listen(ctl_fd, 8) < 0 ||
+	    (pw != NULL && lchown(path, pw->pw_uid, pw->pw_gid) < 0)) {
 		log_msg(LOG_WARNING, "ctl: cannot listen on %s: %s; no control "
 		    "socket", path, strerror(errno));
 		close(ctl_fd);
@@ -177,20 +212,27 @@ ctl_listen(const char *path, const char *user)
 void
 ctl_serve_start(void)
 {
-	pthread_t t;
-
 	if (ctl_fd < 0)
 		return;
-	if (pthread_create(&t, NULL, ctl_main_loop, NULL) != 0) {
+	if (pthread_create(&ctl_thread, NULL, ctl_main_loop, NULL) != 0) {
 		log_msg(LOG_WARNING, "ctl: no thread; no control socket");
 		return;
 	}
-	pthread_detach(t);
+	ctl_running = 1;
 }
 
 void
 ctl_stop(void)
 {
+	atomic_store(&ctl_stopping, 1);
+	if (ctl_fd >= 0)
+		shutdown(ctl_fd, SHUT_RDWR);	/* wakes accept() */
+	if (ctl_running)
+		pthread_join(ctl_thread, NULL);
+	ctl_running = 0;
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	ctl_fd = -1;
 	if (ctl_path != NULL)
 		unlink(ctl_path);
 	free(ctl_path);
@@ -210,12 +252,15 @@ ctl_usage(void)
 static int
 ctl_send(const char *path, const char *line)
 {
+	struct timeval tv = { 10, 0 };	/* a milter that hangs: exit 69 */
 	struct sockaddr_un a;
 	char buf[STATS_LINE + 8];
 	ssize_t n;
 	int fd;
 
 	if (addr_of(path, &a) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
 	    connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
 		fprintf(stderr, "milter-policy ctl: cannot reach %s: %s\n", path,
 		    strerror(errno));
@@ -272,6 +317,12 @@ ctl_main(int argc, char **argv, const char *default_policy)
 	for (line[0] = '\0'; i < argc && len + strlen(argv[i]) + 2 < sizeof line; i++)
 		len += (size_t)snprintf(line + len, sizeof line - len, "%s%s",
 		    argv[i], i + 1 < argc ? " " : "\n");
+	if (i < argc) {
+		fprintf(stderr, "milter-policy ctl: the command is longer than "
+		    "%zu bytes\n", sizeof line - 2);
+		pol_unref(p);
+		return EX_USAGE;
+	}
 	rc = ctl_send(sock, line);
 	pol_unref(p);
 	return rc;

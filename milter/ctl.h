@@ -8,14 +8,16 @@
 #ifndef CTL_H
 #define CTL_H
 
-/* Listen on path while still root, the socket given to user (may be
- * NULL); a failure is logged and the milter runs on without it. */
+/* Listen on path while still root, the socket made 0600 and given to
+ * user (may be NULL).  Only a missing path or a stale socket is replaced;
+ * a failure is logged and the milter runs on without it. */
 void ctl_listen(const char *path, const char *user);
 
 /* Serve from a thread of its own (after the signal mask is set). */
 void ctl_serve_start(void);
 
-/* Stop serving and remove the socket. */
+/* Stop serving (the thread is joined) and remove the socket; call it
+ * before the store closes. */
 void ctl_stop(void);
 
 /* The client: `milter-policy ctl [-c FILE] [-s SOCKET] COMMAND ...`. */

@@ -26,9 +26,8 @@ listen_path(const char *conn)
 	return conn[0] == '/' ? conn : NULL;
 }
 
-/* Does a process accept connections on this unix socket path? */
-static int
-socket_live(const char *path)
+int
+listen_socket_live(const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd, live;
@@ -43,30 +42,31 @@ socket_live(const char *path)
 	return live;
 }
 
-/* The mode and group the policy gives the socket file. */
+/* The group the policy gives the socket file.  Never through a symbolic
+ * link: whoever can write the directory could aim root's chown anywhere. */
 static void
-socket_access(const char *path, const struct pol_settings *ps)
+socket_group(const char *path, const struct pol_settings *ps)
 {
 	struct group *gr;
 
-	if (ps->socket_group != NULL) {
-		if ((gr = getgrnam(ps->socket_group)) == NULL)
-			log_msg(LOG_WARNING, "milter.socket_group \"%s\": no such "
-			    "group; %s keeps its group", ps->socket_group, path);
-		else if (chown(path, (uid_t)-1, gr->gr_gid) < 0)
-			log_msg(LOG_WARNING, "chgrp %s %s: %s", ps->socket_group,
-			    path, strerror(errno));
-	}
-	if (chmod(path, ps->socket_mode) < 0)
-		log_msg(LOG_WARNING, "chmod %s: %s", path, strerror(errno));
+	if (ps->socket_group == NULL)
+		return;
+	if ((gr = getgrnam(ps->socket_group)) == NULL)
+		log_msg(LOG_WARNING, "milter.socket_group \"%s\": no such "
+		    "group; %s keeps its group", ps->socket_group, path);
+	else if (lchown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_msg(LOG_WARNING, "chgrp %s %s: %s", ps->socket_group,
+		    path, strerror(errno));
 }
 
 void
 listen_open(const char *conn, const struct pol_settings *ps)
 {
 	const char *path = listen_path(conn);
+	mode_t old_mask;
+	int rc;
 
-	if (path != NULL && socket_live(path)) {
+	if (path != NULL && listen_socket_live(path)) {
 		log_msg(LOG_ERR, "another milter answers on %s: stop it first "
 		    "(or give this one another socket)", path);
 		exit(EX_UNAVAILABLE);
@@ -76,12 +76,16 @@ listen_open(const char *conn, const struct pol_settings *ps)
 		log_msg(LOG_ERR, "cannot use milter socket %s", conn);
 		exit(EX_USAGE);
 	}
-	/* 1: a socket file left by a milter that died is removed first */
-	if (smfi_opensocket(1) == MI_FAILURE) {
+	/* 1: a socket file left by a milter that died is removed first.  The
+	 * umask gives the socket its mode as it is made: no chmod by path. */
+	old_mask = umask(0777 & ~ps->socket_mode);
+	rc = smfi_opensocket(1);
+	umask(old_mask);
+	if (rc == MI_FAILURE) {
 		log_msg(LOG_ERR, "cannot listen on %s: in use, or its directory "
 		    "is missing or not writable", conn);
 		exit(EX_OSERR);
 	}
 	if (path != NULL)
-		socket_access(path, ps);
+		socket_group(path, ps);
 }

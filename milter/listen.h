@@ -10,6 +10,9 @@
 /* The filesystem path of a unix: socket, or NULL for inet sockets. */
 const char *listen_path(const char *conn);
 
+/* Does a process accept connections on this unix socket path? */
+int listen_socket_live(const char *path);
+
 /* Register the callbacks and listen on conn; a stale unix socket file is
  * replaced, but a live one (another instance answers there) is refused.
  * Exits with a sysexits code, logged, when it cannot. */

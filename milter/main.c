@@ -153,7 +153,7 @@ drop_privileges(const char *user, const char *sock, const char *sock_group)
 		exit(EX_CONFIG);
 	}
 	/* The socket is the user's; its group stays milter.socket_group's. */
-	if (sock != NULL && chown(sock, pw->pw_uid, sock_group != NULL ?
+	if (sock != NULL && lchown(sock, pw->pw_uid, sock_group != NULL ?
 	    (gid_t)-1 : pw->pw_gid) < 0)
 		log_msg(LOG_WARNING, "chown %s: %s", sock, strerror(errno));
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
@@ -205,6 +205,7 @@ run(const struct options *o, struct policy *p)
 	if (state_open(ps) < 0) {
 		if (listen_path(conn) != NULL)
 			unlink(listen_path(conn));
+		ctl_stop();
 		return EX_CONFIG;
 	}
 	state_start_saver();
@@ -213,12 +214,12 @@ run(const struct options *o, struct policy *p)
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
+	ctl_stop();		/* before the store it reads goes */
 	state_close();
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
 	if (o->pidfile != NULL)
 		unlink(o->pidfile);
-	ctl_stop();
 	current_set(NULL);
 	pol_unref(p);
 	return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;

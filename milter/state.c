@@ -63,7 +63,7 @@ state_open(const struct pol_settings *ps)
 {
 	if (ps->backend == POL_BACKEND_REDIS) {
 		/* The server keeps the counters: no state file. */
-		store = store_timed_new(backend_redis(ps));
+		store = backend_redis(ps);	/* timed there */
 		if (store != NULL)
 			log_msg(LOG_INFO, "state: counters on redis %s, keys "
 			    "prefixed %s", ps->redis.server, ps->redis.prefix);

@@ -91,7 +91,8 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 			*next++ = '\0';
 		env_set(&r->limit->keys[i], v, &env, hdrs, &owned[i]);
 	}
-	*idlen = i == n && (v == NULL || n == 0) ?
+	/* every value used, none left over; a rule without keys is "*" */
+	*idlen = i == n && (n == 0 ? strcmp(key, "*") == 0 : v == NULL) ?
 	    rl_id(r, &env, hdrs, id, human) : 0;
 	if (*idlen > 0)
 		rl_request(r, id, *idlen, 1, look);

@@ -475,7 +475,7 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 		    text_clean(rep->str, msg, sizeof msg) :
 		    "unexpected answer to the script";
 	health(r, ok, why);
-	conn_give(r, c, rep == NULL);
+	conn_give(r, c, !ok);	/* a wrong answer may leave more behind it */
 	freeReplyObject(rep);
 	return ok ? STORE_OK : STORE_ERROR;
 }
@@ -518,7 +518,7 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 	rep = command(r, c, 2, argv, len, &why);
 	ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
 	health(r, ok, rep == NULL ? why : "DEL refused");
-	conn_give(r, c, rep == NULL);
+	conn_give(r, c, !ok);	/* a wrong answer may leave more behind it */
 	freeReplyObject(rep);
 	return ok ? STORE_OK : STORE_ERROR;
 }

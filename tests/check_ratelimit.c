@@ -406,6 +406,13 @@ START_TEST(test_counter_by_log_key)
 	ck_assert_int_eq(pol_counter(r.p, "net-from", "198.51.100.7,a,b", id,
 	    &idlen, &look), -1);
 	rig_close(&r);
+	/* a rule without keys has one counter, written "*" */
+	rig_open(&r, "rules = ( { name = \"all\"; limit = { count = "
+	    "\"messages\"; rate = \"2/1h\"; }; } );");
+	ck_assert_int_eq(pol_counter(r.p, "all", "*", id, &idlen, &look), 0);
+	ck_assert_int_eq(pol_counter(r.p, "all", "192.0.2.1", id, &idlen,
+	    &look), -1);
+	rig_close(&r);
 }
 END_TEST
 

@@ -81,6 +81,9 @@ expect_reply mail 453 4.7.0 "" "the old policy still enforces 2/1m"
 
 # ctl: see why 127.0.0.4 is refused, unblock it now; nobody else may ask.
 CTL="$MILTER_BIN ctl -s $WORK/ctl.sock"
+got=$(stat -c '%a %U' "$WORK/ctl.sock")
+[ "$got" = "600 nobody" ] && e2e_ok "the control socket is mode 600, owned by milter.user" ||
+	e2e_fail "the control socket is \"$got\", want \"600 nobody\""
 out=$($CTL show client-msgs 127.0.0.4)
 echo "$out" | grep -q "^ok rule=client-msgs key=127.0.0.4 used=2 next=refused" &&
 	e2e_ok "ctl show: 127.0.0.4 has used 2 and is refused" ||
@@ -113,6 +116,21 @@ write_policy 2/1m dry-run
 out=$($CTL reload)
 echo "$out" | grep -q "^ok reloaded" && e2e_ok "ctl reload of a valid file: ok reloaded" ||
 	e2e_fail "ctl reload, got \"$out\""
+# Another instance (another milter socket, the same policy) leaves the
+# live control socket alone and runs without one.
+"$MILTER_BIN" -f -c "$WORK/policy.conf" -p "unix:$WORK/third.sock" >"$WORK/third.log" 2>&1 </dev/null &
+third=$!
+e2e_track "$third"
+e2e_wait 5 grep -q "no control socket" "$WORK/third.log"
+kill "$third"
+e2e_wait 10 e2e_dead "$third"
+out=$($CTL stats)
+if grep -q "ctl: .* in use or not a socket; no control socket" "$WORK/third.log" &&
+	echo "$out" | grep -q "^ok stats"; then
+	e2e_ok "a second instance leaves the live control socket alone; it still answers"
+else
+	e2e_fail "a second instance and the control socket: it said \"$(tail -n 2 "$WORK/third.log")\", ctl stats then: \"$out\""
+fi
 smtp_try --local-interface 127.0.0.3 --to user@other.org
 expect_reply rcpt 250 2.1.5 "" "dry-run: a relay attempt gets 250"
 expect_log "would-reject stage=rcpt rule=relay code=550 .*rcpt=<user@other.org>" \

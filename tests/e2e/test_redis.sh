@@ -131,6 +131,13 @@ expect_reply mail 453 4.7.0 "3 per 1 min" \
 	"redis down, on_error local: message 4 gets 453 4.7.0 from the memory fallback"
 expect_log "unavailable .*counting in this milter's memory" \
 	"milter log: the fallback to memory is logged"
+before=$(grep -c "stats:" "$MILTER_LOG")
+kill -USR2 "$(milter_pid)"
+e2e_wait 3 sh -c "[ \$(grep -c 'stats:' '$MILTER_LOG') -gt $before ]"
+last=$(grep "stats:" "$MILTER_LOG" | tail -n 1)
+echo "$last" | grep -Eq "store_errors=[1-9]" &&
+	e2e_ok "on_error local: the stats line still counts Redis' failures" ||
+	e2e_fail "on_error local: stats line \"$last\", want store_errors above 0"
 
 pf_stop
 milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
