@@ -368,6 +368,7 @@ case_many_recipients(void)
 
 	if (c == NULL)
 		return;
+	memset(&r, 0, sizeof r);
 	mc_connect(c, "h", "198.51.100.1", 25, NULL);
 	mc_mail(c, from, NULL);
 	for (i = 0; i < 10000 && sane; i++) {
