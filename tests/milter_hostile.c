@@ -181,6 +181,37 @@ case_negotiation(void)
 	mc_close(c);
 }
 
+/* SMFIC_QUIT_NC: a new session on the same connection, after the first
+ * one's close; the negotiated steps still hold and answers line up. */
+static void
+case_quit_nc(void)
+{
+	static const char *from[] = { "<q@client.test>", NULL };
+	static const char *to[] = { "<u@example.com>", NULL };
+	struct mc_conn *c = conn_open(2000);
+	struct mc_packet pk;
+	struct mc_reply r;
+	int round, ok = 1;
+
+	if (c == NULL)
+		return;
+	for (round = 0; round < 2 && ok; round++) {
+		memset(&r, 0, sizeof r);
+		ok = mc_connect(c, "h", "198.51.100.9", 25, NULL) >= 0 &&
+		    mc_mail(c, from, NULL) >= 0 && mc_rcpt(c, to, NULL) >= 0 &&
+		    mc_header(c, "Subject", "x", NULL) >= 0 &&
+		    mc_eoh(c, NULL) >= 0 && mc_body(c, "b\r\n", 3, NULL) >= 0 &&
+		    mc_eom(c, &r) == MC_OK &&
+		    (r.action == SMFIR_CONTINUE || r.action == SMFIR_ACCEPT);
+		if (round == 0)
+			mc_send(c, SMFIC_QUIT_NC, "", 0);
+	}
+	mc_set_timeout(c, 300);
+	check(ok && mc_read(c, &pk) == MC_TIMEOUT, "QUIT_NC, then a second "
+	    "session on the same connection: its answers line up, none extra");
+	mc_close(c);
+}
+
 /* ---- stages out of order ---- */
 
 struct step { int cmd; const char *data; size_t len; };
@@ -534,6 +565,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	healthy("nothing");
 	case_negotiation();
+	case_quit_nc();
 	case_disorder();
 	case_values();
 	case_nul();
