@@ -1,8 +1,8 @@
 /* ctl.c: the control socket, server and client; see ctl.h. */
 #include <errno.h>
-#include <stdatomic.h>
-#include <pwd.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
