@@ -38,6 +38,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "replies.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -427,24 +428,12 @@ script_answer_ok(const redisReply *rep)
 	return rep->element[0]->integer <= 1 && rep->element[3]->integer <= 1;
 }
 
-/* The server's error text, fit for a log line: no control characters. */
-static const char *
-text_clean(const char *s, char *out, size_t outsz)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < outsz; i++)
-		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	out[i] = '\0';
-	return out;
-}
-
 /* Run the script of req's kind: op "take" or "give". */
 static enum store_result
 redis_call(struct store_redis *r, const struct store_req *req, const char *op,
     struct store_res *res)
 {
-	char key[KEY_MAX], args[6][24], msg[128];
+	char key[KEY_MAX], args[6][24], msg[REPLY_VALUE_MAX + 1];
 	const char *why = NULL;
 	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
 	redisContext *c = conn_take(r, &why);
@@ -470,10 +459,11 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 		res->first_over = (int)rep->element[3]->integer;
 		res->evicting = 0;
 	}
-	if (rep != NULL && !ok && why == NULL)
-		why = rep->type == REDIS_REPLY_ERROR ?
-		    text_clean(rep->str, msg, sizeof msg) :
-		    "unexpected answer to the script";
+	if (rep != NULL && !ok && why == NULL && rep->type == REDIS_REPLY_ERROR) {
+		reply_clean(rep->str, msg, sizeof msg);	/* any byte: for the log */
+		why = msg;
+	} else if (rep != NULL && !ok && why == NULL)
+		why = "unexpected answer to the script";
 	health(r, ok, why);
 	conn_give(r, c, !ok);	/* a wrong answer may leave more behind it */
 	freeReplyObject(rep);
