@@ -89,7 +89,9 @@ set_size(struct conf *cf, const config_setting_t *s)
 	struct cond *c;
 	char *end;
 
-	if (strchr("<>=", v[0]) == NULL || !isdigit((unsigned char)v[1])) {
+	/* v[0] first: strchr() finds the terminator, so "" would pass */
+	if (v[0] == '\0' || strchr("<>=", v[0]) == NULL ||
+	    !isdigit((unsigned char)v[1])) {
 		conf_error(cf, s, "size \"%s\": expected \">BYTES\", \"<BYTES\" "
 		    "or \"=BYTES\", e.g. \">10000000\"", v);
 		return;

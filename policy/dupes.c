@@ -75,7 +75,8 @@ dup_header_fp(const char *value, int message_id, unsigned char fp[DUP_FP_LEN])
 	for (p = value; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
 		;
 	end = p + strlen(p);
-	while (end > p && strchr(" \t\r\n", end[-1]) != NULL)
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\r' || end[-1] == '\n'))
 		end--;
 	if (message_id && end - p >= 2 && *p == '<' && end[-1] == '>') {
 		p++;
