@@ -8,6 +8,8 @@
 #   make demo     show each kind of reply through a private Postfix (after make check)
 #   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
 #   make uninstall
+#   make deb      the Debian package, built in a copy under DEB_DIR=build/deb
+#   make check-deb  build it, install, upgrade, remove and purge it (root)
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
@@ -37,7 +39,7 @@ TESTS      = $(patsubst %.c,%,$(sort $(wildcard tests/check_*.c)))
 EXAMPLE   ?= examples/policy.conf
 RUN_SOCKET ?= unix:$(CURDIR)/run/milter-policy.sock
 
-.PHONY: all check check-run unit unit-asan unit-tsan fuzz fuzz-quick fuzz-run e2e deps run demo bench install uninstall clean
+.PHONY: all check check-run unit unit-asan unit-tsan fuzz fuzz-quick fuzz-run e2e deps run demo bench install uninstall clean deb check-deb
 
 all: milter/milter-policy
 
@@ -214,6 +216,17 @@ install: all
 	    install -m 0644 init/milter-policy.default $(DESTDIR)$(SYSCONFDIR)/default/milter-policy
 	test -e $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf || \
 	    install -m 0644 init/policy.conf $(DESTDIR)$(SYSCONFDIR)/milter-policy/policy.conf
+
+# The Debian package (debian/, README.Debian): built in a copy of the tree
+# under DEB_DIR, after installing the missing build dependencies.
+DEB_DIR ?= build/deb
+deb:
+	sh debian/make-deb.sh $(DEB_DIR)
+
+# Builds, installs, upgrades, removes and purges the package on this
+# machine (root), and leaves it as it was.
+check-deb:
+	sh tests/e2e/run-all.sh tests/e2e/test_deb.sh
 
 # Leaves /etc/milter-policy/policy.conf and /etc/default/milter-policy: the admin's.
 uninstall:
