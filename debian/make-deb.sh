@@ -31,8 +31,12 @@ if ! dpkg-checkbuilddeps >/dev/null 2>&1; then
 		exit 1
 	fi
 	echo "make deb: installing the build dependencies"
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-		build-dep -y -qq ./ >"$dir/build-dep.log" 2>&1 || {
+	export DEBIAN_FRONTEND=noninteractive
+	# stale package lists: update them once and try again
+	apt-get -o DPkg::Lock::Timeout=600 build-dep -y -qq ./ >"$dir/build-dep.log" 2>&1 || {
+		apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+		apt-get -o DPkg::Lock::Timeout=600 build-dep -y -qq ./
+	} >>"$dir/build-dep.log" 2>&1 || {
 		tail -n 20 "$dir/build-dep.log" >&2
 		echo "make deb: apt-get build-dep failed (log: $dir/build-dep.log)" >&2
 		exit 1
