@@ -248,6 +248,7 @@ parse_reject(const char *s, struct rlog_event *ev, int by_milter)
 	ev->has_sender = field_angle(s, "from", ev->sender, sizeof ev->sender);
 	field_angle(s, "to", ev->rcpt, sizeof ev->rcpt);
 	field_angle(s, "helo", ev->helo, sizeof ev->helo);
+	field_angle(s, "sasl_username", ev->user, sizeof ev->user);
 	if (strcmp(ev->reject_stage, "DATA") == 0 ||
 	    strcmp(ev->reject_stage, "END-OF-MESSAGE") == 0)
 		return ev->qid[0] != '\0' ? RLOG_QREJECT : RLOG_REJECT;

@@ -24,7 +24,7 @@ enum rlog_kind {
 	RLOG_CONNECT,		/* smtpd: connect from NAME[ADDR] */
 	RLOG_DISCONNECT,	/* smtpd: disconnect from NAME[ADDR] */
 	RLOG_CLIENT,		/* smtpd: QID: client=NAME[ADDR], sasl_username=U */
-	RLOG_REJECT,		/* smtpd: NOQUEUE: reject: STAGE from ...; from=<> to=<> helo=<> */
+	RLOG_REJECT,		/* smtpd: NOQUEUE: reject: STAGE from ...; from=<> to=<> helo=<> sasl_username=<> */
 	RLOG_MSGID,		/* cleanup: QID: message-id=<ID> */
 	RLOG_FROM,		/* qmgr: QID: from=<S>, size=N, nrcpt=N */
 	RLOG_TO,		/* delivery agent: QID: to=<R>, ... */

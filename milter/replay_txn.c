@@ -320,7 +320,7 @@ noqueue_reject(struct rtxn *t, const struct rlog_event *ev)
 		return;			/* before a transaction: HELO, CONNECT */
 	if ((m = c->attempt) == NULL || !same_sender(m, ev)) {
 		attempt_end(t, c);
-		m = c->attempt = msg_new(c, ev);
+		m = c->attempt = msg_new(c, ev);	/* with its sasl_username */
 		m->sender = ev->has_sender ? xstrdup(ev->sender) : NULL;
 	}
 	reject_step(m, ev);
