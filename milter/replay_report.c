@@ -66,10 +66,11 @@ text_head(FILE *out, const struct rrep *r)
 		    "%lu lines of messages begun before the log, %lu events "
 		    "outside --from/--to\n", r->txn.evicted, r->txn.orphans,
 		    r->txn.outside);
-	fprintf(out, "this policy: %lu accepted, %lu refused (%lu recipients), "
-	    "%lu refused by Postfix itself or never sent, %lu undecided "
-	    "(errors)\n", res->total.accepted, res->total.refused,
-	    res->total.rcpts_refused, res->total.mta_refused, res->total.errors);
+	fprintf(out, "this policy: %lu accepted, %lu refused, %lu recipient%s "
+	    "refused, %lu refused by Postfix itself or never sent, %lu "
+	    "undecided (errors)\n", res->total.accepted, res->total.refused,
+	    res->total.rcpts_refused, res->total.rcpts_refused == 1 ? "" : "s",
+	    res->total.mta_refused, res->total.errors);
 }
 
 static void
