@@ -23,7 +23,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Werror
-PKGS      = libconfig libsodium libpcre2-8 hiredis
+PKGS      = libconfig libsodium libpcre2-8 hiredis zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -58,6 +58,14 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# check_replay also tests milter/'s log reader for `replay` (pure code,
+# no libmilter): its sources are built in, for each sanitizer too.
+REPLAY_SRC = milter/replay_log.c milter/replay_txn.c milter/replay_res.c milter/replay_run.c
+REPLAY_DEP = $(REPLAY_SRC) $(wildcard milter/replay*.h)
+
+tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
 BENCH      = bench/bench_engine bench/null_milter bench/milter_load
 
@@ -97,6 +105,9 @@ $(1)/libpolicy.a: $$(patsubst policy/%.c,$(1)/policy/%.o,$$(POLICY_SRC))
 
 $(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.
@@ -148,6 +159,10 @@ $(FUZZ_DIR)/libpolicy.a: $(FUZZ_OBJ)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+# fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
+$(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPLAY_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
 fuzz: $(FUZZERS)
 	$(MAKE) fuzz-run FUZZ_TIME=$(FUZZ_SECONDS)

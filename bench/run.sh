@@ -89,6 +89,10 @@ summary() {
 		} else
 			print "(rspamd: not measured; make bench PEERS=1 adds it)"
 	}' "$tmp/engine" "$BENCH_SUMMARY"
+	[ ! -s "$BENCH_SUMMARY.replay" ] || awk '{
+		printf "%-36s %9s %9s %9s %-7s %6s %7s  %s%s\n", "replay: " $2 " log lines", $3, "", "",
+		    "s", "", "", "< 60 s, " $4 " MB peak", $3 + 0 < 60 ? "  ok" : "  MISSED" }' \
+		"$BENCH_SUMMARY.replay"
 }
 
 {
@@ -98,6 +102,7 @@ summary() {
 	echo "  bench/bench_engine"
 	echo "  sh bench/milter-load.sh"
 	echo "  E2E_WORKROOT=/dev/shm ${peers}sh tests/e2e/bench-mta.sh"
+	echo "  sh bench/replay.sh"
 	echo
 	echo "$ bench/bench_engine"
 	bench/bench_engine >"$tmp/engine"
@@ -108,6 +113,9 @@ summary() {
 	echo
 	echo "$ E2E_WORKROOT=/dev/shm ${peers}sh tests/e2e/bench-mta.sh"
 	E2E_WORKROOT=/dev/shm sh tests/e2e/bench-mta.sh
+	echo
+	echo "$ sh bench/replay.sh"
+	sh bench/replay.sh
 	echo
 	summary
 	: >"$tmp/done"

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "policy.h"
 #include "reload.h"
+#include "replay.h"
 #include "replies.h"
 #include "state.h"
 #include "try.h"
@@ -53,6 +54,8 @@ usage(FILE *out)
 	    "                         show RULE KEY | reset RULE KEY\n"
 	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
 	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
+	    "       milter-policy replay [-c FILE] [--diff OLD] [--from TIME] [--to TIME]\n"
+	    "                         [--state FILE] [--top N] [--json] LOG...\n"
 	    "\n"
 	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
 	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
@@ -237,6 +240,8 @@ main(int argc, char **argv)
 		return try_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return ctl_main(argc - 1, argv + 1, DEFAULT_POLICY);
+	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
+		return replay_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	parse_options(argc, argv, &o);
 	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
 		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,

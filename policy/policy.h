@@ -176,6 +176,13 @@ void pol_eval(struct pol_conn *c, enum pol_stage stage,
 /* The message is over (delivered when accepted != 0, else refused or aborted). */
 void pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms);
 
+/* describe.c: rule i's name (NULL past the last), whether it is in
+ * dry-run mode, and what it needs that a mail log does not hold ("the
+ * body", "headers other than Message-ID"), or NULL. */
+const char *pol_rule_name(const struct policy *p, int i);
+int pol_rule_dry_run(const struct policy *p, int i);
+const char *pol_rule_needs_content(const struct policy *p, int i);
+
 /* Stage and action names as they appear in logs and the policy file. */
 const char *pol_stage_name(enum pol_stage stage);
 const char *pol_action_name(enum pol_action action);

@@ -3,7 +3,7 @@
 # Runs as root (apt-get); a machine that has them all is left untouched.
 set -e
 PKGS="build-essential pkg-config libmilter-dev libconfig-dev check libsodium-dev
-libpcre2-dev postfix swaks libhiredis-dev redis-server clang valgrind python3"
+libpcre2-dev zlib1g-dev postfix swaks libhiredis-dev redis-server clang valgrind python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
