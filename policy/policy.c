@@ -111,6 +111,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.prefix);
 	free((char *)p->settings.redis.password);
 	free((char *)p->settings.redis.password_file);
+	free((char *)p->settings.policy_service.listen);
 	free(p->path);
 	free(p);
 }

@@ -116,6 +116,10 @@ struct pol_settings {
 		unsigned long timeout_ms;
 		int local;		/* on_error = "local": memory while down */
 	} redis;
+	struct pol_policy_service {	/* policy_service = { }: Postfix's policy protocol */
+		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
+		unsigned long max_connections;	/* open at once; more are refused */
+	} policy_service;
 };
 
 struct policy;
@@ -147,6 +151,11 @@ int pol_needs_stage(const struct policy *p, enum pol_stage stage);
  * only to gather (headers for header keys, the body for fingerprints and
  * byte counts): then the MTA need not wait for an answer there. */
 int pol_answers_at(const struct policy *p, enum pol_stage stage);
+
+/* Why rule i (0 .. pol_rule_count - 1) needs the message content (its
+ * headers or body), or NULL when the envelope and the size suffice; *name
+ * gets the rule's name.  For `-t`: what a door without content cannot serve. */
+const char *pol_rule_content(const struct policy *p, int i, const char **name);
 
 struct store_req;
 
