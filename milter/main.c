@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
+#include "policyd.h"
 #include "reload.h"
 #include "replies.h"
 #include "state.h"
@@ -190,6 +191,8 @@ run(const struct options *o, struct policy *p)
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
 	listen_open(conn, ps);
+	if (policyd_open(ps) < 0)
+		return EX_OSERR;
 	if (!o->foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot run in the background: %s",
 		    strerror(errno));
@@ -206,15 +209,18 @@ run(const struct options *o, struct policy *p)
 		if (listen_path(conn) != NULL)
 			unlink(listen_path(conn));
 		ctl_stop();
+		policyd_stop();
 		return EX_CONFIG;
 	}
 	state_start_saver();
 	ctl_serve_start();
+	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
+	policyd_stop();
 	state_close();
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
@@ -245,6 +251,7 @@ main(int argc, char **argv)
 	}
 	if (o.test) {
 		printf("%s: OK, %d rules\n", o.policy, pol_rule_count(p));
+		policyd_check(p, stdout);
 		pol_unref(p);
 		return 0;
 	}
