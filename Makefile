@@ -147,6 +147,11 @@ $(FUZZ_DIR)/libpolicy.a: $(FUZZ_OBJ)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
+# The policy service's request parser lives in milter/ (glue, no libmilter).
+$(FUZZ_DIR)/fuzz_policyd: tests/fuzz/fuzz_policyd.c milter/policyd_req.c milter/policyd_req.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer -Imilter -o $@ $< milter/policyd_req.c
+
 fuzz: $(FUZZERS)
 	$(MAKE) fuzz-run FUZZ_TIME=$(FUZZ_SECONDS)
 
