@@ -134,6 +134,8 @@ policyd_open(const struct pol_settings *ps)
 		return -1;
 	}
 	pd_max = ps->policy_service.max_connections;
+	log_msg(LOG_INFO, "policy service on %s: it counts the limits that need "
+	    "no message content; the milter counts the others", spec);
 	return 0;
 }
 

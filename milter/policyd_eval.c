@@ -217,6 +217,7 @@ sess_find(struct pd_sess *s, const struct pd_req *r, enum pol_stage stage)
 	if ((p = current_get()) == NULL)
 		return -1;
 	s->pc = pol_conn_new(p, state_store());
+	pol_conn_door(s->pc, POL_DOOR_ENVELOPE);
 	pol_unref(p);
 	snprintf(s->id, sizeof s->id, "%s", id);
 	stats_connection();

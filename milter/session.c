@@ -14,6 +14,8 @@ sess_new(struct policy *p, struct store *st)
 	struct session *s = xcalloc(1, sizeof *s);
 
 	s->pc = pol_conn_new(p, st);
+	if (pol_settings(p)->policy_service.listen != NULL)
+		pol_conn_door(s->pc, POL_DOOR_CONTENT);	/* limits: policyd.h */
 	return s;
 }
 

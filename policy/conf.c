@@ -1054,10 +1054,12 @@ pol_rule_content(const struct policy *p, int i, const char **name)
 	*name = r->name;
 	if (r->dup != NULL)
 		return "it counts duplicate messages";
+	if ((why = condset_content(&r->when)) != NULL ||
+	    (why = condset_content(&r->unless)) != NULL ||
+	    (r->limit != NULL &&
+	    (why = keys_content(r->limit->keys, r->limit->nkeys)) != NULL))
+		return why;
 	if (r->stage == POL_HEADER || r->stage == POL_EOH || r->stage == POL_BODY)
 		return "it is checked at a header or body stage";
-	if ((why = condset_content(&r->when)) != NULL ||
-	    (why = condset_content(&r->unless)) != NULL)
-		return why;
-	return r->limit != NULL ? keys_content(r->limit->keys, r->limit->nkeys) : NULL;
+	return NULL;
 }

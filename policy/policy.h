@@ -172,6 +172,16 @@ int pol_counter(const struct policy *p, const char *rule, const char *key,
  * st (borrowed: it must outlive the connection; NULL when no rule counts). */
 struct pol_conn *pol_conn_new(struct policy *p, struct store *st);
 
+/* Which rules a connection evaluates.  POL_DOOR_ALL: every rule (the
+ * default).  Two front doors that serve one transaction split the rules so
+ * no unit is counted twice: POL_DOOR_ENVELOPE skips the rules that need
+ * the message content (pol_rule_content), POL_DOOR_CONTENT skips the
+ * limit rules that do not.  Rules that count nothing run in both. */
+enum pol_door { POL_DOOR_ALL, POL_DOOR_ENVELOPE, POL_DOOR_CONTENT };
+
+/* Set the rules a connection evaluates, before its first pol_eval. */
+void pol_conn_door(struct pol_conn *c, enum pol_door door);
+
 /* The policy a connection was started on. */
 struct policy *pol_conn_policy(const struct pol_conn *c);
 
