@@ -61,7 +61,8 @@ usage(FILE *out)
 	    "  -P PIDFILE write the process id here once running; removed at stop\n"
 	    "  -f         stay in the foreground and log to stderr as well\n"
 	    "  -t         check the policy file, print its errors as FILE:LINE:,\n"
-	    "             exit 0 when it is valid and 1 when it is not\n"
+	    "             exit 0 when it is valid and 1 when it is not; with\n"
+	    "             policy_service set, name the rules it cannot serve\n"
 	    "  -v         log debug messages too\n"
 	    "  -h         this help;  -V  the version\n"
 	    "\n"
@@ -190,9 +191,9 @@ run(const struct options *o, struct policy *p)
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
-	listen_open(conn, ps);
-	if (policyd_open(ps) < 0)
+	if (policyd_open(ps) < 0)	/* first: nothing to undo when it fails */
 		return EX_OSERR;
+	listen_open(conn, ps);
 	if (!o->foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot run in the background: %s",
 		    strerror(errno));

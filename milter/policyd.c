@@ -25,6 +25,7 @@
 #define PD_BUF_START	2048	/* a connection's buffer grows to PD_REQ_MAX */
 #define PD_IDLE_S	600	/* close a connection idle this long */
 #define PD_EVENTS	64
+#define PD_READS	16	/* reads per wake-up: one busy client cannot hold the thread */
 
 struct pd_conn {
 	int fd;
@@ -267,8 +268,9 @@ static int
 conn_read(struct pd_conn *c)
 {
 	ssize_t n;
+	int i;
 
-	for (;;) {
+	for (i = 0; i < PD_READS; i++) {
 		if (conn_room(c) < 0)
 			return -1;
 		n = read(c->fd, c->buf + c->len, c->cap - c->len);
@@ -283,6 +285,7 @@ conn_read(struct pd_conn *c)
 		if (!c->skipping && conn_requests(c) < 0)
 			return -1;
 	}
+	return 0;	/* more to read: epoll wakes us again */
 }
 
 static void
@@ -321,6 +324,12 @@ pd_main(void *arg)
 			swept = now_s();
 		}
 	}
+}
+
+int
+policyd_listening(void)
+{
+	return pd_fd >= 0;
 }
 
 void

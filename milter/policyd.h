@@ -40,6 +40,11 @@
  * to listen on or it listens; -1, logged, when it cannot. */
 int policyd_open(const struct pol_settings *ps);
 
+/* Non-zero once policyd_open() listens: from then until the process ends
+ * the milter leaves the limits that need no content to the policy service
+ * (policy_service is read at start only; a reload does not change it). */
+int policyd_listening(void);
+
 /* Serve from a thread of its own: after reload_start (the signal mask)
  * and state_open (the store). */
 void policyd_start(void);

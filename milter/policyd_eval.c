@@ -201,7 +201,10 @@ answer_of(const struct pd_sess *s, const struct pol_env *env,
 }
 
 /* The session this request belongs to: a new one at CONNECT or when the
- * client differs; -1 when there is no policy (the daemon is stopping). */
+ * client differs; -1 when there is no policy (the daemon is stopping).
+ * XXX Postfix reopens its policy connection after
+ * smtpd_policy_service_max_ttl, even within a session: the session goes
+ * on here as a new one (its connection counted again). */
 static int
 sess_find(struct pd_sess *s, const struct pd_req *r, enum pol_stage stage)
 {
