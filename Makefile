@@ -57,13 +57,16 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter bench/milter_load
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
 
 bench/null_milter: bench/null_milter.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
+
+bench/null_policyd: bench/null_policyd.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 # The MTA's side of the milter protocol, for the load generator and tests.
 tests/milter_client.o: tests/milter_client.c tests/milter_client.h
