@@ -11,7 +11,8 @@
 #      MAIL, recipient limits at RCPT, a byte limit at END-OF-MESSAGE.
 #   3. The same rows through the milter door: the same codes and texts (a
 #      multi-line reply's lines joined) and the same counters.
-#   4. Requests straight to the socket: IPv6, dry-run, hostile input.
+#   4. Both doors at once: each limit counted by one; duplicates by the milter.
+#   5. Requests straight to the socket: IPv6, dry-run, hostile input.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -52,15 +53,21 @@ else
 	e2e_fail "-t: want exactly one \"rule same-body needs the milter\" line, got: $(cat "$WORK/policy-check.txt")"
 fi
 
-# The milter with fresh counters and a fresh log, for one phase.
+# The same policy without policy_service: the milter alone counts everything.
+grep -v '^policy_service = ' "$WORK/policy.conf" >"$WORK/policy-milter.conf"
+
+# milter_fresh PHASE [POLICY]: the milter with fresh counters and a fresh
+# log (default: policy.conf, both doors open).
 milter_fresh() {
 	[ -n "$(milter_pid)" ] && milter_stop
 	rm -f "$WORK/state"
 	[ -f "$MILTER_LOG" ] && mv "$MILTER_LOG" "$MILTER_LOG.$1"
-	MILTER_WAIT_FOR=$PD_SOCK
-	milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+	MILTER_WAIT_FOR=${2:+$MILTER_SOCKET}
+	MILTER_WAIT_FOR=${MILTER_WAIT_FOR:-$PD_SOCK}
+	milter_start "$MILTER_BIN" -f -c "$WORK/${2:-policy.conf}" -p "$MILTER_SOCKET"
 	e2e_wait 10 test -S "${MILTER_SOCKET#unix:}" || e2e_die "no milter socket"
-	e2e_as_postfix test -w "$PD_SOCK" || e2e_die "the postfix user cannot write to $PD_SOCK"
+	[ -n "$2" ] || e2e_as_postfix test -w "$PD_SOCK" ||
+		e2e_die "the postfix user cannot write to $PD_SOCK"
 }
 
 # pd_raw ATTR=VALUE...: one request to the policy socket; prints the answer.
@@ -182,8 +189,8 @@ smtp_try --local-interface 127.0.0.8 --to user@example.com --body "$body"
 expect_reply eom 452 4.3.1 "bytes" "delay_reject=no: bytes: 452 4.3.1 at end of data"
 
 # ---- 3. the milter door: the same replies and counters.
-e2e_note "3. the same rows through the milter"
-milter_fresh 2
+e2e_note "3. the same rows through the milter alone (no policy_service)"
+milter_fresh 2 policy-milter.conf
 pf_set "smtpd_delay_reject = yes" "smtpd_client_restrictions =" "smtpd_helo_restrictions =" \
 	"smtpd_sender_restrictions =" "smtpd_recipient_restrictions =" \
 	"smtpd_end_of_data_restrictions =" "smtpd_milters = $MILTER_PF_SOCKET"
@@ -221,8 +228,27 @@ for c in "client-rcpts 127.0.0.5" "client-msgs 127.0.0.4"; do
 		e2e_fail "milter: $c: got \"$used\", want used=2 as through the policy service"
 done
 
-# ---- 4. straight to the socket.
-e2e_note "4. requests straight to the policy socket"
+# ---- 4. both doors: the policy service for the envelope, the milter for
+# the content.  Each limit is counted by one door only.
+e2e_note "4. both doors at once"
+milter_fresh 3
+pf_set "smtpd_recipient_restrictions = $POLICY_SVC" "smtpd_end_of_data_restrictions = $POLICY_SVC"
+expect_log "policy service on unix:.*: it counts the limits that need no message content" \
+	"both doors: the start says which door counts what"
+smtp_try --local-interface 127.0.0.4 --to a@example.com,b@example.com
+expect_reply eom 250 2.0.0 "" "both doors: a message with two recipients is queued"
+used=$(ctl_used client-msgs 127.0.0.4)
+[ "$used" = used=1 ] && e2e_ok "both doors: client-msgs 127.0.0.4: one message counted once (used=1)" ||
+	e2e_fail "both doors: client-msgs 127.0.0.4: got \"$used\", want used=1 (counted by one door only)"
+smtp_try --local-interface 127.0.0.5 --to a@example.com,b@example.com,c@example.com
+expect_reply rcpt:3 452 4.5.3 "2 per 1 min" "both doors: recipients over rate: the third RCPT gets 452 4.5.3 (from the policy service)"
+scenario_try 127.0.0.7 2 "--to user@example.com --body duplicate-body-text"
+expect_reply eom 557 5.7.1 "already received 2 times" "both doors: third duplicate: 557 5.7.1 at end of data (from the milter)"
+expect_log "reject stage=eom rule=same-body code=557" "both doors: the duplicate's decision line"
+milter_fresh 4	# fresh: Postfix's policy connections closed
+
+# ---- 5. straight to the socket.
+e2e_note "5. requests straight to the policy socket"
 a=$(pd_raw protocol_state=RCPT client_address=2001:DB8::7 client_port=1 \
 	sender=a@b.example recipient=user@example.com instance=v6.1)
 [ "$a" = "action=550 5.7.1 Mail from 2001:db8::7 is refused" ] &&
