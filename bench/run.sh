@@ -74,7 +74,7 @@ summary() {
 				t = ">= 1.00 of null"; ok = r + 0 >= 1.00 }
 			label = name[i]
 			if (sec[i] == "end-to-end" && name[i] ~ /policyd/ && none[sec[i]]) {
-				r = sprintf("%.2f", med[i] / none[sec[i]]); label = label " (of none)"
+				r = sprintf("%.2f", med[i] / none[sec[i]]); label = label " /none"
 				if (name[i] == "policyd-envelope") { t = ">= 0.95 of none"; ok = r + 0 >= 0.95 } }
 			row(s ": " label, med[i], lo[i], hi[i],
 			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, cpu[i], t, ok)
