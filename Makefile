@@ -67,13 +67,16 @@ REPLAY_DEP = $(REPLAY_SRC) $(wildcard milter/replay*.h)
 tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter bench/milter_load
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
 
 bench/null_milter: bench/null_milter.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
+
+bench/null_policyd: bench/null_policyd.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 # The MTA's side of the milter protocol, for the load generator and tests.
 tests/milter_client.o: tests/milter_client.c tests/milter_client.h
@@ -163,6 +166,11 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 # fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPLAY_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+# The policy service's request parser lives in milter/ (glue, no libmilter).
+$(FUZZ_DIR)/fuzz_policyd: tests/fuzz/fuzz_policyd.c milter/policyd_req.c milter/policyd_req.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer -Imilter -o $@ $< milter/policyd_req.c
 
 fuzz: $(FUZZERS)
 	$(MAKE) fuzz-run FUZZ_TIME=$(FUZZ_SECONDS)

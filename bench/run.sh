@@ -51,7 +51,8 @@ summary() {
 		split($2, k, "="); if (k[2] + 0 >= keys) { keys = k[2] + 0; ns = $6; bytes = $8 } }
 	FILENAME ~ /summary$/ { n++; sec[n] = $1; name[n] = $2; med[n] = $3; lo[n] = $4; hi[n] = $5
 		cpu[n] = $6 ? $6 : ""; c[$1 "/" $2] = $6
-		if ($2 == "null-milter") base[$1] = $3; v[$1 "/" $2] = $3 }
+		if ($2 == "null-milter") base[$1] = $3; if ($2 == "none") none[$1] = $3
+		v[$1 "/" $2] = $3 }
 	END {
 		printf "%-36s %9s %9s %9s %-7s %6s %7s  %s\n", "Summary (medians of the runs above)",
 		    "median", "min", "max", "unit", "ratio", "CPU us", "target"
@@ -71,7 +72,11 @@ summary() {
 				t = ">= 0.95 of null"; ok = r + 0 >= 0.95 }
 			if (sec[i] == "end-to-end" && name[i] == "milter-policy-envelope") {
 				t = ">= 1.00 of null"; ok = r + 0 >= 1.00 }
-			row(s ": " name[i], med[i], lo[i], hi[i],
+			label = name[i]
+			if (sec[i] == "end-to-end" && name[i] ~ /policyd/ && none[sec[i]]) {
+				r = sprintf("%.2f", med[i] / none[sec[i]]); label = label " /none"
+				if (name[i] == "policyd-envelope") { t = ">= 0.95 of none"; ok = r + 0 >= 0.95 } }
+			row(s ": " label, med[i], lo[i], hi[i],
 			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, cpu[i], t, ok)
 		}
 		if (v["milter-alone/rspamd"])

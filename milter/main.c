@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
+#include "policyd.h"
 #include "reload.h"
 #include "replay.h"
 #include "replies.h"
@@ -63,7 +64,8 @@ usage(FILE *out)
 	    "  -P PIDFILE write the process id here once running; removed at stop\n"
 	    "  -f         stay in the foreground and log to stderr as well\n"
 	    "  -t         check the policy file, print its errors as FILE:LINE:,\n"
-	    "             exit 0 when it is valid and 1 when it is not\n"
+	    "             exit 0 when it is valid and 1 when it is not; with\n"
+	    "             policy_service set, name the rules it cannot serve\n"
 	    "  -v         log debug messages too\n"
 	    "  -h         this help;  -V  the version\n"
 	    "\n"
@@ -192,6 +194,8 @@ run(const struct options *o, struct policy *p)
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
+	if (policyd_open(ps) < 0)	/* first: nothing to undo when it fails */
+		return EX_OSERR;
 	listen_open(conn, ps);
 	if (!o->foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot run in the background: %s",
@@ -209,15 +213,18 @@ run(const struct options *o, struct policy *p)
 		if (listen_path(conn) != NULL)
 			unlink(listen_path(conn));
 		ctl_stop();
+		policyd_stop();
 		return EX_CONFIG;
 	}
 	state_start_saver();
 	ctl_serve_start();
+	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
+	policyd_stop();
 	state_close();
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
@@ -250,6 +257,7 @@ main(int argc, char **argv)
 	}
 	if (o.test) {
 		printf("%s: OK, %d rules\n", o.policy, pol_rule_count(p));
+		policyd_check(p, stdout);
 		pol_unref(p);
 		return 0;
 	}

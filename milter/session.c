@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "policyd.h"
 #include "session.h"
 #include "xmalloc.h"
 
@@ -14,6 +15,8 @@ sess_new(struct policy *p, struct store *st)
 	struct session *s = xcalloc(1, sizeof *s);
 
 	s->pc = pol_conn_new(p, st);
+	if (policyd_listening())
+		pol_conn_door(s->pc, POL_DOOR_CONTENT);	/* limits: policyd.h */
 	return s;
 }
 

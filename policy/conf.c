@@ -463,6 +463,43 @@ static const struct setting state_settings[] = {
 	{ "redis", TYPE_GROUP, set_redis },
 };
 
+/* ---- policy_service = { } ---- */
+
+static void
+set_ps_listen(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] == '\0') {
+		free((char *)cf->p->settings.policy_service.listen);
+		cf->p->settings.policy_service.listen = NULL;	/* "": off */
+		return;
+	}
+	if ((strncmp(v, "unix:/", 6) != 0 && strncmp(v, "inet:", 5) != 0 &&
+	    strncmp(v, "inet6:", 6) != 0) || (v[0] == 'i' && !strchr(v, '@'))) {
+		conf_error(cf, s, "listen \"%s\" is not a socket; expected "
+		    "\"unix:/path\", \"inet:PORT@HOST\" or \"inet6:PORT@HOST\"", v);
+		return;
+	}
+	set_string(cf, s, &cf->p->settings.policy_service.listen);
+}
+
+static void
+set_ps_max_connections(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 1 || n > 100000)
+		conf_error(cf, s, "max_connections must be between 1 and 100000");
+	else
+		cf->p->settings.policy_service.max_connections = (unsigned long)n;
+}
+
+static const struct setting policy_service_settings[] = {
+	{ "listen", TYPE_STRING, set_ps_listen },
+	{ "max_connections", TYPE_INT, set_ps_max_connections },
+};
+
 /* ---- lists ---- */
 
 static void match_from(struct conf *, struct match_list *,
@@ -806,6 +843,13 @@ set_state(struct conf *cf, const config_setting_t *s)
 }
 
 static void
+set_policy_service(struct conf *cf, const config_setting_t *s)
+{
+	conf_group(cf, s, policy_service_settings,
+	    sizeof policy_service_settings / sizeof policy_service_settings[0]);
+}
+
+static void
 set_lists(struct conf *cf, const config_setting_t *s)
 {
 	cf->lists = s;
@@ -835,6 +879,7 @@ set_replies(struct conf *cf, const config_setting_t *s)
 static const struct setting top_settings[] = {
 	{ "milter", TYPE_GROUP, set_milter },
 	{ "state", TYPE_GROUP, set_state },
+	{ "policy_service", TYPE_GROUP, set_policy_service },
 	{ "lists", TYPE_GROUP, set_lists },
 	{ "replies", TYPE_GROUP, set_replies },
 	{ "relay", TYPE_GROUP, set_relay },
@@ -859,6 +904,7 @@ settings_default(struct pol_settings *s)
 	s->redis.server = xstrdup("127.0.0.1:6379");
 	s->redis.prefix = xstrdup("milter-policy:");
 	s->redis.timeout_ms = 50;
+	s->policy_service.max_connections = 1000;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */
@@ -973,4 +1019,47 @@ pol_load(const char *path, pol_error_fn *errfn, void *arg)
 		return NULL;
 	}
 	return cf.p;
+}
+
+/* ---- what a rule needs ---- */
+
+static const char *
+condset_content(const struct condset *cs)
+{
+	int i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->c[i].kind == COND_HEADER)
+			return "it tests a header";
+	return NULL;
+}
+
+static const char *
+keys_content(const struct keyspec *k, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (k[i].kind == KEY_HEADER)
+			return "it counts per header";
+	return NULL;
+}
+
+const char *
+pol_rule_content(const struct policy *p, int i, const char **name)
+{
+	const struct rule *r = &p->rules[i];
+	const char *why;
+
+	*name = r->name;
+	if (r->dup != NULL)
+		return "it counts duplicate messages";
+	if ((why = condset_content(&r->when)) != NULL ||
+	    (why = condset_content(&r->unless)) != NULL ||
+	    (r->limit != NULL &&
+	    (why = keys_content(r->limit->keys, r->limit->nkeys)) != NULL))
+		return why;
+	if (r->stage == POL_HEADER || r->stage == POL_EOH || r->stage == POL_BODY)
+		return "it is checked at a header or body stage";
+	return NULL;
 }

@@ -25,6 +25,7 @@
 struct pol_conn {
 	struct policy *p;
 	struct store *st;	/* borrowed */
+	enum pol_door door;	/* the rules it evaluates */
 	int done_conn;		/* an accept with scope connection was given */
 	int done_msg;		/* an accept with scope message was given */
 	enum pol_stage resume_stage;	/* after a dry-run verdict: */
@@ -111,6 +112,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.prefix);
 	free((char *)p->settings.redis.password);
 	free((char *)p->settings.redis.password_file);
+	free((char *)p->settings.policy_service.listen);
 	free(p->path);
 	free(p);
 }
@@ -237,6 +239,30 @@ msg_header_add(struct pol_conn *c, const struct pol_env *env)
 			n--;
 		c->hdrs[i] = xstrndup(v, n < HDR_VALUE_MAX ? n : HDR_VALUE_MAX);
 	}
+}
+
+void
+pol_conn_door(struct pol_conn *c, enum pol_door door)
+{
+	c->door = door;
+}
+
+/* Does this connection's front door evaluate rule i? */
+static int
+door_serves(const struct pol_conn *c, int i)
+{
+	const char *name;
+
+	switch (c->door) {
+	case POL_DOOR_ENVELOPE:
+		return pol_rule_content(c->p, i, &name) == NULL;
+	case POL_DOOR_CONTENT:
+		return c->p->rules[i].limit == NULL ||
+		    pol_rule_content(c->p, i, &name) != NULL;
+	case POL_DOOR_ALL:
+		break;
+	}
+	return 1;
 }
 
 struct policy *
@@ -594,7 +620,7 @@ rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 		const struct rule *r = &p->rules[i];
 
 		if (r->stage != stage || (r->action == POL_CONTINUE &&
-		    r->limit == NULL && r->dup == NULL))
+		    r->limit == NULL && r->dup == NULL) || !door_serves(c, i))
 			continue;
 		if ((m = rule_find(r, env)) == MATCH_NO)
 			continue;

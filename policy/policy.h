@@ -116,6 +116,10 @@ struct pol_settings {
 		unsigned long timeout_ms;
 		int local;		/* on_error = "local": memory while down */
 	} redis;
+	struct pol_policy_service {	/* policy_service = { }: Postfix's policy protocol */
+		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
+		unsigned long max_connections;	/* open at once; more are refused */
+	} policy_service;
 };
 
 struct policy;
@@ -148,6 +152,11 @@ int pol_needs_stage(const struct policy *p, enum pol_stage stage);
  * byte counts): then the MTA need not wait for an answer there. */
 int pol_answers_at(const struct policy *p, enum pol_stage stage);
 
+/* Why rule i (0 .. pol_rule_count - 1) needs the message content (its
+ * headers or body), or NULL when the envelope and the size suffice; *name
+ * gets the rule's name.  For `-t`: what a door without content cannot serve. */
+const char *pol_rule_content(const struct policy *p, int i, const char **name);
+
 struct store_req;
 
 /* The counter of limit rule `rule` for `key`, written as the log writes
@@ -162,6 +171,16 @@ int pol_counter(const struct policy *p, const char *rule, const char *key,
 /* Start a connection's state; it holds a reference to p.  Counters live in
  * st (borrowed: it must outlive the connection; NULL when no rule counts). */
 struct pol_conn *pol_conn_new(struct policy *p, struct store *st);
+
+/* Which rules a connection evaluates.  POL_DOOR_ALL: every rule (the
+ * default).  Two front doors that serve one transaction split the rules so
+ * no unit is counted twice: POL_DOOR_ENVELOPE skips the rules that need
+ * the message content (pol_rule_content), POL_DOOR_CONTENT skips the
+ * limit rules that do not.  Rules that count nothing run in both. */
+enum pol_door { POL_DOOR_ALL, POL_DOOR_ENVELOPE, POL_DOOR_CONTENT };
+
+/* Set the rules a connection evaluates, before its first pol_eval. */
+void pol_conn_door(struct pol_conn *c, enum pol_door door);
 
 /* The policy a connection was started on. */
 struct policy *pol_conn_policy(const struct pol_conn *c);

@@ -10,6 +10,7 @@
 #include "check_util.h"
 #include "policy.h"
 #include "replies.h"
+#include "store.h"
 
 static int
 verdict_code(const struct pol_verdict *v)
@@ -308,6 +309,93 @@ START_TEST(test_needed_stages)
 }
 END_TEST
 
+/* ---- two front doors: who evaluates which rule ---- */
+
+static const char doors_policy[] =
+    "rules = (\n"
+    "  { name = \"plain\"; when = { sender = \"bad@spam.test\"; }; reply = \"550 5.7.1 no\"; },\n"
+    "  { name = \"msgs\"; when = { sender_domain = \"ok.test\"; }; limit = { count = \"messages\"; per = \"client_addr\"; rate = \"1/1h\"; }; },\n"
+    "  { name = \"hdr\"; when = { header = { name = \"Subject\"; match = \"/spam/\"; }; };\n"
+    "    reply = \"550 5.7.1 no\"; }\n"
+    ");\n";
+
+struct door_case {
+	const char *name;
+	enum pol_door door;
+	const char *sender;		/* at mail, twice, the first delivered */
+	const char *subject;		/* at header, or NULL */
+	const char *want;		/* the deciding rule of the second message, or NULL */
+};
+
+static const struct door_case door_cases[] = {
+	{ "all: plain rule", POL_DOOR_ALL, "bad@spam.test", NULL, "plain" },
+	{ "envelope: plain rule", POL_DOOR_ENVELOPE, "bad@spam.test", NULL, "plain" },
+	{ "content: plain rule (counts nothing)", POL_DOOR_CONTENT, "bad@spam.test", NULL, "plain" },
+	{ "all: limit", POL_DOOR_ALL, "a@ok.test", NULL, "msgs" },
+	{ "envelope: limit", POL_DOOR_ENVELOPE, "a@ok.test", NULL, "msgs" },
+	{ "content: limit is the envelope door's", POL_DOOR_CONTENT, "a@ok.test", NULL, NULL },
+	{ "all: header rule", POL_DOOR_ALL, "h@hdr.test", "spam", "hdr" },
+	{ "content: header rule", POL_DOOR_CONTENT, "h@hdr.test", "spam", "hdr" },
+	{ "envelope: header rule is the milter's", POL_DOOR_ENVELOPE, "h@hdr.test", "spam", NULL },
+};
+
+/* The second message's verdict at mail (or, with a subject, its header). */
+static const char *
+door_second(struct pol_conn *pc, const struct door_case *c)
+{
+	struct pol_env env = { .client_addr = "198.51.100.1", .sender = c->sender };
+	struct pol_verdict v;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		pol_eval(pc, POL_MAIL, &env, 0, &v);
+		if (i == 0)
+			pol_msg_end(pc, 1, 0);
+	}
+	if (v.action == POL_CONTINUE && c->subject != NULL) {
+		env.hdr_name = "Subject";
+		env.hdr_value = c->subject;
+		pol_eval(pc, POL_HEADER, &env, 0, &v);
+	}
+	return v.action == POL_CONTINUE ? NULL : v.rule;
+}
+
+START_TEST(test_door_table)
+{
+	const struct door_case *c = &door_cases[_i];
+	struct policy *p = load_text(doors_policy);
+	struct store *st = store_memory_new(1000);
+	struct pol_conn *pc = pol_conn_new(p, st);
+	const char *got;
+
+	pol_conn_door(pc, c->door);
+	got = door_second(pc, c);
+	ck_assert_msg((got == NULL && c->want == NULL) || (got && c->want &&
+	    strcmp(got, c->want) == 0), "%s: got %s, want %s", c->name,
+	    got ? got : "continue", c->want ? c->want : "continue");
+	pol_conn_free(pc);
+	store_free(st);
+	pol_unref(p);
+}
+END_TEST
+
+/* Which rules a door without the content cannot serve, for -t. */
+START_TEST(test_rule_content)
+{
+	struct policy *p = load_text(doors_policy);
+	const char *name, *why;
+
+	ck_assert_ptr_null(pol_rule_content(p, 0, &name));
+	ck_assert_str_eq(name, "plain");
+	ck_assert_ptr_null(pol_rule_content(p, 1, &name));
+	why = pol_rule_content(p, 2, &name);
+	ck_assert_str_eq(name, "hdr");
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "it tests a header");
+	pol_unref(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -325,6 +413,9 @@ main(void)
 	tcase_add_test(tc, test_needed_stages);
 	tcase_add_test(tc, test_list_file_comments);
 	tcase_add_test(tc, test_dry_run_error_lets_through);
+	tcase_add_loop_test(tc, test_door_table, 0,
+	    sizeof door_cases / sizeof door_cases[0]);
+	tcase_add_test(tc, test_rule_content);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -6,7 +6,10 @@
 # bench/policy.conf, bench/policy-envelope.conf and bench/policy-large.conf,
 # and with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
 # its counters on a private redis-server, beside milter-policy with its
-# counters on the same server.
+# counters on the same server.  Policy service rows (no milter; one
+# check_policy_service in smtpd_recipient_restrictions): bench/null_policyd
+# (DUNNO to all, the floor) and milter-policy serving
+# bench/policy-envelope.conf over the policy protocol, compared with "none".
 # Every milter listens at once on its own unix socket; the runs take turns
 # (none, null, policy, large, ..., none, null, ...), switching Postfix's
 # smtpd_milters between runs, so a slow moment of a shared machine hits
@@ -42,8 +45,15 @@ load() {
 	echo "$_m $_t0 $_t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
 
-use_milter() { # SOCKET or ""
-	pf_set "smtpd_milters = $1" "milter_default_action = tempfail" >/dev/null
+# use_milter SOCKET, "policy:SOCKET" (a policy service: check_policy_service
+# in smtpd_recipient_restrictions, no milter) or "": what Postfix consults.
+use_milter() {
+	case "$1" in
+	policy:*) pf_set "smtpd_milters =" \
+		"smtpd_recipient_restrictions = check_policy_service ${1#policy:}" >/dev/null ;;
+	*) pf_set "smtpd_milters = $1" "milter_default_action = tempfail" \
+		"smtpd_recipient_restrictions =" >/dev/null ;;
+	esac
 }
 
 # bench_milter NAME CMD...: start a milter of the bench on
@@ -67,11 +77,35 @@ bench_milter() {
 	CONFIGS="$CONFIGS $bm_name=unix:$bm_sock"
 }
 
+# bench_policy NAME CMD...: a policy service of the bench on
+# unix:$WORK/milter/NAME.PID.policy.sock (CMD gets it as -p, or through
+# the policy file milter-policy is given).
+bench_policy() {
+	bm_name=$1
+	shift
+	bm_sock=$WORK/milter/$bm_name.$$.policy.sock
+	case "$1" in
+	*/null_policyd) "$@" -p "unix:$bm_sock" >"$WORK/$bm_name.log" 2>&1 </dev/null & ;;
+	*) { cat "$E2E_ROOT/bench/policy-envelope.conf"
+	     echo "policy_service = { listen = \"unix:$bm_sock\"; };"; } >"$WORK/$bm_name.conf"
+	   "$@" -c "$WORK/$bm_name.conf" -p "unix:$WORK/milter/$bm_name.$$.sock" \
+		>"$WORK/$bm_name.log" 2>&1 </dev/null & ;;
+	esac
+	e2e_track "$!"
+	BENCH_PIDS="$BENCH_PIDS $!"
+	echo "$!" >"$WORK/$bm_name.pids"
+	e2e_wait 10 test -S "$bm_sock" ||
+		e2e_die "$bm_name did not start: $(tail -n 3 "$WORK/$bm_name.log")"
+	CONFIGS="$CONFIGS $bm_name=policy:unix:$bm_sock"
+}
+
 bench_milter null-milter "$E2E_ROOT/bench/null_milter"
 bench_milter null-milter-noreply "$E2E_ROOT/bench/null_milter" -N
 bench_milter milter-policy "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy.conf"
 bench_milter milter-policy-envelope "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-envelope.conf"
 bench_milter milter-policy-large "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-large.conf"
+bench_policy null-policyd "$E2E_ROOT/bench/null_policyd"
+bench_policy policyd-envelope "$E2E_ROOT/milter/milter-policy" -f
 if [ -n "${BENCH_PEERS:-}" ]; then
 	# shellcheck source=../../bench/rspamd.sh
 	. "$E2E_ROOT/bench/rspamd.sh"
@@ -117,8 +151,9 @@ if [ -n "${BENCH_PEERS:-}" ]; then
 fi
 
 # A figure is only worth something if the mail went through.
-if grep -qE 'milter-(reject|discard|hold)|status=(bounced|deferred)' "$PF_LOG" ||
-	grep -qE ' (reject|tempfail|error|discard|quarantine) ' "$WORK"/null-milter*.log "$WORK"/milter-policy*.log; then
+if grep -qE 'milter-(reject|discard|hold)|NOQUEUE: reject:|: reject: RCPT|status=(bounced|deferred)' "$PF_LOG" ||
+	grep -qE ' (reject|tempfail|error|discard|quarantine) ' "$WORK"/null-milter*.log "$WORK"/milter-policy*.log \
+	    "$WORK"/policyd-envelope.log; then
 	e2e_fail "refusals during the bench: see $PF_LOG and the milter logs in $WORK"
 fi
 if grep -qiE 'error|fatal|refused|timeout' "$WORK/smtp-source.log"; then
@@ -138,13 +173,16 @@ if [ -n "${BENCH_SUMMARY:-}" ]; then
 fi
 
 awk -v runs="$RUNS" -v msgs="$MSGS" -v s="$SESSIONS" '
-	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; cpu[NR] = $5; v[$1] = $2; if ($1 == "null-milter") base = $2 }
+	{ name[NR] = $1; med[NR] = $2; lo[NR] = $3; hi[NR] = $4; cpu[NR] = $5; v[$1] = $2; if ($1 == "null-milter") base = $2; if ($1 == "none") none = $2 }
 	END {
 		printf "Postfix end to end: smtp-source, %d messages over %d sessions, unix sockets, median of %d runs;\n", msgs, s, runs
 		printf "CPU: the milter'"'"'s own (rspamd: all its processes; with Redis: redis-server too), per message, over all runs\n"
 		printf "%-22s %10s %10s %10s %15s %10s\n", "milter", "msgs/s", "min", "max", "vs null milter", "CPU us/msg"
 		for (i = 1; i <= NR; i++)
 			printf "%-22s %10d %10d %10d %14.2fx %10s\n", name[i], med[i], lo[i], hi[i], base ? med[i] / base : 0, cpu[i] ? cpu[i] : "-"
+		if (v["policyd-envelope"] && none)
+			printf "policy service: milter-policy on the envelope policy %.2fx of no milter, the null policy service %.2fx\n",
+			    v["policyd-envelope"] / none, v["null-policyd"] / none
 		if (v["rspamd"])
 			printf "milter-policy / rspamd: %.2fx on the example policy, %.2fx on the large one, %.2fx both on Redis\n",
 			    v["milter-policy"] / v["rspamd"], v["milter-policy-large"] / v["rspamd"],
