@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""smtp-size.py PORT SOURCE SIZE BYTES: one SMTP session to 127.0.0.1:PORT
-from address SOURCE that declares MAIL FROM:<...> SIZE=SIZE and then sends a
-message of about BYTES bytes (headers and a body of 100-byte lines).  Prints
+"""smtp-size.py PORT SOURCE SIZE BYTES [PAD]: one SMTP session to
+127.0.0.1:PORT from address SOURCE that declares MAIL FROM:<...> SIZE=SIZE
+and then sends a message of about BYTES bytes (headers and a body of 100-byte
+lines); with PAD, about PAD of them in a folded X-Pad header.  Prints
 a transcript in swaks' form (" -> COMMAND", "<-  REPLY") for lib.sh's
 try_reply; exits 0 when the message was accepted, 1 otherwise.
 """
@@ -21,6 +22,7 @@ def show(cmd, reply):
 
 def main():
     port, source, size, nbytes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    pad = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     s = smtplib.SMTP(timeout=30, source_address=(source, 0))
     show("(connect)", s.connect("127.0.0.1", int(port)))
     show("EHLO client.e2e.test", s.ehlo("client.e2e.test"))
@@ -33,7 +35,10 @@ def main():
     if show("DATA", s.getreply()) != 354:
         return 1
     head = ("From: <sender@client.e2e.test>\r\nTo: <user@example.com>\r\n"
-            "Subject: declared SIZE=%s, sent %d bytes\r\n\r\n" % (size, nbytes))
+            "Subject: declared SIZE=%s, sent %d bytes\r\n" % (size, nbytes))
+    if pad > 0:
+        head += "X-Pad: x\r\n" + (" " + "x" * 97 + "\r\n") * (pad // 100)
+    head += "\r\n"
     line = b"x" * 98 + b"\r\n"
     body = line * max(0, (nbytes - len(head)) // len(line))
     s.send(head.encode() + body + b".\r\n")

@@ -90,6 +90,11 @@ size_try 127.0.0.7 1000 1000
 expect_reply eom 250 2.0.0 "" "SIZE=1000, 1 kB sent: queued"
 expect_used client-bytes 127.0.0.7 800 1500
 
+# Bytes in the headers count too: 50 kB of X-Pad and a 1 kB body.
+size_try 127.0.0.3 1 51000 50000
+expect_reply eom 250 2.0.0 "" "SIZE=1, a 50 kB header and a 1 kB body: queued"
+expect_used client-bytes 127.0.0.3 48000 52500
+
 # Sendmail passes SIZE= on and a larger body too; the milter counts the same.
 pf_stop
 sm_start "$MILTER_SOCKET"
