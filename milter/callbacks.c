@@ -276,6 +276,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
+	sess_count(s, strlen(name) + strlen(value) + 4);	/* ": ", CRLF */
 	sess_env(s, &env);
 	env.hdr_name = name;
 	env.hdr_value = value;
@@ -303,8 +304,8 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
-	if (!s->size_given)
-		s->size += len;
+	sess_count(s, len);
+	s->size_counted = 1;
 	sess_env(s, &env);
 	env.body = chunk;
 	env.body_len = len;
@@ -321,6 +322,7 @@ mlfi_eom(SMFICTX *ctx)
 	if (s == NULL)
 		return SMFIS_TEMPFAIL;
 	sess_queue_id(ctx, s);
+	s->size_counted = 1;		/* also for an empty body */
 	rc = stage_eval(ctx, s, POL_EOM);
 	if (rc == SMFIS_CONTINUE && s->quarantine != NULL)
 		smfi_quarantine(ctx, s->quarantine);

@@ -1,4 +1,5 @@
 /* session.c: per-connection and per-message state; see session.h. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,7 +37,8 @@ sess_msg_reset(struct session *s)
 	sess_set(&s->queue_id, NULL);
 	sess_set(&s->quarantine, NULL);
 	s->size = 0;
-	s->size_given = 0;
+	s->received = 0;
+	s->size_counted = 0;
 }
 
 void
@@ -61,13 +63,21 @@ sess_sender(struct session *s, char **argv)
 	int i;
 
 	sess_path(&s->sender, argv[0]);
+	s->size = s->received = 0;	/* a new message, even without abort */
+	s->size_counted = 0;
 	for (i = 1; argv[i] != NULL; i++)
 		if (strncasecmp(argv[i], "SIZE=", 5) == 0) {
 			s->size = strtoul(argv[i] + 5, &end, 10);
-			s->size_given = *end == '\0' && s->size > 0;
-			if (!s->size_given)
+			if (*end != '\0')
 				s->size = 0;
 		}
+}
+
+void
+sess_count(struct session *s, size_t n)
+{
+	s->received = n > ULONG_MAX - s->received ? ULONG_MAX :
+	    s->received + n;
 }
 
 void
@@ -96,7 +106,7 @@ sess_env(const struct session *s, struct pol_env *env)
 	env->rcpt = s->rcpt;
 	env->auth_user = s->auth_user;
 	env->queue_id = s->queue_id;
-	env->size = s->size;
+	env->size = s->size_counted ? s->received : s->size;
 }
 
 uint64_t

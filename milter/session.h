@@ -28,8 +28,9 @@ struct session {
 	char *sender;			/* per message, without <> */
 	char *rcpt;			/* the current recipient */
 	char *auth_user;
-	unsigned long size;		/* SIZE= at mail, else bytes counted */
-	int size_given;			/* size came from SIZE= */
+	unsigned long size;		/* SIZE= at MAIL FROM; 0 none */
+	unsigned long received;		/* header and body bytes passed on */
+	int size_counted;		/* body or eom reached: received is the size */
 	int helo_seen;
 	int has_held;			/* a verdict from connect waits for a reply stage */
 	unsigned long noreply;		/* SMFIP_NR_* the MTA agreed to */
@@ -55,7 +56,12 @@ void sess_path(char **field, const char *arg);
 /* Set the sender and SIZE= from MAIL FROM's arguments (argv[0] the path). */
 void sess_sender(struct session *s, char **argv);
 
-/* Fill env with borrowed pointers into s, valid until s changes. */
+/* Count n more bytes of the message (headers or body) as received. */
+void sess_count(struct session *s, size_t n);
+
+/* Fill env with borrowed pointers into s, valid until s changes.  Its size
+ * is the client's SIZE= until the body, then the bytes received: the client
+ * declares the size it is refused for at MAIL, never the size it pays. */
 void sess_env(const struct session *s, struct pol_env *env);
 
 /* The time the engine is given: CLOCK_MONOTONIC in milliseconds. */

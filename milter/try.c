@@ -129,11 +129,12 @@ static int
 try_message(struct pol_conn *c, struct pol_env *env, FILE *fp, uint64_t now)
 {
 	char *line = NULL, *colon, body[65536];
-	size_t cap = 0, n;
+	size_t cap = 0, n, hdr_bytes = 0;
 	ssize_t len;
 	int done = 0;
 
 	while ((len = getline(&line, &cap, fp)) > 0) {
+		hdr_bytes += (size_t)len;	/* the size, as the milter counts */
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '\0')
 			break;
@@ -150,6 +151,7 @@ try_message(struct pol_conn *c, struct pol_env *env, FILE *fp, uint64_t now)
 	env->hdr_name = env->hdr_value = NULL;
 	if (done || try_stage(c, POL_EOH, env, now))
 		return 1;
+	env->size = hdr_bytes;
 	while ((n = fread(body, 1, sizeof body, fp)) > 0) {
 		env->body = body;
 		env->body_len = n;

@@ -981,7 +981,8 @@ conf_finish(struct conf *cf)
 		p->stages |= 1u << p->rules[i].stage;
 		if ((p->rules[i].stage > POL_MAIL && rule_tests_size(&p->rules[i])) ||
 		    (p->rules[i].limit && p->rules[i].limit->unit == RL_BYTES))
-			p->stages |= 1u << POL_BODY;	/* to count the bytes */
+			p->stages |= 1u << POL_HEADER |	/* to count the bytes */
+			    1u << POL_BODY;
 	}
 	p->internal_error = conf_reply_named(cf, "internal_error");
 	p->store_unavailable = conf_reply_named(cf, "store_unavailable");

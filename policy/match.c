@@ -9,11 +9,12 @@
  *    value's last maxlen bytes only, so 64 kB of dots costs what a name does;
  *  - networks as 16-byte keys (IPv4 in the first 4), one sorted array per
  *    family and prefix length, tried longest prefix first;
- *  - regexes in file order, with a match and a heap limit, so a hostile
- *    value against a bad regex ends as MATCH_ERROR rather than as a thread
- *    that never comes back or 64 kB of backtracking frames per repetition.
- *    A regex with a repeated group, e.g. /^(a|b)*$/, gives MATCH_ERROR past
- *    some 20-40 kB of value: the heap limit, not a bug.
+ *  - regexes in file order, with a budget of work per regex and value, so
+ *    a hostile value against a bad regex ends as MATCH_ERROR rather than as
+ *    a thread that never comes back or 64 kB of backtracking frames per
+ *    repetition (see "The work of one regex" below).  A regex with a
+ *    repeated group, e.g. /^(a|b)*$/, gives MATCH_ERROR past some 20-40 kB
+ *    of value: the heap limit, not a bug.
  *
  * A CIDR with host bits set ("10.0.0.1/8") is refused, as Postfix cidr
  * tables do: in a trusted network list a typo for "10.0.0.1/32" that is
@@ -22,12 +23,31 @@
  *
  * PCRE2 allocates through xmalloc, so it never fails for lack of memory.
  *
+ * The work of one regex against one value.  PCRE2's match limit counts
+ * backtracking steps per start position, and an unanchored regex is tried at
+ * every position where it can start: /(a|a){1,17}b/ against 2 kB of "a"
+ * took 2,000 times the limit, 40 s.  So the steps are shared out: RE_STEPS
+ * for all the start positions PCRE2 will try, each given RE_STEPS divided by
+ * their number, counted before the match with the test PCRE2's own
+ * start-of-match scan uses (its first code unit in either case, a line start,
+ * its bitmap of first bytes, or every byte).  Steps are not all the work:
+ * a repeat that fails at the end of the value, as /\w+@/ does on 60 kB of
+ * "a", scans the rest of the value from each start position without a step,
+ * 60 kB squared in all.  So the start positions tried are cut where the
+ * bytes after them add up to more than RE_SCAN (pcre2_set_offset_limit): a
+ * match before the cut is a match, no match before it is MATCH_ERROR, as
+ * the engine cannot say.  Only a value of more than some 5 kB, against a
+ * regex that can start at most of its bytes, gets there.  In all, one regex
+ * against one value costs at most RE_STEPS steps plus RE_SCAN bytes scanned,
+ * some tens of milliseconds, whatever the value.
+ *
  * XXX No pcre2_jit_compile(): the JIT would save 40-250 ns a match on SMTP
  * sized values (the interpreter takes 80-300 ns), but its SIMD scans read
  * past the end of the subject, which valgrind reports in every suite that
  * matches a heap string, and a unit with MemoryDenyWriteExecute=yes forbids
  * its executable memory anyway.  Revisit if lists of many regexes show up in
- * `make bench`.
+ * `make bench`; the JIT counts its match limit in its own units, so the
+ * budget above would have to be measured again.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
@@ -48,8 +68,10 @@
 #include "match.h"
 #include "xmalloc.h"
 
-/* Per regex and value: backtracking steps, and KiB of backtracking frames. */
-#define RE_MATCH_LIMIT	1000000
+/* Per regex and value: backtracking steps over all start positions, bytes
+ * after the start positions tried, and KiB of backtracking frames. */
+#define RE_STEPS	1000000
+#define RE_SCAN		(1UL << 24)
 #define RE_HEAP_LIMIT	8192
 
 #define ERR_SHOW	200	/* bytes of a bad pattern in a message */
@@ -77,8 +99,18 @@ struct nets {
 	int		 nused[NFAM];
 };
 
+/* Where PCRE2's start-of-match scan lets a regex start; see re_starts. */
+enum re_start { START_ONE, START_BYTE, START_LINE, START_MAP, START_ANY };
+
+struct regex {
+	pcre2_code	*code;
+	enum re_start	 start;
+	unsigned char	 c1, c2;	/* START_BYTE: the byte in both cases */
+	const uint8_t	*map;		/* START_MAP: PCRE2's bitmap of bytes */
+};
+
 struct regexes {
-	pcre2_code	**re;
+	struct regex	 *re;
 	size_t		  n, cap;
 };
 
@@ -433,8 +465,83 @@ re_contexts(struct match_list *l)
 	l->gctx = pcre2_general_context_create(re_alloc, re_free, NULL);
 	l->cctx = pcre2_compile_context_create(l->gctx);
 	l->mctx = pcre2_match_context_create(l->gctx);
-	pcre2_set_match_limit(l->mctx, RE_MATCH_LIMIT);
 	pcre2_set_heap_limit(l->mctx, RE_HEAP_LIMIT);
+}
+
+/* How PCRE2's start-of-match scan (pcre2_match.c, 10.42) picks the start
+ * positions of code: only the first for an anchored regex; else the first
+ * code unit (its other case is ASCII's below 128, anything above), a line
+ * start, or a byte of the bitmap, in that order of precedence. */
+static void
+re_starts(struct regex *x)
+{
+	uint32_t opts, type, cu;
+
+	pcre2_pattern_info(x->code, PCRE2_INFO_ALLOPTIONS, &opts);
+	pcre2_pattern_info(x->code, PCRE2_INFO_FIRSTCODETYPE, &type);
+	pcre2_pattern_info(x->code, PCRE2_INFO_FIRSTCODEUNIT, &cu);
+	pcre2_pattern_info(x->code, PCRE2_INFO_FIRSTBITMAP, &x->map);
+	x->start = START_ANY;
+	if (opts & PCRE2_ANCHORED)
+		x->start = START_ONE;
+	else if (opts & PCRE2_NO_START_OPTIMIZE)
+		x->start = START_ANY;
+	else if (type == 1 && cu < 128) {
+		x->start = START_BYTE;
+		x->c1 = ascii_lower((unsigned char)cu);
+		x->c2 = x->c1 >= 'a' && x->c1 <= 'z' ?
+		    (unsigned char)(x->c1 - 'a' + 'A') : x->c1;
+	} else if (type == 2)
+		x->start = START_LINE;
+	else if (type == 0 && x->map != NULL)
+		x->start = START_MAP;
+}
+
+/* May PCRE2 try a match at v[p]?  A line starts after any newline byte of
+ * every newline convention (LF, CR, NUL, VT, FF, NEL, U+2028/9's last). */
+static int
+re_may_start(const struct regex *x, const unsigned char *v, size_t p)
+{
+	switch (x->start) {
+	case START_ONE:
+		return p == 0;
+	case START_BYTE:
+		return v[p] == x->c1 || v[p] == x->c2;
+	case START_LINE:
+		return p == 0 || memchr("\n\r\v\f\x85\xa8\xa9", v[p - 1], 8);
+	case START_MAP:
+		return (x->map[v[p] / 8] >> (v[p] % 8)) & 1;
+	case START_ANY:
+		break;
+	}
+	return 1;
+}
+
+/* Share the budget out for x against v[0..len): set ctx's match limit per
+ * start position, and its offset limit where the bytes after the start
+ * positions add up to more than RE_SCAN.  Returns whether it cut any. */
+static int
+re_budget(const struct regex *x, const char *v, size_t len,
+    pcre2_match_context *ctx)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	size_t p, n = 0, scan = 0;
+	int cut = 0;
+
+	for (p = 0; p <= len && !(x->start == START_ONE && p > 0); p++) {
+		if (p < len ? !re_may_start(x, u, p) : x->start == START_BYTE ||
+		    x->start == START_MAP)
+			continue;
+		if (n > 0 && scan + (len - p) > RE_SCAN) {
+			cut = 1;
+			break;
+		}
+		scan += len - p;
+		n++;
+	}
+	pcre2_set_offset_limit(ctx, cut ? p - 1 : PCRE2_UNSET);
+	pcre2_set_match_limit(ctx, n > 1 ? (uint32_t)(RE_STEPS / n) : RE_STEPS);
+	return cut;
 }
 
 static int
@@ -450,8 +557,8 @@ add_regex(struct match_list *l, const char *pattern, char *err, size_t errsz)
 		return fail(err, errsz, "bad regex \"%.*s\": no closing \"/\"",
 		    ERR_SHOW, pattern);
 	re_contexts(l);
-	re = pcre2_compile((PCRE2_SPTR)pattern + 1, len - 2, PCRE2_CASELESS,
-	    &code, &off, l->cctx);
+	re = pcre2_compile((PCRE2_SPTR)pattern + 1, len - 2, PCRE2_CASELESS |
+	    PCRE2_USE_OFFSET_LIMIT, &code, &off, l->cctx);
 	if (re == NULL) {
 		if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
 			snprintf((char *)msg, sizeof msg, "error %d", code);
@@ -459,32 +566,47 @@ add_regex(struct match_list *l, const char *pattern, char *err, size_t errsz)
 		    ERR_SHOW, pattern, (char *)msg, (size_t)off);
 	}
 	l->rx.re = grow(l->rx.re, &l->rx.cap, l->rx.n, sizeof *l->rx.re);
-	l->rx.re[l->rx.n++] = re;
+	l->rx.re[l->rx.n].code = re;
+	re_starts(&l->rx.re[l->rx.n++]);
 	return 0;
+}
+
+/* One regex within its budget; a cut search that found nothing is an error. */
+static enum match_result
+regex_one(const struct regex *x, const char *value, size_t len,
+    pcre2_match_data *md, pcre2_match_context *ctx)
+{
+	int cut = re_budget(x, value, len, ctx);
+	int rc = pcre2_match(x->code, (PCRE2_SPTR)value, len, 0, 0, md, ctx);
+
+	if (rc >= 0)
+		return MATCH_YES;
+	return rc == PCRE2_ERROR_NOMATCH && !cut ? MATCH_NO : MATCH_ERROR;
 }
 
 /* A match anywhere wins over an error elsewhere: the answer is then known. */
 static enum match_result
 regex_find(const struct match_list *l, const char *value, size_t len)
 {
-	enum match_result res = MATCH_NO;
+	enum match_result res = MATCH_NO, one;
+	pcre2_match_context *ctx;
 	pcre2_match_data *md;
 	size_t i;
-	int rc;
 
 	if (l->rx.n == 0)
 		return MATCH_NO;
 	md = pcre2_match_data_create(1, l->gctx);
+	ctx = pcre2_match_context_copy(l->mctx);
 	for (i = 0; i < l->rx.n; i++) {
-		rc = pcre2_match(l->rx.re[i], (PCRE2_SPTR)value, len, 0, 0, md,
-		    l->mctx);
-		if (rc >= 0) {
+		one = regex_one(&l->rx.re[i], value, len, md, ctx);
+		if (one == MATCH_YES) {
 			res = MATCH_YES;
 			break;
 		}
-		if (rc != PCRE2_ERROR_NOMATCH)
+		if (one == MATCH_ERROR)
 			res = MATCH_ERROR;
 	}
+	pcre2_match_context_free(ctx);
 	pcre2_match_data_free(md);
 	return res;
 }
@@ -647,7 +769,7 @@ match_list_free(struct match_list *l)
 	strv_free(&l->local);
 	nets_free(l->nets);
 	for (i = 0; i < l->rx.n; i++)
-		pcre2_code_free(l->rx.re[i]);
+		pcre2_code_free(l->rx.re[i].code);
 	free(l->rx.re);
 	pcre2_match_context_free(l->mctx);
 	pcre2_compile_context_free(l->cctx);

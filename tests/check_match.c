@@ -410,6 +410,62 @@ START_TEST(test_limit)
 }
 END_TEST
 
+/* One regex against one value costs a bounded amount of work whatever the
+ * value's length: RE_STEPS steps shared by its start positions, and start
+ * positions cut where the bytes after them add up to RE_SCAN (match.c). */
+
+struct budget_case {
+	const char		*name;
+	const char		*pattern;
+	const char		*head;
+	char			 fill;
+	size_t			 n;	/* this many fill bytes */
+	const char		*tail;
+	enum match_result	 want;
+};
+
+static const struct budget_case budget_cases[] = {
+	{ "issue 20: 2 kB sender, steps shared by its 2,049 starts",
+	    "/(a|a){1,17}b/", "", 'a', 2048, "Xb@example.com", MATCH_ERROR },
+	{ "the same regex, short", "/(a|a){1,17}b/", "", 'a', 3, "b", Y },
+	{ "the same regex, 17 a", "/(a|a){1,17}b/", "x", 'a', 17, "b", Y },
+	{ "few steps at each of 2,049 starts", "/(a|a){1,6}b/", "", 'a', 2048,
+	    "Xb", N },
+	{ "a repeat that scans to the end from each start, 64 kB", "/\\w+@/",
+	    "", 'a', BIG, "-@", MATCH_ERROR },
+	{ "the same, 2 kB", "/\\w+@/", "", 'a', 2048, "-@", N },
+	{ "the same, 64 kB, a match before the cut", "/\\w+@/", "x@", 'a',
+	    BIG, "-", Y },
+	{ "a literal at the end of 64 kB", "/viagra/", "", 'a', BIG,
+	    " VIAGRA", Y },
+	{ "a literal not in 64 kB", "/viagra/", "", 'a', BIG, " viagr", N },
+	{ "anchored, 64 kB, the whole budget at one start",
+	    "/^.*(foo|bar).*$/", "", 'a', BIG, "bar", Y },
+	{ "line starts, 64 kB", "/(?m)^bar/", "", 'a', BIG, "\nbar", Y },
+	{ "a class at the end of 64 kB", "/[0-9]{3}$/", "", 'a', BIG, "123", Y },
+};
+
+START_TEST(test_budget)
+{
+	const struct budget_case *c = &budget_cases[_i];
+	const char *pats[] = { c->pattern, NULL };
+	struct match_list *l = build(c->name, MATCH_STRING, pats);
+	size_t hl = strlen(c->head), tl = strlen(c->tail);
+	char *v = malloc(hl + c->n + tl + 1);
+	enum match_result got;
+
+	ck_assert_ptr_nonnull(v);
+	memcpy(v, c->head, hl);
+	memset(v + hl, c->fill, c->n);
+	memcpy(v + hl + c->n, c->tail, tl + 1);
+	got = match_find(l, v);
+	ck_assert_msg(got == c->want, "%s: got %d, want %d", c->name, got,
+	    c->want);
+	free(v);
+	match_list_free(l);
+}
+END_TEST
+
 /* 64 kB values of one byte between a head and a tail, against every kind. */
 
 static const char *const hostile_lists[][8] = {
@@ -847,6 +903,7 @@ match_suite(void)
 	tc = tcase_create("hostile");
 	tcase_set_timeout(tc, 60);
 	LOOP(tc, test_limit, limit_cases);
+	LOOP(tc, test_budget, budget_cases);
 	LOOP(tc, test_hostile, hostile_cases);
 	tcase_add_test(tc, test_hostile_pattern);
 	suite_add_tcase(s, tc);
