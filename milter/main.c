@@ -152,6 +152,9 @@ drop_privileges(const char *user, const char *sock, const char *sock_group)
 		log_msg(LOG_ERR, "milter.user \"%s\": no such user", user);
 		exit(EX_CONFIG);
 	}
+	/* Started as that user already (systemd's User=): nothing to drop. */
+	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && pw->pw_uid != 0)
+		return;
 	/* The socket is the user's; its group stays milter.socket_group's. */
 	if (sock != NULL && lchown(sock, pw->pw_uid, sock_group != NULL ?
 	    (gid_t)-1 : pw->pw_gid) < 0)
