@@ -29,6 +29,7 @@
 #include "reload.h"
 #include "replies.h"
 #include "state.h"
+#include "stop.h"
 #include "try.h"
 
 #define VERSION		"0.1.0"
@@ -215,10 +216,11 @@ run(const struct options *o, struct policy *p)
 	ctl_serve_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
-	rc = smfi_main();
+	rc = stop_run();
+	state_drain();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
-	state_close();
+	state_close();		/* saved, never freed: see state.h */
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
 	if (o->pidfile != NULL)
