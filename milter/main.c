@@ -31,6 +31,7 @@
 #include "replay.h"
 #include "replies.h"
 #include "state.h"
+#include "stop.h"
 #include "try.h"
 
 #define VERSION		"0.1.0"
@@ -157,6 +158,9 @@ drop_privileges(const char *user, const char *sock, const char *sock_group)
 		log_msg(LOG_ERR, "milter.user \"%s\": no such user", user);
 		exit(EX_CONFIG);
 	}
+	/* Started as that user already (systemd's User=): nothing to drop. */
+	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && pw->pw_uid != 0)
+		return;
 	/* The socket is the user's; its group stays milter.socket_group's. */
 	if (sock != NULL && lchown(sock, pw->pw_uid, sock_group != NULL ?
 	    (gid_t)-1 : pw->pw_gid) < 0)
@@ -221,11 +225,12 @@ run(const struct options *o, struct policy *p)
 	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
-	rc = smfi_main();
+	rc = stop_run();
+	policyd_stop();		/* no new decisions through the other door */
+	state_drain();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
-	policyd_stop();
-	state_close();
+	state_close();		/* saved, never freed: see state.h */
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
 	if (o->pidfile != NULL)

@@ -1,6 +1,7 @@
 /* state.c: the daemon's counter store and its snapshots; see state.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,12 @@
 #include "store_timed.h"
 #include "xmalloc.h"
 
+/* How long a stop waits for the decisions under way (a Redis timeout is
+ * at most 5 s). */
+#define STATE_DRAIN_MS	10000
+
 static struct store *store;
+static atomic_int calls;		/* store calls under way through gate */
 static char *state_file;		/* NULL: no persistence */
 static unsigned long save_interval_s;
 static pthread_t saver;
@@ -79,10 +85,103 @@ state_open(const struct pol_settings *ps)
 	return 0;
 }
 
+/* ---- the gate: the store as sessions see it, counting the calls under
+ * way so that a stop can wait for them (state_drain) ---- */
+
+static enum store_result
+gate_take(struct store *g, const struct store_req *req, uint64_t now_ms,
+    struct store_res *res)
+{
+	enum store_result r;
+
+	(void)g;
+	atomic_fetch_add(&calls, 1);
+	r = store_take(store, req, now_ms, res);
+	atomic_fetch_sub(&calls, 1);
+	return r;
+}
+
+static enum store_result
+gate_give(struct store *g, const struct store_req *req, uint64_t now_ms)
+{
+	enum store_result r;
+
+	(void)g;
+	atomic_fetch_add(&calls, 1);
+	r = store_give(store, req, now_ms);
+	atomic_fetch_sub(&calls, 1);
+	return r;
+}
+
+static enum store_result
+gate_reset(struct store *g, const void *id, size_t idlen)
+{
+	enum store_result r;
+
+	(void)g;
+	atomic_fetch_add(&calls, 1);
+	r = store_reset(store, id, idlen);
+	atomic_fetch_sub(&calls, 1);
+	return r;
+}
+
+static enum store_result
+gate_save(struct store *g, const char *path, uint64_t now_ms, int64_t wall,
+    char *err, size_t errsz)
+{
+	(void)g;
+	return store_save(store, path, now_ms, wall, err, errsz);
+}
+
+static size_t
+gate_count(struct store *g)
+{
+	(void)g;
+	return store_count(store);
+}
+
+static void
+gate_free(struct store *g)
+{
+	(void)g;	/* static, and the store behind it outlives the sessions */
+}
+
+static const struct store_ops gate_ops = {
+	.take = gate_take, .give = gate_give, .reset = gate_reset,
+	.save = gate_save, .count = gate_count, .free = gate_free,
+};
+
+static struct store gate = { &gate_ops };
+
 struct store *
 state_store(void)
 {
-	return store;
+	return &gate;
+}
+
+int
+state_drain(void)
+{
+	struct timespec pause = { 0, 10 * 1000000L }, grace = { 0, 200 * 1000000L };
+	int i, n = 0;
+
+	for (i = 0; i < STATE_DRAIN_MS / 10; i++) {
+		if ((n = atomic_load(&calls)) == 0) {
+			/* XXX the callback, its store call done, still has its
+			 * reply to send: a moment for that, not a count */
+			if (i > 0)
+				nanosleep(&grace, NULL);
+			return 0;
+		}
+		if (i == 0)
+			log_msg(LOG_INFO, "stop: waiting for %d decision%s under "
+			    "way (at most %d s)", n, n == 1 ? "" : "s",
+			    STATE_DRAIN_MS / 1000);
+		nanosleep(&pause, NULL);
+	}
+	log_msg(LOG_WARNING, "stop: %d decision%s still under way after %d s; "
+	    "stopping without them", n, n == 1 ? "" : "s", STATE_DRAIN_MS / 1000);
+	return n;
 }
 
 static void
@@ -143,8 +242,7 @@ state_close(void)
 		saver_running = 0;
 	}
 	state_save();
-	store_free(store);
-	store = NULL;
-	free(state_file);
-	state_file = NULL;
+	/* Not freed: libmilter returns from smfi_main() while a session's
+	 * callback may still be inside a take or a give on another thread
+	 * (issue 20 item 7).  The store stays until the process exits. */
 }

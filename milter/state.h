@@ -20,10 +20,18 @@ int state_open(const struct pol_settings *ps);
 /* Start saving every save_interval (after any fork). */
 void state_start_saver(void);
 
-/* The store every connection uses. */
+/* The store every connection uses: valid until the process exits.  Its
+ * calls are counted for state_drain. */
 struct store *state_store(void);
 
-/* Stop the saver, save once more, free the store. */
+/* Wait, up to a bound, until no store call is under way: the decisions a
+ * stop finds running finish before the state is saved.  The number still
+ * running at the bound (logged), or 0. */
+int state_drain(void);
+
+/* Stop the saver and save once more.  The store is not freed: a session
+ * thread libmilter has let go of may still be using it; the process exit
+ * frees it, and state_store() stays valid until then. */
 void state_close(void);
 
 #endif

@@ -271,20 +271,33 @@ set_stats_interval(struct conf *cf, const config_setting_t *s)
 	cf->p->settings.stats_interval_s = conf_duration(cf, s) / 1000;
 }
 
-/* "0660": an octal mode the MTA's user can connect through. */
+/* "0660": an octal mode the MTA's user can connect through.  A mode that
+ * lets every local user connect is allowed but warned about (not counted
+ * as an error): whoever connects can claim any client address and spend
+ * other senders' quotas. */
 static void
 set_socket_mode(struct conf *cf, const config_setting_t *s)
 {
 	const char *v = config_setting_get_string(s);
-	char *end;
+	char line[ERR_MAX + 64], *end;
 	long m = strtol(v, &end, 8);
 
-	if (*v == '\0' || *end != '\0' || m < 0 || m > 0777 || (m & 0600) != 0600)
+	if (*v == '\0' || *end != '\0' || m < 0 || m > 0777 || (m & 0600) != 0600) {
 		conf_error(cf, s, "socket_mode \"%s\": expected an octal mode "
 		    "such as \"0660\" that lets the milter's own user read and "
 		    "write", v);
-	else
-		cf->p->settings.socket_mode = (unsigned)m;
+		return;
+	}
+	cf->p->settings.socket_mode = (unsigned)m;
+	if (m & 0002) {
+		snprintf(line, sizeof line, "%s:%d: warning: socket_mode \"%s\" "
+		    "lets every local user connect to the milter, claim any "
+		    "client address and spend other senders' quotas; write "
+		    "\"0660\" with socket_group set to a group the MTA is in",
+		    config_setting_source_file(s) ? config_setting_source_file(s)
+		    : cf->path, config_setting_source_line(s), v);
+		cf->errfn(cf->arg, line);
+	}
 }
 
 static void
@@ -891,7 +904,7 @@ settings_default(struct pol_settings *s)
 {
 	s->socket = xstrdup("unix:/run/milter-policy/milter-policy.sock");
 	s->user = NULL;
-	s->socket_mode = 0666;
+	s->socket_mode = 0660;	/* the MTA's user reaches it through socket_group */
 	s->syslog_facility = xstrdup("mail");
 	s->log_level = LOG_INFO;
 	s->mode = POL_ENFORCE;

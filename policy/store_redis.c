@@ -18,6 +18,15 @@
  * far above burst * window_ms of any sane rule).  o marks "refused once".
  * A window counter is {c, o} with the window's end as the key's TTL.
  *
+ * Answers: hiredis' reader builds each answer through our own object
+ * functions, which refuse, before allocating, any array longer than the
+ * script's four elements and any nested array; and an answer still
+ * incomplete after REPLY_BYTES_MAX bytes is refused unread.  A hostile
+ * server (or anything on its port) cannot make the milter allocate for a
+ * "*1000000000" header or buffer a gigabyte of bulk string: every answer
+ * this store asks for is a short status, integer, SHA, error text or
+ * {int x4}.
+ *
  * Connections: a pool of idle connections under a mutex; a thread takes
  * one, uses it, gives it back (or drops it after an error).  Connect and
  * every command have the configured timeout (a command's in all, not per
@@ -46,6 +55,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define KEY_MAX		(200 + 128 + 3 + 2 * 512 + 2)	/* prefix, rule, ":{", hex, "}" */
+#define REPLY_ARRAY_MAX	4		/* the scripts' {allowed, retry, count, first} */
+#define REPLY_BYTES_MAX	65536		/* unparsed bytes of one answer */
 
 static const char gcra_lua[] =
     "local key = KEYS[1]\n"
@@ -161,6 +172,94 @@ health(struct store_redis *r, int ok, const char *why)
 		r->o.notify(r->o.notify_arg, ok, why);
 }
 
+/* ---- the reader's object functions: hiredis 0.14's reply objects (freed
+ * by freeReplyObject), made only for the shapes this store can get ---- */
+
+/* A new reply of type, linked into its parent array; NULL refuses it. */
+static redisReply *
+answer_new(const redisReadTask *task, int type)
+{
+	redisReply *rep = calloc(1, sizeof *rep), *parent;
+
+	if (rep == NULL)
+		return NULL;
+	rep->type = type;
+	if (task->parent != NULL) {
+		parent = task->parent->obj;
+		if (parent == NULL || parent->type != REDIS_REPLY_ARRAY ||
+		    task->idx < 0 || (size_t)task->idx >= parent->elements) {
+			free(rep);
+			return NULL;
+		}
+		parent->element[task->idx] = rep;
+	}
+	return rep;
+}
+
+static void *
+answer_string(const redisReadTask *task, char *str, size_t len)
+{
+	redisReply *rep;
+	char *copy;
+
+	if (len > REPLY_BYTES_MAX || (copy = malloc(len + 1)) == NULL)
+		return NULL;
+	if ((rep = answer_new(task, task->type)) == NULL) {
+		free(copy);
+		return NULL;
+	}
+	memcpy(copy, str, len);
+	copy[len] = '\0';
+	rep->str = copy;
+	rep->len = len;
+	return rep;
+}
+
+/* The refusal that matters: hiredis would allocate elements * 8 bytes
+ * for the header alone, whatever follows it. */
+static void *
+answer_array(const redisReadTask *task, int elements)
+{
+	redisReply *rep;
+
+	if (elements < 0 || elements > REPLY_ARRAY_MAX || task->parent != NULL)
+		return NULL;
+	if ((rep = answer_new(task, REDIS_REPLY_ARRAY)) == NULL)
+		return NULL;
+	if (elements > 0 &&
+	    (rep->element = calloc((size_t)elements, sizeof *rep->element)) == NULL) {
+		free(rep);
+		return NULL;
+	}
+	rep->elements = (size_t)elements;
+	return rep;
+}
+
+static void *
+answer_integer(const redisReadTask *task, long long value)
+{
+	redisReply *rep = answer_new(task, REDIS_REPLY_INTEGER);
+
+	if (rep != NULL)
+		rep->integer = value;
+	return rep;
+}
+
+static void *
+answer_nil(const redisReadTask *task)
+{
+	return answer_new(task, REDIS_REPLY_NIL);
+}
+
+static redisReplyObjectFunctions answer_fns = {
+	.createString = answer_string, .createArray = answer_array,
+	.createInteger = answer_integer, .createNil = answer_nil,
+	.freeObject = freeReplyObject,
+};
+
+#define REPLY_REFUSED	"an answer this store never asks for (an array of " \
+	"more than 4 elements, a nested array or over 64 kB): refused unread"
+
 /* Whether fd has bytes to read before deadline_ms (mono_ms). */
 static int
 readable_by(int fd, uint64_t deadline_ms)
@@ -206,9 +305,15 @@ command(const struct store_redis *r, redisContext *c, int argc,
 		}
 		if (redisBufferRead(c) != REDIS_OK)
 			goto fail;
+		if (c->reader->len - c->reader->pos > REPLY_BYTES_MAX) {
+			*why = REPLY_REFUSED;
+			return NULL;
+		}
 	}
 fail:
-	*why = c->errstr[0] ? c->errstr : "no answer";
+	/* Our object functions' refusal reaches hiredis as "out of memory". */
+	*why = c->err == REDIS_ERR_OOM ? REPLY_REFUSED :
+	    c->errstr[0] ? c->errstr : "no answer";
 	return NULL;
 }
 
@@ -259,6 +364,7 @@ conn_open(struct store_redis *r, const char **why)
 		*why = c != NULL && c->errstr[0] ? c->errstr : "cannot connect";
 		return c;	/* freed by the caller, after *why is used */
 	}
+	c->reader->fn = &answer_fns;	/* before the first answer: AUTH's */
 	if (redisSetTimeout(c, tv) != REDIS_OK)
 		*why = "cannot set the command timeout";
 	else

@@ -263,7 +263,8 @@ e2e_init() {
 	SINKPORT=$E2E_PORT
 	e2e_free_port
 	MILTERPORT=$E2E_PORT
-	mkdir -p "$WORK/milter" && chmod 0755 "$WORK/milter"
+	# setgid, group postfix: the socket (default mode 0660) is Postfix's group's
+	mkdir -p "$WORK/milter" && chgrp postfix "$WORK/milter" && chmod 2755 "$WORK/milter"
 	MILTER_SOCKET=unix:$WORK/milter/milter.sock
 	MILTER_PF_SOCKET=$MILTER_SOCKET
 	MILTER_LOG=$WORK/milter.log
@@ -680,7 +681,7 @@ milter_start() {
 	case "$E2E_MILTER_WAIT" in
 	"test -S "*)
 		# Postfix (user postfix) must be able to connect: the milter
-		# sets the mode (milter.socket_mode, default 0666) itself.
+		# sets the mode (milter.socket_mode, default 0660) itself.
 		e2e_as_postfix test -w "${E2E_MILTER_WAIT#test -S }" ||
 			e2e_die "the postfix user cannot write to the milter socket"
 		;;

@@ -14,6 +14,11 @@ commands.  Before each answer it reads MODEFILE, one word:
   silent   nothing, ever: the milter's timeout has to end the wait
   slow     the answers of "ok", a byte every 100 ms: the milter's timeout
            bounds the whole answer, not each read
+  huge     EVALSHA gets an answer no Redis script gives: a header of a
+           10^9-element array alone, the same followed by integers, and a
+           10^9-byte bulk string; the bodies stream (up to 32 MB) until
+           the milter hangs up.  The milter must refuse them before
+           allocating: answer within its timeout, its memory flat
 
 Each answer it gives (or withholds) is appended to SERVEDLOG as
 "MODE VARIANT" (silent: "silent N", the Nth command left unanswered), so
@@ -43,6 +48,15 @@ TYPES = [
     ("nil", b"$-1\r\n"),
 ]
 
+# Answers to EVALSHA that announce more than any reply this store asks
+# for: (name, header, body streamed after it or None).
+HUGE = [
+    ("array-header", b"*1000000000\r\n", None),
+    ("array-stream", b"*1000000000\r\n", b":1\r\n"),
+    ("bulk-stream", b"$1000000000\r\n", b"x"),
+]
+STREAM_MAX = 32 << 20
+
 GARBAGE = [
     ("type-byte", b"\x00\xffHTTP/1.0 400 Bad Request\r\n"),
     ("bulk-length", b"$-7\r\nxx\r\n"),
@@ -51,7 +65,8 @@ GARBAGE = [
 ]
 
 lock = threading.Lock()
-counters = {"types": 0, "garbage": 0, "load": 0, "silent": 0, "slow": 0}
+counters = {"types": 0, "garbage": 0, "load": 0, "silent": 0, "slow": 0,
+            "huge": 0}
 
 
 def mode():
@@ -119,6 +134,10 @@ class Handler(socketserver.StreamRequestHandler):
             served(m + " script-load")
             return b"$40\r\n" + SHA + b"\r\n"
         if cmd == b"EVALSHA":
+            if m == "huge":
+                name, head, body = next_of("huge", HUGE)
+                served("huge " + name)
+                return (head, body)
             if m == "types":
                 name, data = next_of("types", TYPES)
                 served("types " + name)
@@ -138,6 +157,10 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             slow = mode() == "slow"
             data = self.answer(args)
+            if isinstance(data, tuple):
+                if not self.stream(*data):
+                    return
+                continue
             try:
                 for i in range(len(data)) if slow else []:
                     time.sleep(0.1)
@@ -148,6 +171,22 @@ class Handler(socketserver.StreamRequestHandler):
                     self.wfile.flush()
             except OSError:
                 return
+
+
+    def stream(self, head, body):
+        """head, then body over and over up to STREAM_MAX bytes; False
+        once the client has gone."""
+        try:
+            self.wfile.write(head)
+            self.wfile.flush()
+            if body is not None:
+                chunk = body * (65536 // len(body))
+                for _ in range(STREAM_MAX // len(chunk)):
+                    self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:
+            return False
+        return True
 
 
 class Server(socketserver.ThreadingTCPServer):

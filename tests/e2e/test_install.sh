@@ -37,6 +37,47 @@ grep -q 'ExecStart=/usr/sbin/milter-policy ' "$DEST/usr/lib/systemd/system/milte
 	e2e_ok "the unit runs the installed binary (/usr/sbin)" ||
 	e2e_fail "the unit's ExecStart, got: $(grep ExecStart= "$DEST/usr/lib/systemd/system/milter-policy.service")"
 
+# Safe defaults (issue 20 item 4): the installed policy drops root and
+# keeps the socket to the milter's group; the directories are 0750.
+pol=$DEST/etc/milter-policy/policy.conf
+unit=$DEST/usr/lib/systemd/system/milter-policy.service
+grep -Eq '^ *user *= *"milter-policy";' "$pol" &&
+	grep -Eq '^ *socket_mode *= *"0660";' "$pol" &&
+	grep -Eq '^ *socket_group *= *"milter-policy";' "$pol" &&
+	e2e_ok "the installed policy sets milter.user, socket_mode 0660 and socket_group milter-policy" ||
+	e2e_fail "the installed policy must set user, socket_mode \"0660\" and socket_group \"milter-policy\": $(grep -E 'user|socket' "$pol" | tr '\n' ' ')"
+out=$("$E2E_ROOT/milter/milter-policy" -t -c "$pol" 2>&1)
+case $out in
+*OK*warning* | *warning*) e2e_fail "-t on the installed policy warns: $out" ;;
+*OK*) e2e_ok "-t: the installed policy is valid, without a warning" ;;
+*) e2e_fail "-t on the installed policy: $out" ;;
+esac
+grep -qx 'RuntimeDirectoryMode=0750' "$unit" && grep -qx 'StateDirectoryMode=0750' "$unit" &&
+	grep -qx 'User=milter-policy' "$unit" && grep -qx 'Group=milter-policy' "$unit" &&
+	e2e_ok "the unit runs as milter-policy with its directories 0750" ||
+	e2e_fail "the unit's user and directory modes, got: $(grep -E 'User=|Group=|DirectoryMode=' "$unit" | tr '\n' ' ')"
+grep -q 'install -d .*-m 0750 "$RUNDIR" "$STATEDIR"' "$DEST/etc/init.d/milter-policy" &&
+	! grep -q 'mkdir -p "$RUNDIR"' "$DEST/etc/init.d/milter-policy" &&
+	e2e_ok "the SysV script makes its directories 0750" ||
+	e2e_fail "the SysV script must make /run/milter-policy and the state directory 0750"
+
+# -t warns about a socket everyone may connect to, with FILE:LINE.
+printf 'milter = {\n  socket_mode = "0666";\n};\n' >"$WORK/open.conf"
+out=$("$E2E_ROOT/milter/milter-policy" -t -c "$WORK/open.conf" 2>&1)
+rc=$?
+case $out in
+*"open.conf:2: warning: socket_mode \"0666\" lets every local user connect"*)
+	[ "$rc" = 0 ] && e2e_ok "-t warns about socket_mode 0666 (FILE:LINE: warning:) and still exits 0" ||
+		e2e_fail "-t with socket_mode 0666 exits $rc, want 0 (a warning, not an error)" ;;
+*) e2e_fail "-t with socket_mode 0666 must warn that every local user may connect, got: $out" ;;
+esac
+printf 'milter = {\n  socket_mode = "0660";\n};\n' >"$WORK/closed.conf"
+out=$("$E2E_ROOT/milter/milter-policy" -t -c "$WORK/closed.conf" 2>&1)
+case $out in
+*warning*) e2e_fail "-t warns about socket_mode 0660: $out" ;;
+*) e2e_ok "-t says nothing about socket_mode 0660" ;;
+esac
+
 # An admin's policy survives a second install and an uninstall.
 echo "# mine" >>"$DEST/etc/milter-policy/policy.conf"
 make -s -C "$E2E_ROOT" install DESTDIR="$DEST" PREFIX=/usr >>"$WORK/install.log" 2>&1
@@ -86,6 +127,9 @@ e2e_wait 5 test -s "$WORK/run/milter.pid"
 pid=$(cat "$WORK/run/milter.pid" 2>/dev/null)
 if [ -n "$pid" ] && e2e_alive "$pid" && grep -q milter-policy "/proc/$pid/cmdline"; then
 	e2e_ok "-P: the pid file names the running daemon (pid $pid)"
+	mode=$(stat -c %a "$WORK/run/milter.sock" 2>/dev/null)
+	[ "$mode" = 660 ] && e2e_ok "without socket_mode the socket is 0660" ||
+		e2e_fail "without socket_mode the socket's mode is $mode, want 660 (not open to every user)"
 	kill "$pid"
 	if e2e_wait 10 test ! -e "$WORK/run/milter.pid" && e2e_wait 5 e2e_dead "$pid"; then
 		e2e_ok "SIGTERM: the daemon stops and removes its pid file and socket"
