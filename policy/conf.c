@@ -528,9 +528,9 @@ conf_finish(struct conf *cf)
 	for (i = 0; i < p->nrules; i++) {
 		const struct dupspec *d = p->rules[i].dup;
 
-		for (k = 0; d != NULL && k < d->nkeys; k++)
-			if (d->keys[k].kind == KEY_RCPT ||
-			    d->keys[k].kind == KEY_RCPT_DOMAIN)
+		for (k = 0; d != NULL && k < d->keys.n; k++)
+			if (d->keys.k[k].kind == KEY_RCPT ||
+			    d->keys.k[k].kind == KEY_RCPT_DOMAIN)
 				p->msg_rcpts = 1;
 		p->stages |= 1u << p->rules[i].stage;
 		if ((p->rules[i].stage > POL_MAIL && rule_tests_size(&p->rules[i])) ||

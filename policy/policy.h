@@ -41,6 +41,7 @@ enum pol_action {
 	POL_QUARANTINE,		/* accept into the MTA's hold queue */
 	POL_ERROR		/* the engine could not decide: see on_error */
 };
+#define POL_NACTIONS	(POL_ERROR + 1)
 
 enum pol_scope { POL_SCOPE_MESSAGE, POL_SCOPE_CONNECTION };
 

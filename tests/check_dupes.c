@@ -182,13 +182,17 @@ START_TEST(test_body_rule)
 	ck_assert_uint_eq(v.vars.window_s, 600);
 	/* the window began with the first copy, at 0: it ends in 598 s */
 	ck_assert_uint_eq(v.vars.retry_after_s, 598);
+	ck_assert_int_eq(v.over_first, 1);	/* the notice, once per counter */
+	ck_assert_str_eq(v.key, "192.0.2.1");
 	other.body = "Hi\r\nthere!\r\n";
 	ck_assert_int_eq(send_msg(p, st, &other, 3000).action, POL_CONTINUE);
 	other = m;
 	other.client = "192.0.2.2";	/* per client: another client's count */
 	ck_assert_int_eq(send_msg(p, st, &other, 3000).action, POL_CONTINUE);
 	/* a retrying loop stays refused: refused copies count */
-	ck_assert_int_eq(send_msg(p, st, &m, 4000).action, POL_REJECT);
+	v = send_msg(p, st, &m, 4000);
+	ck_assert_int_eq(v.action, POL_REJECT);
+	ck_assert_int_eq(v.over_first, 0);
 	/* after the window, the count starts again */
 	ck_assert_int_eq(send_msg(p, st, &m, 601000).action, POL_CONTINUE);
 	store_free(st);
