@@ -3,11 +3,14 @@
  * policy and of a connection's engine state.  See policy.h.
  *
  * At each stage the relay check (at rcpt) runs first, then the rules of
- * that stage in file order; the first verdict that is not "continue"
- * decides.  An accept ends rule checking for the message or the connection
- * but never the relay check: an accept rule must not open a relay.
- * Dry-run verdicts are handed to the caller one at a time (to be logged)
- * and evaluation resumes after them on the next call.
+ * that stage in file order; the first enforced verdict that is not
+ * "continue" decides.  An accept ends rule checking for the message or the
+ * connection but never the relay check: an accept rule must not open a
+ * relay.  Dry-run verdicts go to the caller's note function and evaluation
+ * goes on.  A rule that cannot decide (a failed match, a failed store) is
+ * that rule's error: the rules after it still run, a refusal among them
+ * overrules it, and otherwise the error is the stage's verdict (with
+ * on_error = accept, any later verdict overrules it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +30,8 @@ struct pol_conn {
 	struct store *st;	/* borrowed */
 	int done_conn;		/* an accept with scope connection was given */
 	int done_msg;		/* an accept with scope message was given */
-	enum pol_stage resume_stage;	/* after a dry-run verdict: */
-	int resume_rule;	/* the next rule to try, or -1 for a fresh stage */
+	pol_note_fn *note;	/* verdicts not applied go here, or nowhere */
+	void *note_arg;
 	struct rl_ledger conn_charges;	/* connections: never given back */
 	struct rl_ledger msg_charges;	/* this message's units */
 	int stage_mark;		/* msg_charges.n when this stage began */
@@ -168,7 +171,6 @@ pol_conn_new(struct policy *p, struct store *st)
 
 	c->p = pol_ref(p);
 	c->st = st;
-	c->resume_rule = -1;
 	if (p->nheaders > 0)
 		c->hdrs = xcalloc(p->nheaders, sizeof *c->hdrs);
 	if (p->body_fp) {
@@ -233,6 +235,13 @@ msg_header_add(struct pol_conn *c, const struct pol_env *env)
 	}
 }
 
+void
+pol_conn_notes(struct pol_conn *c, pol_note_fn *fn, void *arg)
+{
+	c->note = fn;
+	c->note_arg = arg;
+}
+
 struct policy *
 pol_conn_policy(const struct pol_conn *c)
 {
@@ -265,7 +274,6 @@ pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms)
 	if (c->body != NULL)
 		dup_body_init(c->body);
 	c->done_msg = 0;
-	c->resume_rule = -1;
 }
 
 /* ---- conditions ---- */
@@ -559,43 +567,113 @@ dup_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	    d->window_ms, v);
 }
 
+/* One rule; 1 when it yields a verdict, 0 when the next rule should run. */
+static int
+rule_eval(struct pol_conn *c, const struct rule *r,
+    const struct count_ctx *stage_cx, struct pol_verdict *v)
+{
+	struct count_ctx cx = *stage_cx;
+	enum match_result m = rule_find(r, cx.env);
+
+	if (m == MATCH_NO)
+		return 0;
+	if (m == MATCH_ERROR)
+		verdict_error(r->name, c->p->internal_error, v);
+	else if (r->limit != NULL) {
+		if (!limit_eval(c, r, &cx, v))
+			return 0;
+	} else if (r->dup != NULL) {
+		if (!dup_eval(c, r, &cx, v))
+			return 0;
+	} else
+		verdict_from_rule(c, r, v);
+	/* A dry-run rule only logs: its errors let mail through too. */
+	if (v->action == POL_ERROR)
+		v->mode = rule_mode(c, r);
+	return 1;
+}
+
 static void
-rules_eval(struct pol_conn *c, const struct count_ctx *stage_cx, int from,
+verdict_init(struct pol_verdict *v, enum pol_stage stage)
+{
+	memset(v, 0, sizeof *v);
+	v->action = POL_CONTINUE;
+	v->stage = stage;
+}
+
+/* Hand a verdict the stage does not apply to the caller, if it listens. */
+static void
+note(const struct pol_conn *c, const struct pol_verdict *v)
+{
+	if (c->note != NULL)
+		c->note(c->note_arg, v);
+}
+
+/* Make `from` the stage's verdict, keeping the notices already gathered. */
+static void
+verdict_take(struct pol_verdict *v, const struct pol_verdict *from)
+{
+	int evicting = v->evicting | from->evicting;
+
+	*v = *from;
+	v->evicting = evicting;
+}
+
+/* A rule's error and the verdict of a rule after it (POL_CONTINUE: none):
+ * a refusal overrules the error, and so does any verdict when on_error
+ * lets mail through; otherwise the error stands. */
+static void
+error_or_later(const struct pol_conn *c, const struct pol_verdict *err,
+    const struct pol_verdict *later, struct pol_verdict *v)
+{
+	int refuses = later->action == POL_TEMPFAIL ||
+	    later->action == POL_REJECT;
+
+	if (later->action != POL_CONTINUE &&
+	    (refuses || c->p->settings.on_error == POL_ACCEPT)) {
+		note(c, err);
+		verdict_take(v, later);
+	} else {
+		verdict_take(v, err);
+		v->evicting |= later->evicting;
+	}
+}
+
+/* Run the rules of a stage; *v says who decided. */
+static void
+rules_eval(struct pol_conn *c, const struct count_ctx *cx,
     struct pol_verdict *v)
 {
 	const struct policy *p = c->p;
-	enum match_result m;
+	struct pol_verdict err, one;
 	int i;
 
-	for (i = from; i < p->nrules; i++) {
+	verdict_init(&err, cx->stage);
+	verdict_init(&one, cx->stage);
+	for (i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
-		struct count_ctx cx = *stage_cx;
 
-		if (r->stage != cx.stage || (r->action == POL_CONTINUE &&
+		if (r->stage != cx->stage || (r->action == POL_CONTINUE &&
 		    r->limit == NULL && r->dup == NULL))
 			continue;
-		if ((m = rule_find(r, cx.env)) == MATCH_NO)
-			continue;
-		if (m == MATCH_ERROR)
-			verdict_error(r->name, p->internal_error, v);
-		else if (r->limit != NULL) {
-			if (!limit_eval(c, r, &cx, v))
-				continue;
-		} else if (r->dup != NULL) {
-			if (!dup_eval(c, r, &cx, v))
-				continue;
-		} else
-			verdict_from_rule(c, r, v);
-		/* A dry-run rule only logs: its errors let mail through too. */
-		if (v->action == POL_ERROR)
-			v->mode = rule_mode(c, r);
-		if (v->mode == POL_DRY_RUN) {
-			c->resume_stage = cx.stage;
-			c->resume_rule = i + 1;
-		} else if (v->action == POL_ACCEPT)
-			accept_scope(c, cx.stage, cx.env, v);
-		return;
+		if (!rule_eval(c, r, cx, &one))
+			v->evicting |= one.evicting;
+		else if (one.mode == POL_DRY_RUN)
+			note(c, &one);
+		else if (one.action != POL_ERROR)
+			break;
+		else if (err.action == POL_ERROR)
+			note(c, &one);	/* the first error answers */
+		else
+			err = one;
+		verdict_init(&one, cx->stage);
 	}
+	if (err.action == POL_ERROR)
+		error_or_later(c, &err, &one, v);
+	else if (one.action != POL_CONTINUE)
+		verdict_take(v, &one);
+	if (v->action == POL_ACCEPT)
+		accept_scope(c, cx->stage, cx->env, v);
 }
 
 /* Does the MTA refuse what this verdict applies to? */
@@ -645,30 +723,21 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 {
 	struct count_ctx cx = { .st = c->st, .env = env, .hdrs = c->hdrs,
 	    .now_ms = now_ms, .stage = stage };
-	int resumed = c->resume_rule >= 0 && c->resume_stage == stage;
-	int from = resumed ? c->resume_rule : 0;
 
-	memset(v, 0, sizeof *v);
-	v->action = POL_CONTINUE;
-	v->stage = stage;
-	c->resume_rule = -1;
-	if (!resumed)
-		stage_begin(c, stage, env, now_ms);
-	if (stage == POL_RCPT && !resumed) {
+	verdict_init(v, stage);
+	stage_begin(c, stage, env, now_ms);
+	if (stage == POL_RCPT) {
 		relay_eval(c, env, v);
-		if (v->action != POL_CONTINUE) {
-			if (v->mode == POL_DRY_RUN) {
-				c->resume_stage = stage;
-				c->resume_rule = 0;
-			}
+		if (v->mode == POL_DRY_RUN) {
+			note(c, v);
+			verdict_init(v, stage);
+		} else if (v->action != POL_CONTINUE)
 			return;
-		}
 	}
 	if (c->done_conn || c->done_msg)
 		return;
-	rules_eval(c, &cx, from, v);
+	rules_eval(c, &cx, v);
 	charges_settle(c, stage, v, now_ms);
-	if (stage == POL_RCPT && c->p->msg_rcpts && v->mode == POL_ENFORCE &&
-	    !verdict_refuses(c, v))
+	if (stage == POL_RCPT && c->p->msg_rcpts && !verdict_refuses(c, v))
 		msg_rcpt_add(c, env->rcpt);
 }

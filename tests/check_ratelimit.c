@@ -33,16 +33,6 @@ rig_close(struct rig *r)
 	store_free(r->st);
 }
 
-/* Evaluate one stage on a fresh connection, enforcing verdicts only. */
-static void
-eval_enforced(struct pol_conn *c, enum pol_stage stage,
-    const struct pol_env *env, uint64_t now, struct pol_verdict *v)
-{
-	do
-		pol_eval(c, stage, env, now, v);
-	while (v->mode == POL_DRY_RUN && v->action != POL_CONTINUE);
-}
-
 /* MAIL FROM from a client at time now: the verdict at MAIL. */
 static enum pol_action
 mail_from(struct rig *r, const char *client, const char *sender, uint64_t now,
@@ -51,7 +41,7 @@ mail_from(struct rig *r, const char *client, const char *sender, uint64_t now,
 	struct pol_env env = { .client_addr = client, .sender = sender };
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 
-	eval_enforced(c, POL_MAIL, &env, now, v);
+	pol_eval(c, POL_MAIL, &env, now, v);
 	if (v->action == POL_CONTINUE)
 		pol_msg_end(c, 1, now);
 	pol_conn_free(c);
@@ -184,7 +174,7 @@ connect_from(struct rig *r, const char *client, uint64_t now,
 	struct pol_env env = { .client_addr = client };
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 
-	eval_enforced(c, POL_CONNECT, &env, now, v);
+	pol_eval(c, POL_CONNECT, &env, now, v);
 	pol_conn_free(c);
 	return v->action;
 }
@@ -245,17 +235,17 @@ message(struct rig *r, const char *const *rcpts, unsigned long size,
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 	struct pol_verdict v;
 
-	eval_enforced(c, POL_MAIL, &env, now, &v);
+	pol_eval(c, POL_MAIL, &env, now, &v);
 	for (; v.action == POL_CONTINUE && *rcpts != NULL; rcpts++) {
 		env.rcpt = *rcpts;
-		eval_enforced(c, POL_RCPT, &env, now, &v);
+		pol_eval(c, POL_RCPT, &env, now, &v);
 		if (v.action == POL_REJECT && strcmp(v.rule, "no-bob") == 0)
 			v.action = POL_CONTINUE;	/* one recipient refused */
 	}
 	env.rcpt = NULL;
 	env.size = size;
 	if (v.action == POL_CONTINUE && !abort_it)
-		eval_enforced(c, POL_EOM, &env, now, &v);
+		pol_eval(c, POL_EOM, &env, now, &v);
 	pol_msg_end(c, v.action == POL_CONTINUE && !abort_it, now);
 	pol_conn_free(c);
 	return v.action;
@@ -430,7 +420,7 @@ START_TEST(test_connections_and_bytes)
 	    ");");
 	for (i = 0; i < 3; i++) {
 		c = pol_conn_new(r.p, r.st);
-		eval_enforced(c, POL_CONNECT, &env, 0, &v);
+		pol_eval(c, POL_CONNECT, &env, 0, &v);
 		pol_conn_free(c);
 	}
 	ck_assert_int_eq(v.action, POL_TEMPFAIL);
@@ -439,10 +429,10 @@ START_TEST(test_connections_and_bytes)
 	c = pol_conn_new(r.p, r.st);
 	env.client_addr = "192.0.2.78";
 	env.size = 600;
-	eval_enforced(c, POL_EOM, &env, 0, &v);
+	pol_eval(c, POL_EOM, &env, 0, &v);
 	ck_assert_int_eq(v.action, POL_CONTINUE);
 	pol_msg_end(c, 1, 0);
-	eval_enforced(c, POL_EOM, &env, 0, &v);
+	pol_eval(c, POL_EOM, &env, 0, &v);
 	ck_assert_int_eq(v.action, POL_REJECT);
 	ck_assert_int_eq(v.reply->code, 552);
 	pol_conn_free(c);
