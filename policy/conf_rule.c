@@ -13,6 +13,8 @@
 #include "util.h"
 #include "xmalloc.h"
 
+#define HEADER_PREFIX	"header:"	/* per = "header:NAME", of = "header:NAME" */
+
 static struct cond *
 cond_add(struct condset *cs, enum cond_kind kind)
 {
@@ -167,20 +169,31 @@ header_index(struct policy *p, const char *name)
 	return p->nheaders++;
 }
 
+/* The NAME of "header:NAME", or NULL when v is not one. */
+static const char *
+header_name(const char *v)
+{
+	size_t n = strlen(HEADER_PREFIX);
+
+	return strncmp(v, HEADER_PREFIX, n) == 0 && v[n] != '\0' ? v + n : NULL;
+}
+
 static void
 key_add(struct conf *cf, const config_setting_t *s, const char *name,
     struct keyset *keys)
 {
-	struct keyspec k = { .kind = KEY_CLIENT_ADDR };
+	struct keyspec k = { .kind = KEY_HEADER };
+	const char *hdr = header_name(name);
 	size_t i, n = NELEM(key_names);
 
-	for (i = 0; i < n; i++)
-		if (strcmp(name, key_names[i]) == 0)
+	for (i = 0; i < n && hdr == NULL; i++)
+		if (strcmp(name, key_names[i]) == 0) {
 			k.kind = (enum key_kind)i;
-	if (strncmp(name, "header:", 7) == 0 && name[7] != '\0') {
-		k.kind = KEY_HEADER;
-		k.hdr = header_index(cf->p, name + 7);
-	} else if (i == n && strcmp(name, key_names[k.kind]) != 0) {
+			break;
+		}
+	if (hdr != NULL)
+		k.hdr = header_index(cf->p, hdr);
+	else if (i == n) {
 		conf_error(cf, s, "per: unknown key \"%s\"; expected client_addr, "
 		    "client_net, helo, sender, sender_domain, auth_user, rcpt, "
 		    "rcpt_domain or header:NAME", name);
@@ -235,17 +248,27 @@ set_rate(struct conf *cf, const config_setting_t *s)
 	l->window_ms = ms;
 }
 
+/* A count setting (burst, max) into *field: at least 1, or an error that
+ * ends in `what`. */
 static void
-set_burst(struct conf *cf, const config_setting_t *s)
+count_set(struct conf *cf, const config_setting_t *s, unsigned long *field,
+    const char *what)
 {
 	long long n = config_setting_get_int64(s);
 
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		n = config_setting_get_int(s);
-	if (n < 1)
-		conf_error(cf, s, "burst must be at least 1");
+	if (n >= 1)
+		*field = (unsigned long)n;
 	else
-		limit_get(cf)->burst = (unsigned long)n;
+		conf_error(cf, s, "%s must be at least 1%s",
+		    config_setting_name(s), what);
+}
+
+static void
+set_burst(struct conf *cf, const config_setting_t *s)
+{
+	count_set(cf, s, &limit_get(cf)->burst, "");
 }
 
 static void
@@ -366,9 +389,9 @@ set_of(struct conf *cf, const config_setting_t *s)
 		d->of = DUP_HEADER;
 		d->message_id = 1;
 		d->hdr = header_index(cf->p, "Message-ID");
-	} else if (strncmp(v, "header:", 7) == 0 && v[7] != '\0') {
+	} else if (header_name(v) != NULL) {
 		d->of = DUP_HEADER;
-		d->hdr = header_index(cf->p, v + 7);
+		d->hdr = header_index(cf->p, header_name(v));
 	} else
 		conf_error(cf, s, "of: \"%s\" is not valid; expected \"body\", "
 		    "\"message_id\" or \"header:NAME\"", v);
@@ -383,14 +406,7 @@ set_dup_per(struct conf *cf, const config_setting_t *s)
 static void
 set_max(struct conf *cf, const config_setting_t *s)
 {
-	long long n = config_setting_get_int64(s);
-
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		n = config_setting_get_int(s);
-	if (n < 1)
-		conf_error(cf, s, "max must be at least 1 (the copies allowed)");
-	else
-		dup_get(cf)->max = (unsigned long)n;
+	count_set(cf, s, &dup_get(cf)->max, " (the copies allowed)");
 }
 
 static void
@@ -725,7 +741,8 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	}
 	conf_group(cf, g, rule_settings, NELEM(rule_settings));
 	rule_check_name(cf, g, idx);
-	if (r->limit != NULL && config_setting_get_member(g, "limit") == NULL) {
+	if (config_setting_get_member(g, "charge") != NULL &&
+	    config_setting_get_member(g, "limit") == NULL) {
 		conf_error(cf, g, "rule %s: charge applies to limit rules only",
 		    r->name);
 		return;
