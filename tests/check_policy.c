@@ -395,26 +395,25 @@ END_TEST
 int
 main(void)
 {
+	const TTest *tests[] = {
+		test_relay_table,
+		test_rule_table,
+		test_dry_run_noted,
+		test_accept_scope,
+		test_accept_keeps_relay_check,
+		test_global_dry_run,
+		test_needed_stages,
+		test_list_file_comments,
+		test_dry_run_error_lets_through,
+	};
+
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("eval");
-	SRunner *sr;
-	int failed;
+	size_t i;
 
-	tcase_add_test(tc, test_relay_table);
-	tcase_add_test(tc, test_rule_table);
-	tcase_add_test(tc, test_dry_run_noted);
-	tcase_add_test(tc, test_accept_scope);
-	tcase_add_test(tc, test_accept_keeps_relay_check);
-	tcase_add_test(tc, test_global_dry_run);
-	tcase_add_test(tc, test_needed_stages);
-	tcase_add_test(tc, test_list_file_comments);
-	tcase_add_test(tc, test_dry_run_error_lets_through);
-	tcase_add_loop_test(tc, test_rule_error_table, 0,
-	    (int)NELEM(error_cases));
+	for (i = 0; i < NELEM(tests); i++)
+		tcase_add_test(tc, tests[i]);
+	tcase_add_loop_test(tc, test_rule_error_table, 0, (int)NELEM(error_cases));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run_suite(s);
 }

@@ -124,7 +124,7 @@ START_TEST(test_charge_modes)
 	char policy[512];
 	size_t i;
 
-	for (i = 0; i < sizeof charge_cases / sizeof charge_cases[0]; i++) {
+	for (i = 0; i < NELEM(charge_cases); i++) {
 		const struct charge_case *c = &charge_cases[i];
 		struct pol_verdict v;
 		struct rig r;
@@ -296,7 +296,7 @@ START_TEST(test_keys)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof key_cases / sizeof key_cases[0]; i++) {
+	for (i = 0; i < NELEM(key_cases); i++) {
 		const struct key_case *c = &key_cases[i];
 		struct pol_verdict v;
 		struct rig r;
@@ -501,29 +501,22 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("ratelimit");
-	TCase *tc = tcase_create("limits");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_gcra_exact,
+		test_burst,
+		test_charge_modes,
+		test_charge_none,
+		test_counter_shared,
+		test_default_reply_overridden,
+		test_give_back,
+		test_keys,
+		test_ipv6_and_net,
+		test_long_keys,
+		test_counter_by_log_key,
+		test_connections_and_bytes,
+		test_no_store_is_error,
+		test_threads_exact,
+	};
 
-	tcase_add_test(tc, test_gcra_exact);
-	tcase_add_test(tc, test_burst);
-	tcase_add_test(tc, test_charge_modes);
-	tcase_add_test(tc, test_charge_none);
-	tcase_add_test(tc, test_counter_shared);
-	tcase_add_test(tc, test_default_reply_overridden);
-	tcase_add_test(tc, test_give_back);
-	tcase_add_test(tc, test_keys);
-	tcase_add_test(tc, test_ipv6_and_net);
-	tcase_add_test(tc, test_long_keys);
-	tcase_add_test(tc, test_counter_by_log_key);
-	tcase_add_test(tc, test_connections_and_bytes);
-	tcase_add_test(tc, test_no_store_is_error);
-	tcase_add_test(tc, test_threads_exact);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run("ratelimit", "limits", tests, NELEM(tests));
 }

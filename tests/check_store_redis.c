@@ -19,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "check_util.h"
 #include "store.h"
 
 static pid_t server_pid;
@@ -539,7 +540,7 @@ redis_suite(void)
 	tc = tcase_create("wrong-answers");	/* no redis-server needed */
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_wrong_answers, 0,
-	    sizeof wrong_cases / sizeof wrong_cases[0]);
+	    NELEM(wrong_cases));
 	tcase_add_test(tc, test_trickle_times_out);
 	suite_add_tcase(s, tc);
 	return s;
@@ -548,11 +549,5 @@ redis_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(redis_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run_suite(redis_suite());
 }

@@ -54,4 +54,32 @@ notes_add(void *arg, const struct pol_verdict *v)
 	n->v[n->n++] = *v;
 }
 
+/* Run a suite; the exit status of a suite's main(). */
+static inline int
+check_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Run tests[0..n) as one test case of one suite; the exit status. */
+static inline int
+check_run(const char *suite, const char *tcase, const TTest *const *tests,
+    size_t n)
+{
+	Suite *s = suite_create(suite);
+	TCase *tc = tcase_create(tcase);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+	suite_add_tcase(s, tc);
+	return check_run_suite(s);
+}
+
 #endif
