@@ -24,6 +24,14 @@
 #include "session.h"
 #include "state.h"
 #include "stats.h"
+#include "util.h"
+
+/* A verdict the engine reached but does not apply: logged, not given. */
+static void
+cb_note(void *arg, const struct pol_verdict *v)
+{
+	reply_log_note(arg, v);
+}
 
 /* The session of a connection, created on its first callback. */
 static struct session *
@@ -35,6 +43,7 @@ sess_get(SMFICTX *ctx)
 	if (s == NULL && (p = current_get()) != NULL) {
 		s = sess_new(p, state_store());
 		pol_unref(p);
+		pol_conn_notes(s->pc, cb_note, s);
 		smfi_setpriv(ctx, s);
 	}
 	return s;
@@ -50,19 +59,6 @@ sess_queue_id(SMFICTX *ctx, struct session *s)
 		sess_set(&s->queue_id, q);
 }
 
-/* Ask the engine about one stage, logging dry-run verdicts on the way. */
-static void
-stage_verdict(struct session *s, enum pol_stage stage,
-    const struct pol_env *env, struct pol_verdict *v)
-{
-	for (;;) {
-		pol_eval(s->pc, stage, env, sess_now_ms(), v);
-		if (v->mode != POL_DRY_RUN || v->action == POL_CONTINUE)
-			return;
-		reply_log_dry(s, v);
-	}
-}
-
 static sfsistat
 stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
 {
@@ -70,7 +66,7 @@ stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
 	struct pol_env env;
 
 	sess_env(s, &env);
-	stage_verdict(s, stage, &env, &v);
+	pol_eval(s->pc, stage, &env, sess_now_ms(), &v);
 	return reply_apply(ctx, s, &v);
 }
 
@@ -135,7 +131,7 @@ cb_protocol_flags(const struct policy *p)
 	unsigned long flags = SMFIP_NOUNKNOWN;
 	size_t i;
 
-	for (i = 0; i < sizeof skip / sizeof skip[0]; i++)
+	for (i = 0; i < NELEM(skip); i++)
 		if (!pol_needs_stage(p, skip[i].stage))
 			flags |= skip[i].flag;
 	return flags | cb_noreply_flags(p);
@@ -189,7 +185,7 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		sess_set(&s->client_name, hostname);
 	sess_set(&s->daemon, smfi_getsymval(ctx, "{daemon_name}"));
 	sess_env(s, &env);
-	stage_verdict(s, POL_CONNECT, &env, &v);
+	pol_eval(s->pc, POL_CONNECT, &env, sess_now_ms(), &v);
 	if (v.action == POL_CONTINUE || v.action == POL_ACCEPT)
 		return reply_apply(ctx, s, &v);
 	s->held = v;		/* given, with its text, at HELO or MAIL */
@@ -280,7 +276,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	sess_env(s, &env);
 	env.hdr_name = name;
 	env.hdr_value = value;
-	stage_verdict(s, POL_HEADER, &env, &v);
+	pol_eval(s->pc, POL_HEADER, &env, sess_now_ms(), &v);
 	return gathered(ctx, s, SMFIP_NR_HDR, &v);
 }
 
@@ -309,7 +305,7 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	sess_env(s, &env);
 	env.body = chunk;
 	env.body_len = len;
-	stage_verdict(s, POL_BODY, &env, &v);
+	pol_eval(s->pc, POL_BODY, &env, sess_now_ms(), &v);
 	return gathered(ctx, s, SMFIP_NR_BODY, &v);
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static int log_level = LOG_INFO;
 static int log_stderr;
@@ -22,7 +23,7 @@ log_facility(const char *name)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
+	for (i = 0; i < NELEM(tab); i++)
 		if (strcmp(name, tab[i].name) == 0)
 			return tab[i].code;
 	return -1;

@@ -32,6 +32,7 @@ struct pd_sess {
 	struct pol_verdict held;
 	int has_msg_held;		/* ... for the rest of the message */
 	struct pol_verdict msg_held;
+	const struct pol_env *env;	/* the request under evaluation, for notes */
 };
 
 struct pd_sess *
@@ -115,23 +116,29 @@ verdict_log(const struct pol_env *env, const struct pol_verdict *v)
 		.rcpt = (char *)env->rcpt, .queue_id = (char *)env->queue_id,
 	};
 
-	reply_log_dry(&s, v);
+	reply_log_note(&s, v);
+}
+
+/* A dry-run verdict or an overruled error, logged as the milter does. */
+static void
+pd_note(void *arg, const struct pol_verdict *v)
+{
+	const struct pd_sess *s = arg;
+
+	verdict_log(s->env, v);
 }
 
 /*
- * The engine's verdict for one stage, dry-run verdicts logged on the way:
- * the only place this door calls pol_eval.
+ * The engine's verdict for one stage, its notes logged on the way: the
+ * only place this door calls pol_eval.
  */
 static void
 pd_verdict(struct pd_sess *s, enum pol_stage stage, const struct pol_env *env,
     struct pol_verdict *v)
 {
-	for (;;) {
-		pol_eval(s->pc, stage, env, sess_now_ms(), v);
-		if (v->mode != POL_DRY_RUN || v->action == POL_CONTINUE)
-			return;
-		verdict_log(env, v);
-	}
+	s->env = env;
+	pol_eval(s->pc, stage, env, sess_now_ms(), v);
+	s->env = NULL;
 }
 
 /* Does this verdict refuse (or hold, discard) what it applies to? */
@@ -221,6 +228,7 @@ sess_find(struct pd_sess *s, const struct pd_req *r, enum pol_stage stage)
 		return -1;
 	s->pc = pol_conn_new(p, state_store());
 	pol_conn_door(s->pc, POL_DOOR_ENVELOPE);
+	pol_conn_notes(s->pc, pd_note, s);
 	pol_unref(p);
 	snprintf(s->id, sizeof s->id, "%s", id);
 	stats_connection();

@@ -68,19 +68,29 @@ record(struct rrun *r, const struct pol_verdict *v, const struct pol_env *env,
 	    v->reply->xcode, key, t);
 }
 
-/* One stage; the enforced verdict (dry-run verdicts are recorded and
- * passed over); *close set when it ends the connection. */
+/* A dry-run rule's would-be refusal (an overruled error is no refusal). */
+static void
+note(void *arg, const struct pol_verdict *v)
+{
+	struct rrun *r = arg;
+
+	if (v->mode == POL_DRY_RUN)
+		record(r, v, r->env, r->t);
+}
+
+/* One stage; the verdict to apply (dry-run verdicts are recorded on the
+ * way); rc->closed set when it ends the connection. */
 static enum pol_action
 run_stage(struct rrun *r, struct rrun_conn *rc, enum pol_stage stage,
     const struct pol_env *env, int64_t t)
 {
 	struct pol_verdict v;
 
-	do {
-		pol_eval(rc->pc, stage, env, (uint64_t)t, &v);
-		if (v.action != POL_CONTINUE)
-			record(r, &v, env, t);
-	} while (v.mode == POL_DRY_RUN && v.action != POL_CONTINUE);
+	r->env = env;
+	r->t = t;
+	pol_eval(rc->pc, stage, env, (uint64_t)t, &v);
+	if (v.action != POL_CONTINUE)
+		record(r, &v, env, t);
 	if (v.close || (is_refusal(v.action) && stage <= POL_HELO))
 		rc->closed = 1;
 	return v.action;
@@ -105,6 +115,7 @@ rrun_connect(struct rrun *r, struct rtxn_conn *c)
 
 	c->run[r->slot] = rc;
 	rc->pc = pol_conn_new(r->p, r->st);
+	pol_conn_notes(rc->pc, note, r);
 	if (addr_ip_normalise(c->client_addr, rc->client_addr,
 	    sizeof rc->client_addr) != 0)
 		snprintf(rc->client_addr, sizeof rc->client_addr, "%s",

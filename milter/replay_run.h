@@ -28,6 +28,8 @@ struct rrun {
 	int slot;			/* which rtxn_conn.run[] is ours */
 	struct rres res;
 	unsigned long seq;		/* makes each message's body its own */
+	const struct pol_env *env;	/* the stage under evaluation, for notes */
+	int64_t t;
 };
 
 /* Start replaying through p on st, in connection slot `slot`. */

@@ -113,11 +113,12 @@ notices(const struct session *s, const struct pol_verdict *v)
 }
 
 void
-reply_log_dry(const struct session *s, const struct pol_verdict *v)
+reply_log_note(const struct session *s, const struct pol_verdict *v)
 {
 	notices(s, v);
-	decision_log(s, v, verb_name(v), v->action == POL_ERROR ?
-	    " mode=dry-run: let through" : NULL);
+	decision_log(s, v, verb_name(v), v->action != POL_ERROR ? NULL :
+	    v->mode == POL_DRY_RUN ? " mode=dry-run: let through" :
+	    " on_error=overruled");
 }
 
 /* Render, escape and hand the reply text to libmilter. */

@@ -17,7 +17,9 @@
 /* Give a verdict to the MTA and log it; returns the SMFIS_* value. */
 sfsistat reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v);
 
-/* Log a verdict that is not applied (dry-run: "would-reject ..."). */
-void reply_log_dry(const struct session *s, const struct pol_verdict *v);
+/* Log a verdict the engine noted but does not apply (pol_note_fn):
+ * dry-run ("would-reject ..."), or a rule's error a later rule overruled
+ * ("error ... on_error=overruled"). */
+void reply_log_note(const struct session *s, const struct pol_verdict *v);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "stats.h"
+#include "util.h"
 
 #define STATS_RULES	64	/* distinct rule names counted; the rest as "other" */
 
@@ -21,7 +22,7 @@ static int nrules;
 static const unsigned long latency_bound[] = { 1, 2, 5, 10, 20, 50, 100, 200,
     500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
     1000000, 2000000, 5000000 };
-#define NBOUNDS	(sizeof latency_bound / sizeof latency_bound[0])
+#define NBOUNDS	NELEM(latency_bound)
 static atomic_ulong latency[NBOUNDS + 1], store_calls, store_errors;
 static atomic_ulong latency_max;
 

@@ -80,7 +80,8 @@ print_error(void *arg, const char *msg)
 
 /* Print a verdict: "rcpt: reject by rule relay: 550 5.7.1 text". */
 static void
-print_verdict(const struct pol_verdict *v, const struct pol_env *env)
+print_verdict(const struct pol_verdict *v, const struct pol_env *env,
+    const char *why)
 {
 	struct reply_text text;
 	struct reply_ctx rc = {
@@ -96,13 +97,21 @@ print_verdict(const struct pol_verdict *v, const struct pol_env *env)
 		printf(" by rule %s", v->rule);
 	if (v->key[0] != '\0')
 		printf(" (key %s)", v->key);
-	printf("\n");
+	printf("%s\n", why);
 	if (v->reply == NULL)
 		return;
 	reply_render(v->reply, &rc, &text);
 	for (i = 0; i < text.nlines; i++)
 		printf("        %d%c%s %s\n", v->reply->code,
 		    i + 1 < text.nlines ? '-' : ' ', v->reply->xcode, text.line[i]);
+}
+
+/* A verdict the engine noted but does not apply: dry-run, overruled. */
+static void
+print_note(void *env, const struct pol_verdict *v)
+{
+	print_verdict(v, env, v->action == POL_ERROR && v->mode == POL_ENFORCE ?
+	    ", overruled by a later rule" : "");
 }
 
 /* One stage; returns 1 when the transaction ends here. */
@@ -112,12 +121,11 @@ try_stage(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 {
 	struct pol_verdict v;
 
-	do {
-		pol_eval(c, stage, env, now, &v);
-		if (v.action != POL_CONTINUE || stage == POL_RCPT)
-			print_verdict(&v, env);
-	} while (v.mode == POL_DRY_RUN && v.action != POL_CONTINUE);
-	if (v.action == POL_CONTINUE && stage != POL_RCPT)
+	pol_conn_notes(c, print_note, (void *)env);
+	pol_eval(c, stage, env, now, &v);
+	if (v.action != POL_CONTINUE || stage == POL_RCPT)
+		print_verdict(&v, env, "");
+	else
 		printf("%-7s continue\n", pol_stage_name(stage));
 	return v.action == POL_ACCEPT || v.action == POL_TEMPFAIL ||
 	    v.action == POL_REJECT || v.action == POL_ERROR ||

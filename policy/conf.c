@@ -1,11 +1,12 @@
 /*
- * conf.c: the only libconfig user.  Reads a policy file, validates every
- * setting, and compiles it into a struct policy (rules.h).
+ * conf.c: reads a policy file, validates every setting of its milter,
+ * state, lists, replies and relay groups, and compiles it into a struct
+ * policy (rules.h); rules are conf_rule.c's, single values conf_value.c's.
  *
  * Errors are counted, not fatal: each is reported as "FILE:LINE: message"
  * through the caller's callback and loading goes on, so an admin sees every
  * mistake in one run; at the end a policy with errors is freed and NULL
- * returned.  libconfig strings never leave this file: what is kept is
+ * returned.  libconfig strings never leave conf*.c: what is kept is
  * copied.
  */
 #include <ctype.h>
@@ -20,177 +21,8 @@
 
 #include "conf.h"
 #include "rules.h"
+#include "util.h"
 #include "xmalloc.h"
-
-void
-conf_error(struct conf *cf, const config_setting_t *s, const char *fmt, ...)
-{
-	char msg[ERR_MAX], line[ERR_MAX + 64];
-	const char *file = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (s != NULL)
-		file = config_setting_source_file(s);
-	snprintf(line, sizeof line, "%s:%d: %s", file ? file : cf->path,
-	    s ? config_setting_source_line(s) : 0, msg);
-	cf->errfn(cf->arg, line);
-	cf->nerrors++;
-}
-
-static int
-setting_types(const config_setting_t *s)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_STRING:
-		return TYPE_STRING;
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		return TYPE_INT;
-	case CONFIG_TYPE_BOOL:
-		return TYPE_BOOL;
-	case CONFIG_TYPE_GROUP:
-		return TYPE_GROUP;
-	case CONFIG_TYPE_ARRAY:
-	case CONFIG_TYPE_LIST:
-		return TYPE_LIST;
-	default:
-		return 0;
-	}
-}
-
-static const char *
-types_name(int types)
-{
-	if (types == (TYPE_STRING | TYPE_LIST))
-		return "a string or a list of strings";
-	if (types == (TYPE_STRING | TYPE_INT))
-		return "a string or a number";
-	if (types & TYPE_STRING)
-		return "a string";
-	if (types & TYPE_INT)
-		return "a number";
-	if (types & TYPE_BOOL)
-		return "true or false";
-	if (types & TYPE_GROUP)
-		return "a group { ... }";
-	return "a list";
-}
-
-static void
-known_names(const struct setting *tab, size_t n, char *out, size_t outsz)
-{
-	size_t i, len = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < n && len < outsz; i++)
-		len += snprintf(out + len, outsz - len, "%s%s",
-		    i ? ", " : "", tab[i].name);
-}
-
-/* Apply a table of settings to the members of a group; unknown names and
- * wrong types are errors. */
-void
-conf_group(struct conf *cf, const config_setting_t *group,
-    const struct setting *tab, size_t n)
-{
-	char names[ERR_MAX];
-	int i, len = config_setting_length(group);
-	size_t k;
-
-	for (i = 0; i < len; i++) {
-		const config_setting_t *s = config_setting_get_elem(group, i);
-		const char *name = config_setting_name(s);
-
-		for (k = 0; k < n; k++)
-			if (name != NULL && strcmp(name, tab[k].name) == 0)
-				break;
-		if (k == n) {
-			known_names(tab, n, names, sizeof names);
-			conf_error(cf, s, "unknown setting \"%s\" in %s; expected one of: %s",
-			    name ? name : "?", config_setting_name(group) ?
-			    config_setting_name(group) : "a rule", names);
-		} else if ((setting_types(s) & tab[k].types) == 0) {
-			conf_error(cf, s, "%s must be %s", name,
-			    types_name(tab[k].types));
-		} else
-			tab[k].set(cf, s);
-	}
-}
-
-/* Durations: "30s", "10m", "1h", "1d", "50ms", or a number of seconds. */
-int
-conf_parse_duration(const char *s, unsigned long *ms)
-{
-	static const struct { const char *unit; unsigned long ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "d", 86400000 }, { "", 1000 },
-	};
-	unsigned long n;
-	char *end;
-	size_t i;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	for (i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (strcmp(end, units[i].unit) == 0) {
-			if (n > ULONG_MAX / units[i].ms)
-				return -1;
-			*ms = n * units[i].ms;
-			return 0;
-		}
-	return -1;
-}
-
-unsigned long
-conf_duration(struct conf *cf, const config_setting_t *s)
-{
-	unsigned long ms = 0;
-
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		long long n = config_setting_get_int64(s);
-
-		if (config_setting_type(s) == CONFIG_TYPE_INT)
-			n = config_setting_get_int(s);
-		if (n < 0)
-			conf_error(cf, s, "%s must not be negative",
-			    config_setting_name(s));
-		return n < 0 ? 0 : (unsigned long)n * 1000;
-	}
-	if (conf_parse_duration(config_setting_get_string(s), &ms) < 0)
-		conf_error(cf, s, "%s: bad duration \"%s\"; expected a number "
-		    "with a unit: 50ms, 30s, 10m, 1h, 1d",
-		    config_setting_name(s), config_setting_get_string(s));
-	return ms;
-}
-
-/* A string setting that must be one of names[]; returns its index or -1. */
-int
-conf_choice(struct conf *cf, const config_setting_t *s,
-    const char *const *names, int n)
-{
-	const char *v = config_setting_get_string(s);
-	char list[ERR_MAX];
-	size_t len = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v, names[i]) == 0)
-			return i;
-	list[0] = '\0';
-	for (i = 0; i < n; i++)
-		len += snprintf(list + len, sizeof list - len, "%s\"%s\"",
-		    i ? ", " : "", names[i]);
-	conf_error(cf, s, "%s: \"%s\" is not valid; expected one of %s",
-	    config_setting_name(s), v, list);
-	return -1;
-}
 
 static void
 set_string(struct conf *cf, const config_setting_t *s, const char **field)
@@ -230,7 +62,7 @@ set_facility(struct conf *cf, const config_setting_t *s)
 	    "local0", "local1", "local2", "local3", "local4", "local5",
 	    "local6", "local7" };
 
-	if (conf_choice(cf, s, names, sizeof names / sizeof names[0]) >= 0)
+	if (conf_choice(cf, s, names, NELEM(names)) >= 0)
 		set_string(cf, s, &cf->p->settings.syslog_facility);
 }
 
@@ -241,22 +73,10 @@ set_log_level(struct conf *cf, const config_setting_t *s)
 	    "info", "debug" };
 	static const int levels[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE,
 	    LOG_INFO, LOG_DEBUG };
-	int i = conf_choice(cf, s, names, 5);
+	int i = conf_choice(cf, s, names, NELEM(names));
 
 	if (i >= 0)
 		cf->p->settings.log_level = levels[i];
-}
-
-int
-conf_mode(struct conf *cf, const config_setting_t *s, enum pol_mode *mode)
-{
-	static const char *const names[] = { "enforce", "dry-run" };
-	int i = conf_choice(cf, s, names, 2);
-
-	if (i < 0)
-		return -1;
-	*mode = i == 0 ? POL_ENFORCE : POL_DRY_RUN;
-	return 0;
 }
 
 static void
@@ -337,7 +157,7 @@ static void
 set_backend(struct conf *cf, const config_setting_t *s)
 {
 	static const char *const names[] = { "memory", "redis" };
-	int i = conf_choice(cf, s, names, 2);
+	int i = conf_choice(cf, s, names, NELEM(names));
 
 	if (i >= 0)
 		cf->p->settings.backend = (enum pol_backend)i;
@@ -418,8 +238,7 @@ static const struct setting redis_settings[] = {
 static void
 set_redis(struct conf *cf, const config_setting_t *s)
 {
-	conf_group(cf, s, redis_settings, sizeof redis_settings /
-	    sizeof redis_settings[0]);
+	conf_group(cf, s, redis_settings, NELEM(redis_settings));
 	if (cf->p->settings.redis.password != NULL &&
 	    cf->p->settings.redis.password_file != NULL)
 		conf_error(cf, s, "redis: give password or password_file, not "
@@ -430,7 +249,7 @@ static void
 set_on_error(struct conf *cf, const config_setting_t *s)
 {
 	static const char *const names[] = { "tempfail", "accept", "local" };
-	int i = conf_choice(cf, s, names, 3);
+	int i = conf_choice(cf, s, names, NELEM(names));
 
 	/* local: the store's errors go to memory; any other fault tempfails */
 	if (i >= 0)
@@ -515,127 +334,6 @@ static const struct setting policy_service_settings[] = {
 
 /* ---- lists ---- */
 
-static void match_from(struct conf *, struct match_list *,
-    const config_setting_t *, int);
-
-/* Is "@name" a reference to a list (no dot), rather than "@domain"? */
-static int
-is_list_ref(const char *v)
-{
-	return v[0] == '@' && v[1] != '\0' && strchr(v, '.') == NULL;
-}
-
-/* Cut a comment: a line that starts with '#', or " #..." after an entry
- * that is not a /regex/ (a regex may hold " #"). */
-static void
-list_line_comment(char *p)
-{
-	char *e;
-
-	if (*p == '#')
-		*p = '\0';
-	else if (*p != '/' && (e = strstr(p, " #")) != NULL)
-		*e = '\0';
-	else if (*p != '/' && (e = strstr(p, "\t#")) != NULL)
-		*e = '\0';
-}
-
-static void
-match_file(struct conf *cf, struct match_list *l, const config_setting_t *s,
-    const char *path)
-{
-	char err[ERR_MAX], *line = NULL, *full = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int lineno = 0;
-	FILE *fp;
-
-	if (path[0] != '/' && strrchr(cf->path, '/') != NULL &&
-	    asprintf(&full, "%.*s/%s", (int)(strrchr(cf->path, '/') - cf->path),
-	    cf->path, path) < 0)
-		full = NULL;
-	if ((fp = fopen(full ? full : path, "r")) == NULL) {
-		conf_error(cf, s, "cannot read list file %s: %s",
-		    full ? full : path, strerror(errno));
-		free(full);
-		return;
-	}
-	while ((len = getline(&line, &cap, fp)) >= 0) {
-		char *p = line, *e;
-
-		lineno++;
-		while (isspace((unsigned char)*p))
-			p++;
-		list_line_comment(p);
-		e = p + strlen(p);
-		while (e > p && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		if (*p != '\0' && match_add(l, p, err, sizeof err) < 0)
-			conf_error(cf, s, "%s line %d: %s", full ? full : path,
-			    lineno, err);
-	}
-	free(line);
-	fclose(fp);
-	free(full);
-}
-
-/* Add one string value: a pattern, "@list" or "file:PATH". */
-static void
-match_value(struct conf *cf, struct match_list *l, const config_setting_t *s,
-    const char *v, int depth)
-{
-	char err[ERR_MAX];
-	const config_setting_t *ref;
-
-	if (is_list_ref(v)) {
-		ref = cf->lists ? config_setting_get_member(cf->lists, v + 1) : NULL;
-		if (ref == NULL)
-			conf_error(cf, s, "unknown list \"%s\": define it in lists = { }", v);
-		else if (depth >= LIST_DEPTH_MAX)
-			conf_error(cf, s, "list \"%s\" refers to lists more than %d "
-			    "deep (a loop?)", v, LIST_DEPTH_MAX);
-		else
-			match_from(cf, l, ref, depth + 1);
-	} else if (strncmp(v, "file:", 5) == 0)
-		match_file(cf, l, s, v + 5);
-	else if (match_add(l, v, err, sizeof err) < 0)
-		conf_error(cf, s, "%s", err);
-}
-
-/* Add a string or a list of strings to a match list. */
-static void
-match_from(struct conf *cf, struct match_list *l, const config_setting_t *s,
-    int depth)
-{
-	int i, n;
-
-	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		match_value(cf, l, s, config_setting_get_string(s), depth);
-		return;
-	}
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, i);
-
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			conf_error(cf, e, "%s: list entries must be strings",
-			    config_setting_name(s) ? config_setting_name(s) : "list");
-		else
-			match_value(cf, l, e, config_setting_get_string(e), depth);
-	}
-}
-
-/* Compile a string or list setting into a new match list of one kind. */
-struct match_list *
-conf_matcher(struct conf *cf, const config_setting_t *s, enum match_kind kind)
-{
-	struct match_list *l = match_list_new(kind);
-
-	match_from(cf, l, s, 0);
-	match_list_finish(l);
-	return l;
-}
-
 static void
 check_lists(struct conf *cf)
 {
@@ -644,107 +342,13 @@ check_lists(struct conf *cf)
 	for (i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(cf->lists, i);
 
-		if ((setting_types(s) & (TYPE_STRING | TYPE_LIST)) == 0)
+		if ((conf_types(s) & (TYPE_STRING | TYPE_LIST)) == 0)
 			conf_error(cf, s, "list %s must be a string or a list of "
 			    "strings", config_setting_name(s));
 	}
 }
 
 /* ---- replies ---- */
-
-static struct reply *
-reply_from_group(struct conf *cf, const config_setting_t *g)
-{
-	const char *lines[REPLY_MAX_LINES], *xcode = NULL, *name;
-	const config_setting_t *text, *s;
-	char err[ERR_MAX];
-	struct reply *r;
-	int code = 0, n = 0, i;
-
-	name = config_setting_name(g);
-	for (i = 0; i < config_setting_length(g); i++) {
-		s = config_setting_get_elem(g, i);
-		if (strcmp(config_setting_name(s), "code") != 0 &&
-		    strcmp(config_setting_name(s), "xcode") != 0 &&
-		    strcmp(config_setting_name(s), "text") != 0)
-			conf_error(cf, s, "unknown setting \"%s\" in reply %s; "
-			    "expected code, xcode, text", config_setting_name(s), name);
-	}
-	if (config_setting_lookup_int(g, "code", &code) != CONFIG_TRUE) {
-		conf_error(cf, g, "reply %s needs code = NNN (a number)", name);
-		return NULL;
-	}
-	config_setting_lookup_string(g, "xcode", &xcode);
-	if ((text = config_setting_get_member(g, "text")) == NULL) {
-		conf_error(cf, g, "reply %s needs text = \"...\" or a list of lines", name);
-		return NULL;
-	}
-	if (config_setting_type(text) == CONFIG_TYPE_STRING)
-		lines[n++] = config_setting_get_string(text);
-	else
-		for (i = 0; i < config_setting_length(text) && n < REPLY_MAX_LINES; i++)
-			if ((lines[n] = config_setting_get_string_elem(text, i)) != NULL)
-				n++;
-	if (n == 0 || (config_setting_type(text) != CONFIG_TYPE_STRING &&
-	    config_setting_length(text) > n)) {
-		conf_error(cf, text, "reply %s: text must be a string or a list of "
-		    "at most %d strings", name, REPLY_MAX_LINES);
-		return NULL;
-	}
-	if ((r = reply_new(name, code, xcode, lines, n, err, sizeof err)) == NULL)
-		conf_error(cf, g, "reply %s: %s", name, err);
-	return r;
-}
-
-/* The policy's own replies = { NAME } entry; NULL when it has none or a
- * bad one (check_replies reports that). */
-static struct reply *
-reply_defined(struct conf *cf, const char *name)
-{
-	const config_setting_t *g;
-	char err[ERR_MAX];
-
-	if (cf->replies == NULL ||
-	    (g = config_setting_get_member(cf->replies, name)) == NULL)
-		return NULL;
-	if (config_setting_type(g) == CONFIG_TYPE_GROUP)
-		return reply_from_group(cf, g);
-	if (config_setting_type(g) == CONFIG_TYPE_STRING)
-		return reply_parse(config_setting_get_string(g), err, sizeof err);
-	return NULL;
-}
-
-struct reply *
-conf_reply_named(struct conf *cf, const char *name)
-{
-	struct reply *r = reply_defined(cf, name);
-
-	return r != NULL ? r : reply_copy(reply_builtin(name));
-}
-
-/* A reply named in the policy: the replies group, a built-in, or inline. */
-struct reply *
-conf_reply(struct conf *cf, const config_setting_t *s)
-{
-	const char *v = config_setting_get_string(s);
-	const struct reply *b;
-	struct reply *r;
-	char err[ERR_MAX];
-
-	if (isdigit((unsigned char)v[0])) {
-		if ((r = reply_parse(v, err, sizeof err)) == NULL)
-			conf_error(cf, s, "reply: %s", err);
-		return r;
-	}
-	if (cf->replies && config_setting_get_member(cf->replies, v) != NULL)
-		return reply_defined(cf, v);
-	if ((b = reply_builtin(v)) != NULL)
-		return reply_copy(b);
-	conf_error(cf, s, "unknown reply \"%s\": define it in replies = { }, "
-	    "use a built-in name (see milter-policy.conf(5)) or write "
-	    "\"CODE X.Y.Z text\"", v);
-	return NULL;
-}
 
 /* Validate every entry of replies = { } once, used or not. */
 static void
@@ -758,7 +362,7 @@ check_replies(struct conf *cf)
 		struct reply *r = NULL;
 
 		if (config_setting_type(g) == CONFIG_TYPE_GROUP)
-			r = reply_from_group(cf, g);
+			r = conf_reply_group(cf, g);
 		else if (config_setting_type(g) == CONFIG_TYPE_STRING) {
 			if ((r = reply_parse(config_setting_get_string(g), err,
 			    sizeof err)) == NULL)
@@ -802,8 +406,7 @@ static const struct setting permit_settings[] = {
 static void
 set_relay_permit(struct conf *cf, const config_setting_t *s)
 {
-	conf_group(cf, s, permit_settings, sizeof permit_settings /
-	    sizeof permit_settings[0]);
+	conf_group(cf, s, permit_settings, NELEM(permit_settings));
 }
 
 static void
@@ -825,8 +428,7 @@ conf_relay(struct conf *cf, const config_setting_t *g)
 	struct relay *r = &cf->p->relay;
 
 	r->enabled = 1;
-	conf_group(cf, g, relay_settings, sizeof relay_settings /
-	    sizeof relay_settings[0]);
+	conf_group(cf, g, relay_settings, NELEM(relay_settings));
 	if (r->local_domains == NULL)
 		conf_error(cf, g, "relay needs local_domains: the domains this "
 		    "server receives mail for (a list or \"@list\")");
@@ -839,15 +441,13 @@ conf_relay(struct conf *cf, const config_setting_t *g)
 static void
 set_milter(struct conf *cf, const config_setting_t *s)
 {
-	conf_group(cf, s, milter_settings, sizeof milter_settings /
-	    sizeof milter_settings[0]);
+	conf_group(cf, s, milter_settings, NELEM(milter_settings));
 }
 
 static void
 set_state(struct conf *cf, const config_setting_t *s)
 {
-	conf_group(cf, s, state_settings, sizeof state_settings /
-	    sizeof state_settings[0]);
+	conf_group(cf, s, state_settings, NELEM(state_settings));
 	if (cf->p->settings.redis.local &&
 	    cf->p->settings.backend != POL_BACKEND_REDIS)
 		conf_error(cf, config_setting_get_member(s, "on_error"),
@@ -924,7 +524,7 @@ settings_default(struct pol_settings *s)
 static void
 conf_top(struct conf *cf, const config_setting_t *root)
 {
-	size_t k, n = sizeof top_settings / sizeof top_settings[0];
+	size_t k, n = NELEM(top_settings);
 	char names[ERR_MAX];
 	int i;
 
@@ -935,7 +535,7 @@ conf_top(struct conf *cf, const config_setting_t *root)
 			if (strcmp(config_setting_name(s), top_settings[k].name) == 0)
 				break;
 		if (k == n) {
-			known_names(top_settings, n, names, sizeof names);
+			conf_known_names(top_settings, n, names, sizeof names);
 			conf_error(cf, s, "unknown setting \"%s\"; expected one of: %s",
 			    config_setting_name(s), names);
 		}
@@ -946,11 +546,11 @@ conf_top(struct conf *cf, const config_setting_t *root)
 
 		if (s == NULL)
 			continue;
-		if ((setting_types(s) & top_settings[k].types) == 0)
+		if ((conf_types(s) & top_settings[k].types) == 0)
 			conf_error(cf, s, "%s must be %s", top_settings[k].name,
 			    top_settings[k].name[0] == 'r' && k == n - 1 ?
 			    "a list ( { ... }, { ... } )" :
-			    types_name(top_settings[k].types));
+			    conf_types_name(top_settings[k].types));
 		else
 			top_settings[k].set(cf, s);
 	}
@@ -987,9 +587,9 @@ conf_finish(struct conf *cf)
 	for (i = 0; i < p->nrules; i++) {
 		const struct dupspec *d = p->rules[i].dup;
 
-		for (k = 0; d != NULL && k < d->nkeys; k++)
-			if (d->keys[k].kind == KEY_RCPT ||
-			    d->keys[k].kind == KEY_RCPT_DOMAIN)
+		for (k = 0; d != NULL && k < d->keys.n; k++)
+			if (d->keys.k[k].kind == KEY_RCPT ||
+			    d->keys.k[k].kind == KEY_RCPT_DOMAIN)
 				p->msg_rcpts = 1;
 		p->stages |= 1u << p->rules[i].stage;
 		if ((p->rules[i].stage > POL_MAIL && rule_tests_size(&p->rules[i])) ||
@@ -1033,47 +633,4 @@ pol_load(const char *path, pol_error_fn *errfn, void *arg)
 		return NULL;
 	}
 	return cf.p;
-}
-
-/* ---- what a rule needs ---- */
-
-static const char *
-condset_content(const struct condset *cs)
-{
-	int i;
-
-	for (i = 0; i < cs->n; i++)
-		if (cs->c[i].kind == COND_HEADER)
-			return "it tests a header";
-	return NULL;
-}
-
-static const char *
-keys_content(const struct keyspec *k, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (k[i].kind == KEY_HEADER)
-			return "it counts per header";
-	return NULL;
-}
-
-const char *
-pol_rule_content(const struct policy *p, int i, const char **name)
-{
-	const struct rule *r = &p->rules[i];
-	const char *why;
-
-	*name = r->name;
-	if (r->dup != NULL)
-		return "it counts duplicate messages";
-	if ((why = condset_content(&r->when)) != NULL ||
-	    (why = condset_content(&r->unless)) != NULL ||
-	    (r->limit != NULL &&
-	    (why = keys_content(r->limit->keys, r->limit->nkeys)) != NULL))
-		return why;
-	if (r->stage == POL_HEADER || r->stage == POL_EOH || r->stage == POL_BODY)
-		return "it is checked at a header or body stage";
-	return NULL;
 }

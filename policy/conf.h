@@ -1,7 +1,8 @@
 /*
- * conf.h: the policy loader's internals, shared by conf.c (the file, the
- * milter/state/lists/relay/replies groups) and conf_rule.c (rules).
- * Nothing outside conf*.c includes this; libconfig types stay here.
+ * conf.h: the policy loader's internals: conf.c (the file, the
+ * milter/state/lists/relay/replies groups) calls conf_rule.c (rules), and
+ * both read single values through conf_value.c.  Nothing outside conf*.c
+ * includes this; libconfig types stay here.
  *
  * struct conf lives on pol_load's stack for one load; the policy it fills
  * (cf->p) is freed by pol_load when any error was reported.
@@ -42,6 +43,16 @@ struct setting {
 #define TYPE_GROUP	0x08
 #define TYPE_LIST	0x10	/* an array [ ] or a list ( ) */
 
+/* ---- conf_value.c ---- */
+
+/* The TYPE_* bit of a setting's type, and a name for a set of them. */
+int conf_types(const config_setting_t *s);
+const char *conf_types_name(int types);
+
+/* The names of a table of settings, ", "-separated, into out. */
+void conf_known_names(const struct setting *tab, size_t n, char *out,
+    size_t outsz);
+
 /* Report "FILE:LINE: message" for setting s (NULL: line 0) and count it. */
 void conf_error(struct conf *cf, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -73,9 +84,15 @@ struct match_list *conf_matcher(struct conf *cf, const config_setting_t *s,
  * a new copy the caller owns, or NULL after an error. */
 struct reply *conf_reply(struct conf *cf, const config_setting_t *s);
 
+/* A reply written as a group { code; xcode; text; }; a new reply, or
+ * NULL after an error. */
+struct reply *conf_reply_group(struct conf *cf, const config_setting_t *g);
+
 /* A built-in reply by name, or the policy's replies = { } entry that
  * overrides it: the defaults rules and the relay check use. */
 struct reply *conf_reply_named(struct conf *cf, const char *name);
+
+/* ---- conf_rule.c ---- */
 
 /* Compile rules = ( ... ) into cf->p->rules. */
 void conf_rules(struct conf *cf, const config_setting_t *list);

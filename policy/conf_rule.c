@@ -10,11 +10,10 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "util.h"
 #include "xmalloc.h"
 
-static const char *const stage_names[] = {
-	"connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom"
-};
+#define HEADER_PREFIX	"header:"	/* per = "header:NAME", of = "header:NAME" */
 
 static struct cond *
 cond_add(struct condset *cs, enum cond_kind kind)
@@ -123,16 +122,11 @@ static void
 cond_group(struct conf *cf, const config_setting_t *s, struct condset *set)
 {
 	cf->conds = set;
-	conf_group(cf, s, cond_settings, sizeof cond_settings /
-	    sizeof cond_settings[0]);
+	conf_group(cf, s, cond_settings, NELEM(cond_settings));
 	cf->conds = NULL;
 }
 
 /* ---- limit = { count; per; rate; burst; } and charge ---- */
-
-static const char *const unit_names[] = {
-	"connections", "messages", "recipients", "bytes"
-};
 
 static const char *const key_names[] = {
 	"client_addr", "client_net", "helo", "sender", "sender_domain",
@@ -155,7 +149,7 @@ limit_get(struct conf *cf)
 static void
 set_count(struct conf *cf, const config_setting_t *s)
 {
-	int i = conf_choice(cf, s, unit_names, 4);
+	int i = conf_choice(cf, s, rl_unit_names, RL_NUNITS);
 
 	if (i >= 0)
 		limit_get(cf)->unit = (enum rl_unit)i;
@@ -175,38 +169,48 @@ header_index(struct policy *p, const char *name)
 	return p->nheaders++;
 }
 
+/* The NAME of "header:NAME", or NULL when v is not one. */
+static const char *
+header_name(const char *v)
+{
+	size_t n = strlen(HEADER_PREFIX);
+
+	return strncmp(v, HEADER_PREFIX, n) == 0 && v[n] != '\0' ? v + n : NULL;
+}
+
 static void
 key_add(struct conf *cf, const config_setting_t *s, const char *name,
-    struct keyspec **keys, int *nkeys)
+    struct keyset *keys)
 {
-	struct keyspec k = { .kind = KEY_CLIENT_ADDR };
-	size_t i, n = sizeof key_names / sizeof key_names[0];
+	struct keyspec k = { .kind = KEY_HEADER };
+	const char *hdr = header_name(name);
+	size_t i, n = NELEM(key_names);
 
-	for (i = 0; i < n; i++)
-		if (strcmp(name, key_names[i]) == 0)
+	for (i = 0; i < n && hdr == NULL; i++)
+		if (strcmp(name, key_names[i]) == 0) {
 			k.kind = (enum key_kind)i;
-	if (strncmp(name, "header:", 7) == 0 && name[7] != '\0') {
-		k.kind = KEY_HEADER;
-		k.hdr = header_index(cf->p, name + 7);
-	} else if (i == n && strcmp(name, key_names[k.kind]) != 0) {
+			break;
+		}
+	if (hdr != NULL)
+		k.hdr = header_index(cf->p, hdr);
+	else if (i == n) {
 		conf_error(cf, s, "per: unknown key \"%s\"; expected client_addr, "
 		    "client_net, helo, sender, sender_domain, auth_user, rcpt, "
 		    "rcpt_domain or header:NAME", name);
 		return;
 	}
-	*keys = xrealloc(*keys, (*nkeys + 1) * sizeof **keys);
-	(*keys)[(*nkeys)++] = k;
+	keys->k = xrealloc(keys->k, (keys->n + 1) * sizeof *keys->k);
+	keys->k[keys->n++] = k;
 }
 
 /* per = "key" or [ "key", ... ] into a key list. */
 static void
-keys_from(struct conf *cf, const config_setting_t *s, struct keyspec **keys,
-    int *nkeys)
+keys_from(struct conf *cf, const config_setting_t *s, struct keyset *keys)
 {
 	int i;
 
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		key_add(cf, s, config_setting_get_string(s), keys, nkeys);
+		key_add(cf, s, config_setting_get_string(s), keys);
 		return;
 	}
 	for (i = 0; i < config_setting_length(s); i++) {
@@ -215,16 +219,14 @@ keys_from(struct conf *cf, const config_setting_t *s, struct keyspec **keys,
 		if (k == NULL)
 			conf_error(cf, s, "per: keys must be strings");
 		else
-			key_add(cf, config_setting_get_elem(s, i), k, keys, nkeys);
+			key_add(cf, config_setting_get_elem(s, i), k, keys);
 	}
 }
 
 static void
 set_per(struct conf *cf, const config_setting_t *s)
 {
-	struct limit *l = limit_get(cf);
-
-	keys_from(cf, s, &l->keys, &l->nkeys);
+	keys_from(cf, s, &limit_get(cf)->keys);
 }
 
 static void
@@ -246,17 +248,27 @@ set_rate(struct conf *cf, const config_setting_t *s)
 	l->window_ms = ms;
 }
 
+/* A count setting (burst, max) into *field: at least 1, or an error that
+ * ends in `what`. */
 static void
-set_burst(struct conf *cf, const config_setting_t *s)
+count_set(struct conf *cf, const config_setting_t *s, unsigned long *field,
+    const char *what)
 {
 	long long n = config_setting_get_int64(s);
 
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		n = config_setting_get_int(s);
-	if (n < 1)
-		conf_error(cf, s, "burst must be at least 1");
+	if (n >= 1)
+		*field = (unsigned long)n;
 	else
-		limit_get(cf)->burst = (unsigned long)n;
+		conf_error(cf, s, "%s must be at least 1%s",
+		    config_setting_name(s), what);
+}
+
+static void
+set_burst(struct conf *cf, const config_setting_t *s)
+{
+	count_set(cf, s, &limit_get(cf)->burst, "");
 }
 
 static void
@@ -299,7 +311,7 @@ limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
 	const struct limit *o = limit_earlier(cf, l->counter);
 	size_t i;
 
-	for (i = 0; i < sizeof own / sizeof own[0]; i++)
+	for (i = 0; i < NELEM(own); i++)
 		if (config_setting_get_member(s, own[i]) != NULL)
 			conf_error(cf, s, "limit: counter = \"%s\" takes count, "
 			    "per, rate and burst from that rule; do not set %s "
@@ -317,9 +329,9 @@ limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
 	l->rate = o->rate;
 	l->window_ms = o->window_ms;
 	l->burst = o->burst;
-	l->nkeys = o->nkeys;
-	l->keys = xcalloc(o->nkeys ? o->nkeys : 1, sizeof *l->keys);
-	memcpy(l->keys, o->keys, o->nkeys * sizeof *l->keys);
+	l->keys.n = o->keys.n;
+	l->keys.k = xcalloc(o->keys.n ? o->keys.n : 1, sizeof *l->keys.k);
+	memcpy(l->keys.k, o->keys.k, o->keys.n * sizeof *l->keys.k);
 }
 
 static void
@@ -327,8 +339,7 @@ set_limit(struct conf *cf, const config_setting_t *s)
 {
 	struct limit *l = limit_get(cf);
 
-	conf_group(cf, s, limit_settings, sizeof limit_settings /
-	    sizeof limit_settings[0]);
+	conf_group(cf, s, limit_settings, NELEM(limit_settings));
 	if (l->counter != NULL) {
 		limit_share(cf, s, l);
 		return;
@@ -346,7 +357,7 @@ set_charge(struct conf *cf, const config_setting_t *s)
 	static const char *const names[] = { "accepted", "attempts", "none" };
 	static const enum store_charge modes[] = { STORE_CHARGE_ALLOWED,
 	    STORE_CHARGE_ALWAYS, STORE_CHARGE_NONE };
-	int i = conf_choice(cf, s, names, 3);
+	int i = conf_choice(cf, s, names, NELEM(names));
 
 	if (i >= 0)
 		limit_get(cf)->charge = modes[i];
@@ -378,9 +389,9 @@ set_of(struct conf *cf, const config_setting_t *s)
 		d->of = DUP_HEADER;
 		d->message_id = 1;
 		d->hdr = header_index(cf->p, "Message-ID");
-	} else if (strncmp(v, "header:", 7) == 0 && v[7] != '\0') {
+	} else if (header_name(v) != NULL) {
 		d->of = DUP_HEADER;
-		d->hdr = header_index(cf->p, v + 7);
+		d->hdr = header_index(cf->p, header_name(v));
 	} else
 		conf_error(cf, s, "of: \"%s\" is not valid; expected \"body\", "
 		    "\"message_id\" or \"header:NAME\"", v);
@@ -389,22 +400,13 @@ set_of(struct conf *cf, const config_setting_t *s)
 static void
 set_dup_per(struct conf *cf, const config_setting_t *s)
 {
-	struct dupspec *d = dup_get(cf);
-
-	keys_from(cf, s, &d->keys, &d->nkeys);
+	keys_from(cf, s, &dup_get(cf)->keys);
 }
 
 static void
 set_max(struct conf *cf, const config_setting_t *s)
 {
-	long long n = config_setting_get_int64(s);
-
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		n = config_setting_get_int(s);
-	if (n < 1)
-		conf_error(cf, s, "max must be at least 1 (the copies allowed)");
-	else
-		dup_get(cf)->max = (unsigned long)n;
+	count_set(cf, s, &dup_get(cf)->max, " (the copies allowed)");
 }
 
 static void
@@ -432,8 +434,7 @@ set_duplicates(struct conf *cf, const config_setting_t *s)
 {
 	struct dupspec *d = dup_get(cf);
 
-	conf_group(cf, s, dup_settings, sizeof dup_settings /
-	    sizeof dup_settings[0]);
+	conf_group(cf, s, dup_settings, NELEM(dup_settings));
 	if (config_setting_get_member(s, "of") == NULL ||
 	    config_setting_get_member(s, "max") == NULL ||
 	    config_setting_get_member(s, "window") == NULL)
@@ -456,9 +457,10 @@ set_name(struct conf *cf, const config_setting_t *s)
 	for (p = v; *p; p++)
 		if (!isalnum((unsigned char)*p) && strchr("-_.", *p) == NULL)
 			break;
-	if (v[0] == '\0' || *p != '\0' || p - v > 64) {
-		conf_error(cf, s, "rule name \"%s\": use 1-64 letters, digits, "
-		    "'-', '_' or '.' (it appears in logs as rule=NAME)", v);
+	if (v[0] == '\0' || *p != '\0' || p - v > RULE_NAME_MAX) {
+		conf_error(cf, s, "rule name \"%s\": use 1-%d letters, digits, "
+		    "'-', '_' or '.' (it appears in logs as rule=NAME)", v,
+		    RULE_NAME_MAX);
 		return;
 	}
 	free(cf->rule->name);
@@ -477,14 +479,11 @@ set_unless(struct conf *cf, const config_setting_t *s)
 	cond_group(cf, s, &cf->rule->unless);
 }
 
-static const char *const action_names[] = {
-	"continue", "accept", "tempfail", "reject", "discard", "quarantine"
-};
-
 static void
 set_action(struct conf *cf, const config_setting_t *s)
 {
-	int i = conf_choice(cf, s, action_names, 6);
+	/* every action but "error", which only the engine gives */
+	int i = conf_choice(cf, s, pol_action_names, POL_ERROR);
 
 	if (i >= 0)
 		cf->rule->action = (enum pol_action)i;
@@ -507,7 +506,7 @@ static void
 set_scope(struct conf *cf, const config_setting_t *s)
 {
 	static const char *const names[] = { "message", "connection" };
-	int i = conf_choice(cf, s, names, 2);
+	int i = conf_choice(cf, s, names, NELEM(names));
 
 	if (i >= 0)
 		cf->rule->scope = i == 0 ? POL_SCOPE_MESSAGE : POL_SCOPE_CONNECTION;
@@ -516,7 +515,7 @@ set_scope(struct conf *cf, const config_setting_t *s)
 static void
 set_stage(struct conf *cf, const config_setting_t *s)
 {
-	int i = conf_choice(cf, s, stage_names, POL_NSTAGES);
+	int i = conf_choice(cf, s, pol_stage_names, POL_NSTAGES);
 
 	if (i >= 0)
 		cf->rule->stage = (enum pol_stage)i;
@@ -585,7 +584,9 @@ key_stage(enum key_kind kind)
 	return POL_CONNECT;
 }
 
-static const enum pol_stage unit_stage[] = { POL_CONNECT, POL_MAIL, POL_RCPT, POL_EOM };
+static const enum pol_stage unit_stage[RL_NUNITS] = {
+	POL_CONNECT, POL_MAIL, POL_RCPT, POL_EOM
+};
 
 /* Widen [lo, hi] for data known from stage st; per-recipient and
  * per-header data exist only at their own stage. */
@@ -608,9 +609,9 @@ dup_stage_bounds(const struct dupspec *d, enum pol_stage *lo,
 	int i;
 
 	bound(fp, lo, hi);
-	for (i = 0; i < d->nkeys; i++)
-		if (key_stage(d->keys[i].kind) != POL_RCPT)
-			bound(key_stage(d->keys[i].kind), lo, hi);
+	for (i = 0; i < d->keys.n; i++)
+		if (key_stage(d->keys.k[i].kind) != POL_RCPT)
+			bound(key_stage(d->keys.k[i].kind), lo, hi);
 }
 
 /* The earliest stage where all a rule's data is known, and the latest it
@@ -633,8 +634,8 @@ rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 	/* A look (charge none) asks "would one more be allowed?" anywhere. */
 	if (r->limit->charge != STORE_CHARGE_NONE)
 		bound(unit_stage[r->limit->unit], lo, hi);
-	for (i = 0; i < r->limit->nkeys; i++)
-		bound(key_stage(r->limit->keys[i].kind), lo, hi);
+	for (i = 0; i < r->limit->keys.n; i++)
+		bound(key_stage(r->limit->keys.k[i].kind), lo, hi);
 }
 
 static void
@@ -648,7 +649,7 @@ rule_check_stage(struct conf *cf, const config_setting_t *g, int stage_set)
 		conf_error(cf, g, "rule %s needs data known only from \"%s\" on "
 		    "but must run at \"%s\" (recipients are checked one by one "
 		    "at rcpt, headers one by one at header): split it into two "
-		    "rules", r->name, stage_names[lo], stage_names[hi]);
+		    "rules", r->name, pol_stage_names[lo], pol_stage_names[hi]);
 		return;
 	}
 	if (!stage_set)
@@ -656,12 +657,12 @@ rule_check_stage(struct conf *cf, const config_setting_t *g, int stage_set)
 	else if (r->stage < lo)
 		conf_error(cf, g, "rule %s: stage \"%s\" is too early: its "
 		    "conditions are known only from \"%s\" on", r->name,
-		    stage_names[r->stage], stage_names[lo]);
+		    pol_stage_names[r->stage], pol_stage_names[lo]);
 	else if (r->stage > hi)
 		conf_error(cf, g, "rule %s: stage \"%s\" is too late: its %s "
 		    "condition is checked at \"%s\" only", r->name,
-		    stage_names[r->stage], hi == POL_RCPT ? "recipient" :
-		    "header", stage_names[hi]);
+		    pol_stage_names[r->stage], hi == POL_RCPT ? "recipient" :
+		    "header", pol_stage_names[hi]);
 }
 
 /* Action and reply must agree: the action follows the code's class. */
@@ -672,7 +673,7 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	struct rule *r = cf->rule;
 	int class = r->reply ? r->reply->code / 100 : 0;
 
-	static const char *const limit_replies[] = { "too_many_connections",
+	static const char *const limit_replies[RL_NUNITS] = { "too_many_connections",
 	    "too_many_messages", "too_many_recipients", "too_many_bytes" };
 
 	if (reply_set && r->reply == NULL)
@@ -698,7 +699,7 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	    (r->action == POL_TEMPFAIL && class == 5))
 		conf_error(cf, g, "rule %s: action %s does not fit reply code %d; "
 		    "a 4xx reply tempfails, a 5xx reply rejects", r->name,
-		    action_names[r->action], r->reply->code);
+		    pol_action_names[r->action], r->reply->code);
 	else if (r->reply == NULL && r->action == POL_REJECT)
 		r->reply = conf_reply_named(cf, "access_denied");
 	else if (r->reply == NULL && r->action == POL_TEMPFAIL)
@@ -738,10 +739,10 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 		rule_check_name(cf, g, idx);
 		return;
 	}
-	conf_group(cf, g, rule_settings, sizeof rule_settings /
-	    sizeof rule_settings[0]);
+	conf_group(cf, g, rule_settings, NELEM(rule_settings));
 	rule_check_name(cf, g, idx);
-	if (r->limit != NULL && config_setting_get_member(g, "limit") == NULL) {
+	if (config_setting_get_member(g, "charge") != NULL &&
+	    config_setting_get_member(g, "limit") == NULL) {
 		conf_error(cf, g, "rule %s: charge applies to limit rules only",
 		    r->name);
 		return;

@@ -10,6 +10,8 @@
 #include "rules.h"
 #include "xmalloc.h"
 
+#define KEYS_PER_MAX	8	/* keys of a counter ctl can name */
+
 static const struct rule *
 limit_rule(const struct policy *p, const char *name)
 {
@@ -77,26 +79,28 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look)
 {
 	const struct rule *r = limit_rule(p, rule);
-	char *copy, *v, *next, **hdrs, *owned[8] = { NULL }, human[RL_HUMAN_MAX];
+	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
 	struct pol_env env = { 0 };
+	struct count_ctx cx = { .env = &env };
 	int i, n;
 
-	if (r == NULL || r->limit->nkeys > 8)
+	if (r == NULL || r->limit->keys.n > KEYS_PER_MAX)
 		return -1;
 	copy = xstrdup(key);
-	hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1, sizeof *hdrs);
-	n = r->limit->nkeys;
+	cx.hdrs = hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1,
+	    sizeof *hdrs);
+	n = r->limit->keys.n;
 	for (i = 0, v = copy; i < n && v != NULL; i++, v = next) {
 		if ((next = strchr(v, ',')) != NULL)
 			*next++ = '\0';
-		env_set(&r->limit->keys[i], v, &env, hdrs, &owned[i]);
+		env_set(&r->limit->keys.k[i], v, &env, hdrs, &owned[i]);
 	}
 	/* every value used, none left over; a rule without keys is "*" */
 	*idlen = i == n && (n == 0 ? strcmp(key, "*") == 0 : v == NULL) ?
-	    rl_id(r, &env, hdrs, id, human) : 0;
+	    rl_id(r->limit, r->name, &cx, id) : 0;
 	if (*idlen > 0)
-		rl_request(r, id, *idlen, 1, look);
-	for (i = 0; i < 8; i++)
+		rl_request(r->limit, id, *idlen, 1, look);
+	for (i = 0; i < KEYS_PER_MAX; i++)
 		free(owned[i]);
 	free(hdrs);
 	free(copy);

@@ -1,7 +1,9 @@
 /*
- * describe.c: what a compiled policy's rules are, for tools that report
- * on a policy rather than evaluate it (`milter-policy replay`).  Read-only
- * views of a referenced policy; see policy.h.
+ * describe.c: what a compiled policy's rules need, for the callers that
+ * serve or report on a policy rather than evaluate it: the policy
+ * service's `-t` and its share of the rules (pol_rule_content), and
+ * `milter-policy replay` (pol_rule_needs_content).  Read-only views of a
+ * referenced policy; see policy.h.
  */
 #include <strings.h>
 
@@ -25,26 +27,49 @@ is_message_id(const char *name)
 	return name != NULL && strcasecmp(name, "Message-ID") == 0;
 }
 
+/* Does a key set count per a header (other than Message-ID, when
+ * but_message_id)? */
 static int
-keys_need_header(const struct policy *p, const struct keyspec *k, int n)
+keys_header(const struct policy *p, const struct keyset *ks, int but_message_id)
 {
 	int i;
 
-	for (i = 0; i < n; i++)
-		if (k[i].kind == KEY_HEADER && !is_message_id(p->headers[k[i].hdr]))
+	for (i = 0; i < ks->n; i++)
+		if (ks->k[i].kind == KEY_HEADER && !(but_message_id &&
+		    is_message_id(p->headers[ks->k[i].hdr])))
 			return 1;
 	return 0;
 }
 
+/* Does a condition set test a header (other than Message-ID, when
+ * but_message_id)? */
 static int
-conds_need_header(const struct condset *cs)
+conds_header(const struct condset *cs, int but_message_id)
 {
 	int i;
 
 	for (i = 0; i < cs->n; i++)
-		if (cs->c[i].kind == COND_HEADER && !is_message_id(cs->c[i].hdr_name))
+		if (cs->c[i].kind == COND_HEADER && !(but_message_id &&
+		    is_message_id(cs->c[i].hdr_name)))
 			return 1;
 	return 0;
+}
+
+const char *
+pol_rule_content(const struct policy *p, int i, const char **name)
+{
+	const struct rule *r = &p->rules[i];
+
+	*name = r->name;
+	if (r->dup != NULL)
+		return "it counts duplicate messages";
+	if (conds_header(&r->when, 0) || conds_header(&r->unless, 0))
+		return "it tests a header";
+	if (r->limit != NULL && keys_header(p, &r->limit->keys, 0))
+		return "it counts per header";
+	if (r->stage == POL_HEADER || r->stage == POL_EOH || r->stage == POL_BODY)
+		return "it is checked at a header or body stage";
+	return NULL;
 }
 
 const char *
@@ -59,9 +84,9 @@ pol_rule_needs_content(const struct policy *p, int i)
 		return "the body";
 	if ((r->dup != NULL && r->dup->of == DUP_HEADER && !r->dup->message_id &&
 	    !is_message_id(p->headers[r->dup->hdr])) ||
-	    (r->dup != NULL && keys_need_header(p, r->dup->keys, r->dup->nkeys)) ||
-	    (r->limit != NULL && keys_need_header(p, r->limit->keys, r->limit->nkeys)) ||
-	    conds_need_header(&r->when) || conds_need_header(&r->unless))
+	    (r->dup != NULL && keys_header(p, &r->dup->keys, 1)) ||
+	    (r->limit != NULL && keys_header(p, &r->limit->keys, 1)) ||
+	    conds_header(&r->when, 1) || conds_header(&r->unless, 1))
 		return "headers other than Message-ID";
 	return NULL;
 }

@@ -1,10 +1,18 @@
 /* dupes.c: fingerprints and duplicate counts; see dupes.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dupes.h"
-#include "rules.h"
+
+void
+dup_spec_free(struct dupspec *d)
+{
+	if (d == NULL)
+		return;
+	keys_free(&d->keys);
+	free(d);
+}
 
 void
 dup_body_init(struct dup_body *b)
@@ -92,29 +100,26 @@ dup_header_fp(const char *value, int message_id, unsigned char fp[DUP_FP_LEN])
 	return 0;
 }
 
-enum dup_result
-dup_check(struct store *st, const struct rule *r, const struct pol_env *env,
-    char *const *hdrs, const unsigned char fp[DUP_FP_LEN], uint64_t now_ms,
-    struct store_res *res, char *human)
+enum count_result
+dup_check(const struct dupspec *d, const char *name, struct count_ctx *cx)
 {
-	const struct dupspec *d = r->dup;
 	unsigned char id[KEYS_ID_MAX];
 	struct store_req req = { .kind = STORE_WINDOW, .units = 1 };
 
-	memset(res, 0, sizeof *res);
-	req.idlen = keys_id(r->name, "duplicates", d->keys, d->nkeys, env, hdrs,
-	    fp, DUP_FP_LEN, id, human);
+	memset(&cx->res, 0, sizeof cx->res);
+	req.idlen = keys_id(name, "duplicates", &d->keys, cx, id);
 	if (req.idlen == 0)
-		return DUP_SKIP;
+		return COUNT_SKIP;
 	req.id = id;
 	req.window_ms = d->window_ms;
 	req.burst = d->max;
 	req.charge = d->count_refused ? STORE_CHARGE_ALWAYS : STORE_CHARGE_ALLOWED;
-	if (st == NULL || store_take(st, &req, now_ms, res) != STORE_OK)
-		return DUP_ERROR;
-	if (res->allowed)
-		return DUP_OK;
+	if (cx->st == NULL ||
+	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
+		return COUNT_ERROR;
+	if (cx->res.allowed)
+		return COUNT_OK;
 	if (d->count_refused)
-		res->count--;	/* the copies before this one */
-	return DUP_REFUSED;
+		cx->res.count--;	/* the copies before this one */
+	return COUNT_OVER;
 }

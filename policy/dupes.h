@@ -10,6 +10,7 @@
  * unfolded value with surrounding space (and, for Message-ID, one pair of
  * angle brackets) removed; an empty value has none.
  *
+ * struct dupspec is a duplicates rule's spec, owned by the rule.
  * struct dup_body belongs to one connection's engine state.
  */
 #ifndef DUPES_H
@@ -26,7 +27,21 @@
 #define DUP_FP_LEN	16
 #define DUP_WS_MAX	256	/* trailing white space held back per line */
 
-struct rule;
+enum dup_of { DUP_BODY, DUP_HEADER };
+
+/* duplicates = { of; per; max; window; count_refused; } of one rule. */
+struct dupspec {
+	enum dup_of of;
+	int hdr;			/* DUP_HEADER: index in policy->headers */
+	int message_id;			/* of = "message_id": <> are not part of it */
+	struct keyset keys;
+	unsigned long max;		/* copies allowed within the window */
+	unsigned long window_ms;
+	int count_refused;		/* refused copies count too (default) */
+};
+
+/* Free what a spec owns, and the spec.  NULL is fine. */
+void dup_spec_free(struct dupspec *d);
 
 struct dup_body {
 	crypto_generichash_state st;
@@ -46,16 +61,12 @@ void dup_body_final(struct dup_body *b, unsigned char fp[DUP_FP_LEN]);
 /* The fingerprint of a header value; 0, or -1 when it is empty. */
 int dup_header_fp(const char *value, int message_id, unsigned char fp[DUP_FP_LEN]);
 
-enum dup_result { DUP_OK, DUP_REFUSED, DUP_SKIP, DUP_ERROR };
-
-/* Count this copy for rule r under the identity its keys give in env
- * (fp: the message's fingerprint).  REFUSED when it takes the count past
- * max within the window (res->count: copies seen before this one,
- * res->retry_after_ms: until the window ends); SKIP when a key is unknown;
- * ERROR when the store failed.  *res is the store's answer (evicting too). */
-enum dup_result dup_check(struct store *st, const struct rule *r,
-    const struct pol_env *env, char *const *hdrs,
-    const unsigned char fp[DUP_FP_LEN], uint64_t now_ms,
-    struct store_res *res, char *human);
+/* Count this copy for rule `name` under the identity its keys give in cx
+ * (cx->fp: the message's fingerprint).  OVER when it takes the count past
+ * max within the window (cx->res.count: copies seen before this one,
+ * cx->res.retry_after_ms: until the window ends); SKIP when a key is
+ * unknown; ERROR when the store failed. */
+enum count_result dup_check(const struct dupspec *d, const char *name,
+    struct count_ctx *cx);
 
 #endif

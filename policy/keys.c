@@ -3,11 +3,12 @@
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "keys.h"
-#include "rules.h"
+#include "replies.h"
 
 /* The values part of an identity, hashed once it outgrows KEYS_VALUE_MAX. */
 struct idvals {
@@ -86,9 +87,11 @@ domain_of(const char *addr)
 
 /* The value of one key, or NULL when it is not known. */
 static const char *
-key_value(const struct keyspec *k, const struct pol_env *env,
-    char *const *hdrs, char *net, size_t netsz)
+key_value(const struct keyspec *k, const struct count_ctx *cx, char *net,
+    size_t netsz)
 {
+	const struct pol_env *env = cx->env;
+
 	switch (k->kind) {
 	case KEY_CLIENT_ADDR:
 		if (env->client_addr == NULL ||
@@ -111,7 +114,7 @@ key_value(const struct keyspec *k, const struct pol_env *env,
 	case KEY_RCPT_DOMAIN:
 		return env->rcpt ? domain_of(env->rcpt) : NULL;
 	case KEY_HEADER:
-		return hdrs ? hdrs[k->hdr] : NULL;
+		return cx->hdrs ? cx->hdrs[k->hdr] : NULL;
 	}
 	return NULL;
 }
@@ -119,46 +122,45 @@ key_value(const struct keyspec *k, const struct pol_env *env,
 static void
 human_add(char *human, size_t *hlen, const char *v, int first)
 {
-	char clean[KEYS_HUMAN_MAX];
+	char clean[POL_KEY_MAX];
 
-	if (*hlen >= KEYS_HUMAN_MAX - 1)
+	if (*hlen >= POL_KEY_MAX - 1)
 		return;
 	reply_clean(v, clean, sizeof clean);
-	*hlen += snprintf(human + *hlen, KEYS_HUMAN_MAX - *hlen, "%s%s",
+	*hlen += snprintf(human + *hlen, POL_KEY_MAX - *hlen, "%s%s",
 	    first ? "" : ",", clean);
-	if (*hlen > KEYS_HUMAN_MAX - 1)
-		*hlen = KEYS_HUMAN_MAX - 1;
+	if (*hlen > POL_KEY_MAX - 1)
+		*hlen = POL_KEY_MAX - 1;
 }
 
 size_t
-keys_id(const char *rule, const char *what, const struct keyspec *keys,
-    int nkeys, const struct pol_env *env, char *const *hdrs,
-    const unsigned char *fp, size_t fplen, unsigned char *id, char *human)
+keys_id(const char *rule, const char *what, const struct keyset *keys,
+    struct count_ctx *cx, unsigned char *id)
 {
 	struct idvals v = { .len = 0 };
 	char net[INET6_ADDRSTRLEN + 8];
 	size_t len, hlen = 0;
 	int i;
 
-	human[0] = '\0';
-	for (i = 0; i < nkeys; i++) {
-		const char *val = key_value(&keys[i], env, hdrs, net, sizeof net);
+	cx->key[0] = '\0';
+	for (i = 0; i < keys->n; i++) {
+		const char *val = key_value(&keys->k[i], cx, net, sizeof net);
 
 		if (val == NULL)
 			return 0;
 		if (i > 0)
 			idvals_add(&v, "\x1f", 1);
 		idvals_add_lower(&v, val);
-		human_add(human, &hlen, val, i == 0);
+		human_add(cx->key, &hlen, val, i == 0);
 	}
-	if (nkeys == 0)
-		snprintf(human, KEYS_HUMAN_MAX, "*");
-	if (fplen > 0) {
+	if (keys->n == 0)
+		snprintf(cx->key, sizeof cx->key, "*");
+	if (cx->fplen > 0) {
 		idvals_add(&v, "\x1e", 1);
-		idvals_add(&v, fp, fplen);
+		idvals_add(&v, cx->fp, cx->fplen);
 	}
-	len = (size_t)snprintf((char *)id, KEYS_ID_MAX, "%.64s%c%s%c", rule, 0,
-	    what, 0);
+	len = (size_t)snprintf((char *)id, KEYS_ID_MAX, "%.*s%c%s%c",
+	    RULE_NAME_MAX, rule, 0, what, 0);
 	if (v.hashing) {
 		id[len++] = '#';
 		crypto_generichash_final(&v.st, id + len, 16);
@@ -166,4 +168,12 @@ keys_id(const char *rule, const char *what, const struct keyspec *keys,
 	}
 	memcpy(id + len, v.buf, v.len);
 	return len + v.len;
+}
+
+void
+keys_free(struct keyset *keys)
+{
+	free(keys->k);
+	keys->k = NULL;
+	keys->n = 0;
 }

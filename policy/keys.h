@@ -1,10 +1,13 @@
 /*
- * keys.h: counter identities.  A limit or duplicate rule keeps its counts
- * "per" some keys (client_addr, sender, header:NAME, ...); this builds the
- * bytes that name one counter in the store, normalised so a client cannot
- * dodge a limit by spelling: addresses and names lower-cased, one trailing
- * dot dropped, IP addresses in canonical form, IPv4-mapped IPv6 as IPv4,
- * the null sender as "<>".
+ * keys.h: counter identities, and what every counting rule (limit,
+ * duplicates, and later greylisting) shares: its key spec, the context of
+ * one evaluation and the shape of its answer.
+ *
+ * A counting rule keeps its counts "per" some keys (client_addr, sender,
+ * header:NAME, ...); keys_id builds the bytes that name one counter in the
+ * store, normalised so a client cannot dodge a limit by spelling: addresses
+ * and names lower-cased, one trailing dot dropped, IP addresses in
+ * canonical form, IPv4-mapped IPv6 as IPv4, the null sender as "<>".
  *
  * An identity is "RULE\0WHAT\0" followed by the key values joined by 0x1f
  * (and a fingerprint, for duplicates).  The rate is not part of it, so an
@@ -17,21 +20,58 @@
 #define KEYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "policy.h"
+#include "store.h"
 
+#define RULE_NAME_MAX	64	/* a rule's name: 1-64 characters */
 #define KEYS_VALUE_MAX	64
-#define KEYS_ID_MAX	(64 + 16 + KEYS_VALUE_MAX + 8)
-#define KEYS_HUMAN_MAX	POL_KEY_MAX
+#define KEYS_ID_MAX	(RULE_NAME_MAX + 16 + KEYS_VALUE_MAX + 8)
 
-struct keyspec;
+/* One key a counting rule is kept "per". */
+enum key_kind {
+	KEY_CLIENT_ADDR, KEY_CLIENT_NET, KEY_HELO, KEY_SENDER,
+	KEY_SENDER_DOMAIN, KEY_AUTH_USER, KEY_RCPT, KEY_RCPT_DOMAIN, KEY_HEADER
+};
 
-/* Build the identity of the counter for rule `rule`, kind `what`, keys
- * keys[0..nkeys) from env and the message's kept headers, plus an optional
- * fingerprint; the key as logs show it goes to human.  Returns the length,
- * or 0 when a key is not known (no auth user, no such header). */
-size_t keys_id(const char *rule, const char *what, const struct keyspec *keys,
-    int nkeys, const struct pol_env *env, char *const *hdrs,
-    const unsigned char *fp, size_t fplen, unsigned char *id, char *human);
+struct keyspec {
+	enum key_kind kind;
+	int hdr;			/* KEY_HEADER: index in policy->headers */
+};
+
+/* per = [ ... ]: a rule's keys, owned by the rule's spec. */
+struct keyset {
+	int n;
+	struct keyspec *k;
+};
+
+/* One evaluation of one counting rule: what it reads (borrowed for the
+ * call) and what it answers. */
+struct count_ctx {
+	struct store *st;		/* NULL: every count is an error */
+	const struct pol_env *env;
+	char *const *hdrs;		/* the message's values of policy->headers */
+	uint64_t now_ms;
+	enum pol_stage stage;
+	const unsigned char *fp;	/* duplicates: the message's fingerprint */
+	size_t fplen;
+	struct store_res res;		/* out: the store's answer */
+	char key[POL_KEY_MAX];		/* out: the counter's key as logs show it */
+};
+
+/* A counting rule's answer: under its limit, over it, skipped (a key it
+ * needs is not known), or the store failed. */
+enum count_result { COUNT_OK, COUNT_OVER, COUNT_SKIP, COUNT_ERROR };
+
+/* Build the identity of rule's counter of kind `what` from the keys'
+ * values in cx (and cx->fp) into id (KEYS_ID_MAX bytes); the key as logs
+ * show it goes to cx->key.  Returns the length, or 0 when a key is not
+ * known (no auth user, no such header). */
+size_t keys_id(const char *rule, const char *what, const struct keyset *keys,
+    struct count_ctx *cx, unsigned char *id);
+
+/* Free a key set's array; the set itself is the caller's. */
+void keys_free(struct keyset *keys);
 
 #endif

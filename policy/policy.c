@@ -3,11 +3,14 @@
  * policy and of a connection's engine state.  See policy.h.
  *
  * At each stage the relay check (at rcpt) runs first, then the rules of
- * that stage in file order; the first verdict that is not "continue"
- * decides.  An accept ends rule checking for the message or the connection
- * but never the relay check: an accept rule must not open a relay.
- * Dry-run verdicts are handed to the caller one at a time (to be logged)
- * and evaluation resumes after them on the next call.
+ * that stage in file order; the first enforced verdict that is not
+ * "continue" decides.  An accept ends rule checking for the message or the
+ * connection but never the relay check: an accept rule must not open a
+ * relay.  Dry-run verdicts go to the caller's note function and evaluation
+ * goes on.  A rule that cannot decide (a failed match, a failed store) is
+ * that rule's error: the rules after it still run, a refusal among them
+ * overrules it, and otherwise the error is the stage's verdict (with
+ * on_error = accept, any later verdict overrules it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +31,8 @@ struct pol_conn {
 	enum pol_door door;	/* the rules it evaluates */
 	int done_conn;		/* an accept with scope connection was given */
 	int done_msg;		/* an accept with scope message was given */
-	enum pol_stage resume_stage;	/* after a dry-run verdict: */
-	int resume_rule;	/* the next rule to try, or -1 for a fresh stage */
+	pol_note_fn *note;	/* verdicts not applied go here, or nowhere */
+	void *note_arg;
 	struct rl_ledger conn_charges;	/* connections: never given back */
 	struct rl_ledger msg_charges;	/* this message's units */
 	int stage_mark;		/* msg_charges.n when this stage began */
@@ -40,24 +43,24 @@ struct pol_conn {
 	char *rcpts[MSG_RCPTS_MAX];	/* kept when p->msg_rcpts */
 };
 
-static const char *const stage_names[POL_NSTAGES] = {
+const char *const pol_stage_names[POL_NSTAGES] = {
 	"connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom"
 };
 
-static const char *const action_names[] = {
+const char *const pol_action_names[POL_NACTIONS] = {
 	"continue", "accept", "tempfail", "reject", "discard", "quarantine", "error"
 };
 
 const char *
 pol_stage_name(enum pol_stage stage)
 {
-	return stage < POL_NSTAGES ? stage_names[stage] : "?";
+	return stage < POL_NSTAGES ? pol_stage_names[stage] : "?";
 }
 
 const char *
 pol_action_name(enum pol_action action)
 {
-	return action <= POL_ERROR ? action_names[action] : "?";
+	return action < POL_NACTIONS ? pol_action_names[action] : "?";
 }
 
 static void
@@ -84,14 +87,8 @@ policy_free(struct policy *p)
 		condset_free(&p->rules[i].when);
 		condset_free(&p->rules[i].unless);
 		reply_free(p->rules[i].reply);
-		if (p->rules[i].limit != NULL) {
-			free(p->rules[i].limit->keys);
-			free(p->rules[i].limit->counter);
-		}
-		free(p->rules[i].limit);
-		if (p->rules[i].dup != NULL)
-			free(p->rules[i].dup->keys);
-		free(p->rules[i].dup);
+		rl_limit_free(p->rules[i].limit);
+		dup_spec_free(p->rules[i].dup);
 	}
 	for (i = 0; i < p->nheaders; i++)
 		free(p->headers[i]);
@@ -176,7 +173,6 @@ pol_conn_new(struct policy *p, struct store *st)
 
 	c->p = pol_ref(p);
 	c->st = st;
-	c->resume_rule = -1;
 	if (p->nheaders > 0)
 		c->hdrs = xcalloc(p->nheaders, sizeof *c->hdrs);
 	if (p->body_fp) {
@@ -265,6 +261,13 @@ door_serves(const struct pol_conn *c, int i)
 	return 1;
 }
 
+void
+pol_conn_notes(struct pol_conn *c, pol_note_fn *fn, void *arg)
+{
+	c->note = fn;
+	c->note_arg = arg;
+}
+
 struct policy *
 pol_conn_policy(const struct pol_conn *c)
 {
@@ -297,7 +300,6 @@ pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms)
 	if (c->body != NULL)
 		dup_body_init(c->body);
 	c->done_msg = 0;
-	c->resume_rule = -1;
 }
 
 /* ---- conditions ---- */
@@ -475,40 +477,42 @@ accept_scope(struct pol_conn *c, enum pol_stage stage,
 		v->action = POL_CONTINUE;
 }
 
-/* Run the rules of a stage from index `from`; the verdict says who decided. */
-/* Check and charge a limit rule; 1 when it yields a verdict (over the
- * limit, or the store failed), 0 when the next rule should run. */
+/* The verdict of a counting rule (limit, duplicates) once the store
+ * answered: 1 when it decides (over the limit, or the store failed), 0
+ * when the next rule should run. */
 static int
-limit_eval(struct pol_conn *c, const struct rule *r, enum pol_stage stage,
-    const struct pol_env *env, uint64_t now_ms, struct pol_verdict *v)
+count_verdict(const struct pol_conn *c, const struct rule *r,
+    enum count_result res, const struct count_ctx *cx, unsigned long limit,
+    unsigned long window_ms, struct pol_verdict *v)
 {
-	struct rl_ledger *l = r->limit->unit == RL_CONNECTIONS ?
-	    &c->conn_charges : &c->msg_charges;
-	char human[RL_HUMAN_MAX];
-	struct store_res res;
-
-	switch (rl_check(c->st, l, r, stage, env, c->hdrs, now_ms, &res, human)) {
-	case RL_ALLOWED:
-	case RL_SKIP:
-		v->evicting |= res.evicting;
-		return 0;
-	case RL_ERROR:
+	if (res == COUNT_ERROR) {
 		verdict_error(r->name, c->p->store_unavailable, v);
 		return 1;
-	case RL_REFUSED:
-		break;
 	}
-	v->evicting |= res.evicting;
-	if (r->action == POL_CONTINUE)
-		return 0;	/* counts, never refuses */
+	v->evicting |= cx->res.evicting;
+	if (res != COUNT_OVER || r->action == POL_CONTINUE)
+		return 0;	/* under, skipped, or a rule that only counts */
 	verdict_from_rule(c, r, v);
-	v->vars.limit = r->limit->rate;
-	v->vars.window_s = r->limit->window_ms / 1000;
-	v->vars.count = res.count;
-	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
-	v->over_first = res.first_over;
-	snprintf(v->key, sizeof v->key, "%s", human);
+	v->vars.limit = limit;
+	v->vars.window_s = window_ms / 1000;
+	v->vars.count = cx->res.count;
+	v->vars.retry_after_s = (cx->res.retry_after_ms + 999) / 1000;
+	v->over_first = cx->res.first_over;
+	snprintf(v->key, sizeof v->key, "%s", cx->key);
 	return 1;
+}
+
+/* Check and charge a limit rule. */
+static int
+limit_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
+    struct pol_verdict *v)
+{
+	const struct limit *lim = r->limit;
+	struct rl_ledger *l = lim->unit == RL_CONNECTIONS ?
+	    &c->conn_charges : &c->msg_charges;
+
+	return count_verdict(c, r, rl_check(lim, r->name, l, cx), cx,
+	    lim->rate, lim->window_ms, v);
 }
 
 static int
@@ -516,8 +520,8 @@ dup_has_key(const struct dupspec *d, enum key_kind kind)
 {
 	int i;
 
-	for (i = 0; i < d->nkeys; i++)
-		if (d->keys[i].kind == kind)
+	for (i = 0; i < d->keys.n; i++)
+		if (d->keys.k[i].kind == kind)
 			return 1;
 	return 0;
 }
@@ -540,110 +544,162 @@ rcpt_domain_repeats(const struct pol_conn *c, int i)
 
 /* Count this copy once, or once per recipient (domain) when the rule's
  * keys name them; the worst outcome wins. */
-static enum dup_result
-dup_count(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
-    const unsigned char *fp, uint64_t now_ms, struct store_res *res,
-    char *human)
+static enum count_result
+dup_count(struct pol_conn *c, const struct rule *r, struct count_ctx *cx)
 {
-	enum dup_result worst = DUP_SKIP, one;
+	enum count_result worst = COUNT_SKIP, one;
+	const struct pol_env *env = cx->env;
 	struct pol_env e = *env;
 	int i, per_rcpt = dup_has_key(r->dup, KEY_RCPT), evicting = 0;
 
 	if (!per_rcpt && !dup_has_key(r->dup, KEY_RCPT_DOMAIN))
-		return dup_check(c->st, r, env, c->hdrs, fp, now_ms, res, human);
-	memset(res, 0, sizeof *res);
+		return dup_check(r->dup, r->name, cx);
+	memset(&cx->res, 0, sizeof cx->res);
+	cx->env = &e;
 	for (i = 0; i < c->nrcpts; i++) {
 		if (!per_rcpt && rcpt_domain_repeats(c, i))
 			continue;
 		e.rcpt = c->rcpts[i];
-		one = dup_check(c->st, r, &e, c->hdrs, fp, now_ms, res, human);
-		evicting |= res->evicting;
-		if (one == DUP_ERROR || one == DUP_REFUSED) {
+		one = dup_check(r->dup, r->name, cx);
+		evicting |= cx->res.evicting;
+		if (one == COUNT_ERROR || one == COUNT_OVER) {
 			worst = one;
 			break;
 		}
-		if (one == DUP_OK)
-			worst = DUP_OK;
+		if (one == COUNT_OK)
+			worst = COUNT_OK;
 	}
-	res->evicting = evicting;
+	cx->env = env;
+	cx->res.evicting = evicting;
 	return worst;
 }
 
-/* A duplicates rule; 1 when it yields a verdict, 0 to go on. */
+/* A duplicates rule, on the body's or a header's fingerprint. */
 static int
-dup_eval(struct pol_conn *c, const struct rule *r, const struct pol_env *env,
-    uint64_t now_ms, struct pol_verdict *v)
+dup_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
+    struct pol_verdict *v)
 {
 	const struct dupspec *d = r->dup;
 	unsigned char hfp[DUP_FP_LEN];
-	const unsigned char *fp = c->fp;
-	char human[KEYS_HUMAN_MAX];
-	struct store_res res;
 
+	cx->fp = c->fp;
+	cx->fplen = DUP_FP_LEN;
 	if (d->of == DUP_HEADER) {
 		if (dup_header_fp(c->hdrs[d->hdr], d->message_id, hfp) < 0)
 			return 0;	/* no such header: never a duplicate */
-		fp = hfp;
+		cx->fp = hfp;
 	}
-	switch (dup_count(c, r, env, fp, now_ms, &res, human)) {
-	case DUP_OK:
-	case DUP_SKIP:
-		v->evicting |= res.evicting;
+	return count_verdict(c, r, dup_count(c, r, cx), cx, d->max,
+	    d->window_ms, v);
+}
+
+/* One rule; 1 when it yields a verdict, 0 when the next rule should run. */
+static int
+rule_eval(struct pol_conn *c, const struct rule *r,
+    const struct count_ctx *stage_cx, struct pol_verdict *v)
+{
+	struct count_ctx cx = *stage_cx;
+	enum match_result m = rule_find(r, cx.env);
+
+	if (m == MATCH_NO)
 		return 0;
-	case DUP_ERROR:
-		verdict_error(r->name, c->p->store_unavailable, v);
-		return 1;
-	case DUP_REFUSED:
-		break;
-	}
-	v->evicting |= res.evicting;
-	if (r->action == POL_CONTINUE)
-		return 0;
-	verdict_from_rule(c, r, v);
-	v->vars.limit = d->max;
-	v->vars.count = res.count;
-	v->vars.window_s = d->window_ms / 1000;
-	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
-	snprintf(v->key, sizeof v->key, "%s", human);
+	if (m == MATCH_ERROR)
+		verdict_error(r->name, c->p->internal_error, v);
+	else if (r->limit != NULL) {
+		if (!limit_eval(c, r, &cx, v))
+			return 0;
+	} else if (r->dup != NULL) {
+		if (!dup_eval(c, r, &cx, v))
+			return 0;
+	} else
+		verdict_from_rule(c, r, v);
+	/* A dry-run rule only logs: its errors let mail through too. */
+	if (v->action == POL_ERROR)
+		v->mode = rule_mode(c, r);
 	return 1;
 }
 
 static void
-rules_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
-    int from, uint64_t now_ms, struct pol_verdict *v)
+verdict_init(struct pol_verdict *v, enum pol_stage stage)
+{
+	memset(v, 0, sizeof *v);
+	v->action = POL_CONTINUE;
+	v->stage = stage;
+}
+
+/* Hand a verdict the stage does not apply to the caller, if it listens. */
+static void
+note(const struct pol_conn *c, const struct pol_verdict *v)
+{
+	if (c->note != NULL)
+		c->note(c->note_arg, v);
+}
+
+/* Make `from` the stage's verdict, keeping the notices already gathered. */
+static void
+verdict_take(struct pol_verdict *v, const struct pol_verdict *from)
+{
+	int evicting = v->evicting | from->evicting;
+
+	*v = *from;
+	v->evicting = evicting;
+}
+
+/* A rule's error and the verdict of a rule after it (POL_CONTINUE: none):
+ * a refusal overrules the error, and so does any verdict when on_error
+ * lets mail through; otherwise the error stands. */
+static void
+error_or_later(const struct pol_conn *c, const struct pol_verdict *err,
+    const struct pol_verdict *later, struct pol_verdict *v)
+{
+	int refuses = later->action == POL_TEMPFAIL ||
+	    later->action == POL_REJECT;
+
+	if (later->action != POL_CONTINUE &&
+	    (refuses || c->p->settings.on_error == POL_ACCEPT)) {
+		note(c, err);
+		verdict_take(v, later);
+	} else {
+		verdict_take(v, err);
+		v->evicting |= later->evicting;
+	}
+}
+
+/* Run the rules of a stage; *v says who decided. */
+static void
+rules_eval(struct pol_conn *c, const struct count_ctx *cx,
+    struct pol_verdict *v)
 {
 	const struct policy *p = c->p;
-	enum match_result m;
+	struct pol_verdict err, one;
 	int i;
 
-	for (i = from; i < p->nrules; i++) {
+	verdict_init(&err, cx->stage);
+	verdict_init(&one, cx->stage);
+	for (i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->stage != stage || (r->action == POL_CONTINUE &&
+		if (r->stage != cx->stage || (r->action == POL_CONTINUE &&
 		    r->limit == NULL && r->dup == NULL) || !door_serves(c, i))
 			continue;
-		if ((m = rule_find(r, env)) == MATCH_NO)
-			continue;
-		if (m == MATCH_ERROR)
-			verdict_error(r->name, p->internal_error, v);
-		else if (r->limit != NULL) {
-			if (!limit_eval(c, r, stage, env, now_ms, v))
-				continue;
-		} else if (r->dup != NULL) {
-			if (!dup_eval(c, r, env, now_ms, v))
-				continue;
-		} else
-			verdict_from_rule(c, r, v);
-		/* A dry-run rule only logs: its errors let mail through too. */
-		if (v->action == POL_ERROR)
-			v->mode = rule_mode(c, r);
-		if (v->mode == POL_DRY_RUN) {
-			c->resume_stage = stage;
-			c->resume_rule = i + 1;
-		} else if (v->action == POL_ACCEPT)
-			accept_scope(c, stage, env, v);
-		return;
+		if (!rule_eval(c, r, cx, &one))
+			v->evicting |= one.evicting;
+		else if (one.mode == POL_DRY_RUN)
+			note(c, &one);
+		else if (one.action != POL_ERROR)
+			break;
+		else if (err.action == POL_ERROR)
+			note(c, &one);	/* the first error answers */
+		else
+			err = one;
+		verdict_init(&one, cx->stage);
 	}
+	if (err.action == POL_ERROR)
+		error_or_later(c, &err, &one, v);
+	else if (one.action != POL_CONTINUE)
+		verdict_take(v, &one);
+	if (v->action == POL_ACCEPT)
+		accept_scope(c, cx->stage, cx->env, v);
 }
 
 /* Does the MTA refuse what this verdict applies to? */
@@ -691,30 +747,23 @@ void
 pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
     uint64_t now_ms, struct pol_verdict *v)
 {
-	int resumed = c->resume_rule >= 0 && c->resume_stage == stage;
-	int from = resumed ? c->resume_rule : 0;
+	struct count_ctx cx = { .st = c->st, .env = env, .hdrs = c->hdrs,
+	    .now_ms = now_ms, .stage = stage };
 
-	memset(v, 0, sizeof *v);
-	v->action = POL_CONTINUE;
-	v->stage = stage;
-	c->resume_rule = -1;
-	if (!resumed)
-		stage_begin(c, stage, env, now_ms);
-	if (stage == POL_RCPT && !resumed) {
+	verdict_init(v, stage);
+	stage_begin(c, stage, env, now_ms);
+	if (stage == POL_RCPT) {
 		relay_eval(c, env, v);
-		if (v->action != POL_CONTINUE) {
-			if (v->mode == POL_DRY_RUN) {
-				c->resume_stage = stage;
-				c->resume_rule = 0;
-			}
+		if (v->mode == POL_DRY_RUN) {
+			note(c, v);
+			verdict_init(v, stage);
+		} else if (v->action != POL_CONTINUE)
 			return;
-		}
 	}
 	if (c->done_conn || c->done_msg)
 		return;
-	rules_eval(c, stage, env, from, now_ms, v);
+	rules_eval(c, &cx, v);
 	charges_settle(c, stage, v, now_ms);
-	if (stage == POL_RCPT && c->p->msg_rcpts && v->mode == POL_ENFORCE &&
-	    !verdict_refuses(c, v))
+	if (stage == POL_RCPT && c->p->msg_rcpts && !verdict_refuses(c, v))
 		msg_rcpt_add(c, env->rcpt);
 }

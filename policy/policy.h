@@ -41,6 +41,7 @@ enum pol_action {
 	POL_QUARANTINE,		/* accept into the MTA's hold queue */
 	POL_ERROR		/* the engine could not decide: see on_error */
 };
+#define POL_NACTIONS	(POL_ERROR + 1)
 
 enum pol_scope { POL_SCOPE_MESSAGE, POL_SCOPE_CONNECTION };
 
@@ -81,7 +82,7 @@ struct pol_verdict {
 	enum pol_action action;
 	enum pol_stage stage;
 	enum pol_scope scope;		/* for POL_ACCEPT */
-	enum pol_mode mode;		/* POL_DRY_RUN: log would-..., then continue */
+	enum pol_mode mode;		/* POL_DRY_RUN: a note, never applied */
 	int close;			/* 421: the MTA should close the connection */
 	const struct reply *reply;	/* code, xcode, text templates; NULL for continue/accept */
 	const char *rule;		/* name of the deciding rule, or NULL */
@@ -188,7 +189,22 @@ struct policy *pol_conn_policy(const struct pol_conn *c);
 /* End a connection's state and drop its reference.  NULL is fine. */
 void pol_conn_free(struct pol_conn *c);
 
-/* Evaluate one stage; fills *v (POL_CONTINUE when no rule decided). */
+/* Receives, during pol_eval(), each verdict the stage reached but does not
+ * apply: dry-run verdicts in rule order (mode POL_DRY_RUN: log them as
+ * would-...; a dry-run error lets mail through), then the errors of rules a
+ * later verdict overruled (action POL_ERROR, mode POL_ENFORCE: log them;
+ * on_error is not applied).  v is valid for the call only. */
+typedef void pol_note_fn(void *arg, const struct pol_verdict *v);
+
+/* Send a connection's notes to fn(arg, v); NULL, the default, drops them. */
+void pol_conn_notes(struct pol_conn *c, pol_note_fn *fn, void *arg);
+
+/* Evaluate one stage: the relay check (at rcpt), then the stage's rules in
+ * file order.  Fills *v with the verdict to apply, always enforced:
+ * POL_CONTINUE when no rule decided, POL_ERROR when a rule could not decide
+ * and no rule after it refused (apply on_error).  Dry-run verdicts and
+ * overruled errors go to the note function on the way.  One call per
+ * stage (per header, per body chunk). */
 void pol_eval(struct pol_conn *c, enum pol_stage stage,
     const struct pol_env *env, uint64_t now_ms, struct pol_verdict *v);
 

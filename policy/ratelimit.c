@@ -3,31 +3,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keys.h"
 #include "ratelimit.h"
-#include "rules.h"
 #include "xmalloc.h"
 
-static const char *const unit_names[] = {
+const char *const rl_unit_names[RL_NUNITS] = {
 	"connections", "messages", "recipients", "bytes"
 };
 
-size_t
-rl_id(const struct rule *r, const struct pol_env *env, char *const *hdrs,
-    unsigned char *id, char *human)
+void
+rl_limit_free(struct limit *lim)
 {
-	const char *name = r->limit->counter ? r->limit->counter : r->name;
+	if (lim == NULL)
+		return;
+	keys_free(&lim->keys);
+	free(lim->counter);
+	free(lim);
+}
 
-	return keys_id(name, unit_names[r->limit->unit], r->limit->keys,
-	    r->limit->nkeys, env, hdrs, NULL, 0, id, human);
+size_t
+rl_id(const struct limit *lim, const char *name, struct count_ctx *cx,
+    unsigned char *id)
+{
+	return keys_id(lim->counter ? lim->counter : name,
+	    rl_unit_names[lim->unit], &lim->keys, cx, id);
 }
 
 void
-rl_request(const struct rule *r, const unsigned char *id, size_t idlen,
+rl_request(const struct limit *lim, const unsigned char *id, size_t idlen,
     uint64_t units, struct store_req *req)
 {
-	const struct limit *lim = r->limit;
-
 	memset(req, 0, sizeof *req);
 	req->id = id;
 	req->idlen = idlen;
@@ -40,21 +44,22 @@ rl_request(const struct rule *r, const unsigned char *id, size_t idlen,
 }
 
 static struct rl_charge *
-ledger_find(struct rl_ledger *l, const struct rule *r, const unsigned char *id,
-    size_t idlen)
+ledger_find(struct rl_ledger *l, const struct limit *lim,
+    const unsigned char *id, size_t idlen)
 {
 	int i;
 
 	for (i = 0; i < l->n; i++)
-		if (l->c[i].rule == r && l->c[i].idlen == idlen &&
+		if (l->c[i].lim == lim && l->c[i].idlen == idlen &&
 		    memcmp(l->c[i].id, id, idlen) == 0)
 			return &l->c[i];
 	return NULL;
 }
 
 static void
-ledger_add(struct rl_ledger *l, const struct rule *r, const unsigned char *id,
-    size_t idlen, uint64_t units, enum pol_stage stage)
+ledger_add(struct rl_ledger *l, const struct limit *lim,
+    const unsigned char *id, size_t idlen, uint64_t units,
+    enum pol_stage stage)
 {
 	struct rl_charge *c;
 
@@ -65,37 +70,37 @@ ledger_add(struct rl_ledger *l, const struct rule *r, const unsigned char *id,
 		l->c = xrealloc(l->c, l->cap * sizeof *l->c);
 	}
 	c = &l->c[l->n++];
-	c->rule = r;
+	c->lim = lim;
 	c->units = units;
 	c->stage = stage;
 	c->idlen = idlen;
 	memcpy(c->id, id, idlen);
 }
 
-enum rl_result
-rl_check(struct store *st, struct rl_ledger *l, const struct rule *r,
-    enum pol_stage stage, const struct pol_env *env, char *const *hdrs,
-    uint64_t now_ms, struct store_res *res, char *human)
+enum count_result
+rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
+    struct count_ctx *cx)
 {
-	unsigned char id[RL_ID_MAX];
+	unsigned char id[KEYS_ID_MAX];
 	struct store_req req;
-	uint64_t units = r->limit->unit == RL_BYTES ? env->size : 1;
+	uint64_t units = lim->unit == RL_BYTES ? cx->env->size : 1;
 	size_t idlen;
 
-	memset(res, 0, sizeof *res);
-	if (units == 0 || (idlen = rl_id(r, env, hdrs, id, human)) == 0)
-		return RL_SKIP;
+	memset(&cx->res, 0, sizeof cx->res);
+	if (units == 0 || (idlen = rl_id(lim, name, cx, id)) == 0)
+		return COUNT_SKIP;
 	/* A message or a connection is charged once, at whichever stage. */
-	if (r->limit->unit != RL_RECIPIENTS && r->limit->unit != RL_BYTES &&
-	    ledger_find(l, r, id, idlen) != NULL)
-		return RL_ALLOWED;
-	rl_request(r, id, idlen, units, &req);
-	if (st == NULL || store_take(st, &req, now_ms, res) != STORE_OK)
-		return RL_ERROR;
+	if (lim->unit != RL_RECIPIENTS && lim->unit != RL_BYTES &&
+	    ledger_find(l, lim, id, idlen) != NULL)
+		return COUNT_OK;
+	rl_request(lim, id, idlen, units, &req);
+	if (cx->st == NULL ||
+	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
+		return COUNT_ERROR;
 	if (req.charge != STORE_CHARGE_NONE &&
-	    (res->allowed || req.charge == STORE_CHARGE_ALWAYS))
-		ledger_add(l, r, id, idlen, units, stage);
-	return res->allowed ? RL_ALLOWED : RL_REFUSED;
+	    (cx->res.allowed || req.charge == STORE_CHARGE_ALWAYS))
+		ledger_add(l, lim, id, idlen, units, cx->stage);
+	return cx->res.allowed ? COUNT_OK : COUNT_OVER;
 }
 
 void
@@ -107,9 +112,9 @@ rl_give_back(struct store *st, struct rl_ledger *l, int from, uint64_t now_ms)
 	for (i = from; i < l->n; i++) {
 		const struct rl_charge *c = &l->c[i];
 
-		if (c->rule->limit->charge != STORE_CHARGE_ALLOWED || st == NULL)
+		if (c->lim->charge != STORE_CHARGE_ALLOWED || st == NULL)
 			continue;
-		rl_request(c->rule, c->id, c->idlen, c->units, &req);
+		rl_request(c->lim, c->id, c->idlen, c->units, &req);
 		store_give(st, &req, now_ms);
 	}
 	if (from < l->n)

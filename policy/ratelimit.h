@@ -1,12 +1,12 @@
 /*
- * ratelimit.h: limit rules: the identity of a counter (rule, unit, key
- * values, normalised so a client cannot dodge a limit by spelling), the
- * charge through the store, and the ledger that gives units back when a
- * message is refused or aborted.  Internal to the engine.
+ * ratelimit.h: limit rules: their spec (struct limit, owned by the rule),
+ * the charge through the store, and the ledger that gives units back when
+ * a message is refused or aborted.  Internal to the engine.
  *
  * A ledger belongs to one connection's engine state (one thread at a
  * time); it is bounded (RL_LEDGER_MAX): units charged past that for one
- * message are not given back.  Counter identities come from keys.h.
+ * message are not given back.  Counter identities come from keys.h; the
+ * count unit's name is part of them (rl_unit_names).
  */
 #ifndef RATELIMIT_H
 #define RATELIMIT_H
@@ -18,20 +18,33 @@
 #include "policy.h"
 #include "store.h"
 
-#define RL_ID_MAX	KEYS_ID_MAX
-#define RL_HUMAN_MAX	KEYS_HUMAN_MAX
 #define RL_LEDGER_MAX	64
 
-struct rule;
+enum rl_unit { RL_CONNECTIONS, RL_MESSAGES, RL_RECIPIENTS, RL_BYTES, RL_NUNITS };
 
-enum rl_result { RL_ALLOWED, RL_REFUSED, RL_SKIP, RL_ERROR };
+/* The names of the units, as the policy file writes count = "..." and as
+ * counter identities hold them: renaming one resets its counters. */
+extern const char *const rl_unit_names[RL_NUNITS];
+
+/* limit = { count; per; rate; burst; } and charge of one rule. */
+struct limit {
+	enum rl_unit unit;
+	struct keyset keys;
+	unsigned long rate;		/* N of "N/DURATION" */
+	unsigned long window_ms;	/* DURATION */
+	unsigned long burst;		/* bucket size; default N */
+	enum store_charge charge;	/* accepted, attempts, none */
+	char *counter;			/* counter = "RULE": that rule's counter
+					   (unit, keys and rate copied from it);
+					   NULL: this rule's own */
+};
 
 struct rl_charge {
-	const struct rule *rule;
+	const struct limit *lim;
 	uint64_t units;
 	enum pol_stage stage;
 	size_t idlen;
-	unsigned char id[RL_ID_MAX];
+	unsigned char id[KEYS_ID_MAX];
 };
 
 struct rl_ledger {
@@ -39,25 +52,27 @@ struct rl_ledger {
 	struct rl_charge *c;
 };
 
-/* A limit counter's identity (keys.h) into id, its key for logs into
- * human; 0 when a key the rule needs is not known: the rule skips. */
-size_t rl_id(const struct rule *r, const struct pol_env *env,
-    char *const *hdrs, unsigned char *id, char *human);
+/* Free what a limit spec owns, and the spec.  NULL is fine. */
+void rl_limit_free(struct limit *lim);
 
-/* Check and charge one limit rule: allowed, refused (res says until when),
- * skipped (its key is unknown) or error (the store failed).  Charges are
- * recorded in the ledger so they can be given back. */
-enum rl_result rl_check(struct store *st, struct rl_ledger *l,
-    const struct rule *r, enum pol_stage stage, const struct pol_env *env,
-    char *const *hdrs, uint64_t now_ms, struct store_res *res, char *human);
+/* The identity of rule `name`'s counter (keys.h) into id, its key for logs
+ * into cx->key; 0 when a key the rule needs is not known: the rule skips. */
+size_t rl_id(const struct limit *lim, const char *name, struct count_ctx *cx,
+    unsigned char *id);
+
+/* Check and charge one limit rule: under the limit, over it (cx->res says
+ * until when), skipped (its key is unknown) or error (the store failed).
+ * Charges are recorded in the ledger so they can be given back. */
+enum count_result rl_check(const struct limit *lim, const char *name,
+    struct rl_ledger *l, struct count_ctx *cx);
 
 /* Give back the charges from index `from` on (rules with charge
  * "accepted" only) and drop them from the ledger. */
 void rl_give_back(struct store *st, struct rl_ledger *l, int from,
     uint64_t now_ms);
 
-/* The rule's counter request for an identity (for ctl show/reset, try). */
-void rl_request(const struct rule *r, const unsigned char *id, size_t idlen,
-    uint64_t units, struct store_req *req);
+/* The limit's counter request for an identity (for ctl show/reset, try). */
+void rl_request(const struct limit *lim, const unsigned char *id,
+    size_t idlen, uint64_t units, struct store_req *req);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * rules.h: the compiled policy, shared by conf.c (which builds it) and
- * policy.c (which evaluates it).  Internal to the engine.
+ * policy.c (which evaluates it).  Internal to the engine.  The specs of
+ * counting rules belong to their modules (ratelimit.h, dupes.h, keys.h);
+ * a rule holds them.
  *
  * Everything hanging off a struct policy is owned by it and freed by
  * policy_free() when the last reference goes; after pol_load() returns,
@@ -11,8 +13,11 @@
 
 #include <stdatomic.h>
 
+#include "dupes.h"
+#include "keys.h"
 #include "match.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "replies.h"
 #include "store.h"
 
@@ -36,45 +41,6 @@ struct cond {
 struct condset {
 	int n;
 	struct cond *c;
-};
-
-enum rl_unit { RL_CONNECTIONS, RL_MESSAGES, RL_RECIPIENTS, RL_BYTES };
-
-/* One counter key a limit or duplicate rule is kept "per". */
-enum key_kind {
-	KEY_CLIENT_ADDR, KEY_CLIENT_NET, KEY_HELO, KEY_SENDER,
-	KEY_SENDER_DOMAIN, KEY_AUTH_USER, KEY_RCPT, KEY_RCPT_DOMAIN, KEY_HEADER
-};
-
-struct keyspec {
-	enum key_kind kind;
-	int hdr;			/* KEY_HEADER: index in policy->headers */
-};
-
-struct limit {
-	enum rl_unit unit;
-	int nkeys;
-	struct keyspec *keys;
-	unsigned long rate;		/* N of "N/DURATION" */
-	unsigned long window_ms;	/* DURATION */
-	unsigned long burst;		/* bucket size; default N */
-	enum store_charge charge;	/* accepted, attempts, none */
-	char *counter;			/* counter = "RULE": that rule's counter
-					   (unit, keys and rate copied from it);
-					   NULL: this rule's own */
-};
-
-enum dup_of { DUP_BODY, DUP_HEADER };
-
-struct dupspec {
-	enum dup_of of;
-	int hdr;			/* DUP_HEADER: index in policy->headers */
-	int message_id;			/* of = "message_id": <> are not part of it */
-	int nkeys;
-	struct keyspec *keys;
-	unsigned long max;		/* copies allowed within the window */
-	unsigned long window_ms;
-	int count_refused;		/* refused copies count too (default) */
 };
 
 struct rule {
@@ -114,6 +80,11 @@ struct policy {
 	int body_fp;			/* some rule needs the body fingerprint */
 	int msg_rcpts;			/* some rule counts per recipient at eoh/eom */
 };
+
+/* The names of stages and actions, as the policy file and the logs write
+ * them: the one table of each. */
+extern const char *const pol_stage_names[POL_NSTAGES];
+extern const char *const pol_action_names[POL_NACTIONS];
 
 /* Free a compiled policy and all it owns; used by pol_unref and conf.c. */
 void policy_free(struct policy *p);

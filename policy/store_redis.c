@@ -58,10 +58,18 @@
 #define REPLY_ARRAY_MAX	4		/* the scripts' {allowed, retry, count, first} */
 #define REPLY_BYTES_MAX	65536		/* unparsed bytes of one answer */
 
+/* The scripts' ARGV[5]: the charge by name, so a script never depends on
+ * the numbers of enum store_charge. */
+static const char *const charge_arg[] = {
+	[STORE_CHARGE_ALLOWED] = "allowed",
+	[STORE_CHARGE_ALWAYS] = "always",
+	[STORE_CHARGE_NONE] = "none",
+};
+
 static const char gcra_lua[] =
     "local key = KEYS[1]\n"
     "local window, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local units, charge, op = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]\n"
+    "local units, charge, op = tonumber(ARGV[4]), ARGV[5], ARGV[6]\n"
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local cap, cost = burst * window, units * window\n"
@@ -88,16 +96,16 @@ static const char gcra_lua[] =
     "if not allowed and cost > cap then retry = math.ceil(d / rate)\n"
     "elseif not allowed then retry = math.ceil((want - cap) / rate) end\n"
     "local after = d\n"
-    "if charge ~= 2 and (allowed or charge == 1) then after = math.min(want, 2 * cap) end\n"
+    "if charge ~= 'none' and (allowed or charge == 'always') then after = math.min(want, 2 * cap) end\n"
     "local first = 0\n"
-    "if not allowed and charge ~= 2 and not over then first = 1 end\n"
-    "if charge ~= 2 and (after ~= d or first == 1) then put(after, over or not allowed) end\n"
+    "if not allowed and charge ~= 'none' and not over then first = 1 end\n"
+    "if charge ~= 'none' and (after ~= d or first == 1) then put(after, over or not allowed) end\n"
     "return {allowed and 1 or 0, retry, math.ceil(after / window), first}\n";
 
 static const char window_lua[] =
     "local key = KEYS[1]\n"
     "local window, burst = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local units, charge = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local units, charge = tonumber(ARGV[4]), ARGV[5]\n"
     "local h = redis.call('HMGET', key, 'c', 'o')\n"
     "local cnt = tonumber(h[1]) or 0\n"
     "local ttl = redis.call('PTTL', key)\n"
@@ -106,10 +114,10 @@ static const char window_lua[] =
     "local retry = 0\n"
     "if not allowed then retry = ttl end\n"
     "local after = cnt\n"
-    "if charge ~= 2 and (allowed or charge == 1) then after = cnt + units end\n"
+    "if charge ~= 'none' and (allowed or charge == 'always') then after = cnt + units end\n"
     "local first = 0\n"
-    "if not allowed and charge ~= 2 and not h[2] then first = 1 end\n"
-    "if charge ~= 2 and after > 0 and (after ~= cnt or first == 1) then\n"
+    "if not allowed and charge ~= 'none' and not h[2] then first = 1 end\n"
+    "if charge ~= 'none' and after > 0 and (after ~= cnt or first == 1) then\n"
     "  redis.call('HSET', key, 'c', after)\n"
     "  if first == 1 then redis.call('HSET', key, 'o', 1) end\n"
     "  redis.call('PEXPIRE', key, ttl)\n"
@@ -554,7 +562,7 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 	snprintf(args[1], 24, "%llu", (unsigned long long)req->rate);
 	snprintf(args[2], 24, "%llu", (unsigned long long)req->burst);
 	snprintf(args[3], 24, "%llu", (unsigned long long)req->units);
-	snprintf(args[4], 24, "%d", (int)req->charge);
+	snprintf(args[4], 24, "%s", charge_arg[req->charge]);
 	snprintf(args[5], 24, "%s", op);
 	rep = script_run(r, c, s, key, keylen, args, 6, &why);
 	ok = script_answer_ok(rep);

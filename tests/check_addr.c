@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "addr.h"
 
 #define BIG	65536
@@ -15,9 +16,11 @@ show(const char *s)
 	return s != NULL ? s : "(null)";
 }
 
-/* addr_unbracket */
+/* A function that copies a form of `in` into out[outsz] and returns the
+ * length the whole result needs (addr_unbracket, addr_normalise). */
+typedef size_t text_fn(const char *in, char *out, size_t outsz);
 
-struct unbracket_case {
+struct text_case {
 	const char	*name;
 	const char	*in;
 	size_t		 outsz;
@@ -25,7 +28,26 @@ struct unbracket_case {
 	size_t		 wantlen;
 };
 
-static const struct unbracket_case unbracket_cases[] = {
+/* One case of a text_fn: its result, its length, nothing past outsz. */
+static void
+text_check(text_fn *fn, const struct text_case *c)
+{
+	char out[64];
+	size_t got;
+
+	memset(out, 'X', sizeof out);
+	got = fn(c->in, out, c->outsz);
+	ck_assert_msg(got == c->wantlen, "%s: got %zu, want %zu", c->name,
+	    got, c->wantlen);
+	ck_assert_msg(strcmp(out, c->want) == 0, "%s: got \"%s\", want \"%s\"",
+	    c->name, out, c->want);
+	ck_assert_msg(c->outsz == sizeof out || out[c->outsz] == 'X',
+	    "%s: wrote past outsz", c->name);
+}
+
+/* addr_unbracket */
+
+static const struct text_case unbracket_cases[] = {
 	{ "plain", "<a@b>", 64, "a@b", 3 },
 	{ "null sender", "<>", 64, "", 0 },
 	{ "spaces outside", "  <a@b>  ", 64, "a@b", 3 },
@@ -52,18 +74,7 @@ static const struct unbracket_case unbracket_cases[] = {
 
 START_TEST(test_unbracket)
 {
-	const struct unbracket_case *c = &unbracket_cases[_i];
-	char out[64];
-	size_t got;
-
-	memset(out, 'X', sizeof out);
-	got = addr_unbracket(c->in, out, c->outsz);
-	ck_assert_msg(got == c->wantlen, "%s: got %zu, want %zu", c->name,
-	    got, c->wantlen);
-	ck_assert_msg(strcmp(out, c->want) == 0, "%s: got \"%s\", want \"%s\"",
-	    c->name, out, c->want);
-	ck_assert_msg(c->outsz == sizeof out || out[c->outsz] == 'X',
-	    "%s: wrote past outsz", c->name);
+	text_check(addr_unbracket, &unbracket_cases[_i]);
 }
 END_TEST
 
@@ -246,15 +257,7 @@ END_TEST
 
 /* addr_normalise */
 
-struct norm_case {
-	const char	*name;
-	const char	*in;
-	size_t		 outsz;
-	const char	*want;
-	size_t		 wantlen;
-};
-
-static const struct norm_case norm_cases[] = {
+static const struct text_case norm_cases[] = {
 	{ "domain lowered", "User@Example.COM", 64, "User@example.com", 16 },
 	{ "already lower", "user@example.com", 64, "user@example.com", 16 },
 	{ "no domain", "PostMaster", 64, "PostMaster", 10 },
@@ -271,18 +274,7 @@ static const struct norm_case norm_cases[] = {
 
 START_TEST(test_normalise)
 {
-	const struct norm_case *c = &norm_cases[_i];
-	char out[64];
-	size_t got;
-
-	memset(out, 'X', sizeof out);
-	got = addr_normalise(c->in, out, c->outsz);
-	ck_assert_msg(got == c->wantlen, "%s: got %zu, want %zu", c->name,
-	    got, c->wantlen);
-	ck_assert_msg(strcmp(out, c->want) == 0, "%s: got \"%s\", want \"%s\"",
-	    c->name, out, c->want);
-	ck_assert_msg(c->outsz == sizeof out || out[c->outsz] == 'X',
-	    "%s: wrote past outsz", c->name);
+	text_check(addr_normalise, &norm_cases[_i]);
 }
 END_TEST
 
@@ -407,7 +399,7 @@ START_TEST(test_normalise_big)
 END_TEST
 
 #define LOOP(tc, fn, table) \
-	tcase_add_loop_test(tc, fn, 0, (int)(sizeof table / sizeof table[0]))
+	tcase_add_loop_test(tc, fn, 0, (int)NELEM(table))
 
 static Suite *
 addr_suite(void)
@@ -432,11 +424,5 @@ addr_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(addr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run_suite(addr_suite());
 }

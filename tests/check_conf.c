@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "policy.h"
 
 #define MSG_MAX 2048
@@ -41,7 +42,7 @@ START_TEST(test_good_files)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof good_files / sizeof good_files[0]; i++) {
+	for (i = 0; i < NELEM(good_files); i++) {
 		struct errors e = { 0 };
 		struct policy *p = pol_load(good_files[i], collect, &e);
 
@@ -145,20 +146,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("conf");
-	TCase *tc = tcase_create("load");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_good_files,
+		test_bad_files,
+		test_missing_file,
+		test_all_errors_reported,
+		test_defaults,
+	};
 
-	tcase_add_test(tc, test_good_files);
-	tcase_add_test(tc, test_bad_files);
-	tcase_add_test(tc, test_missing_file);
-	tcase_add_test(tc, test_all_errors_reported);
-	tcase_add_test(tc, test_defaults);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run("conf", "load", tests, NELEM(tests));
 }

@@ -49,10 +49,10 @@ START_TEST(test_fingerprints)
 	static const size_t chunks[] = { 1, 2, 3, 5, 7, 64, 100000 };
 	size_t i, k;
 
-	for (i = 0; i < sizeof fp_cases / sizeof fp_cases[0]; i++) {
+	for (i = 0; i < NELEM(fp_cases); i++) {
 		const struct fp_case *c = &fp_cases[i];
 
-		for (k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+		for (k = 0; k < NELEM(chunks); k++) {
 			fp_of(c->a, chunks[k], fa);
 			fp_of(c->b, 100000, fb);
 			ck_assert_msg((memcmp(fa, fb, DUP_FP_LEN) == 0) == c->same,
@@ -99,7 +99,7 @@ START_TEST(test_header_fingerprints)
 	unsigned char fa[DUP_FP_LEN], fb[DUP_FP_LEN];
 	size_t i;
 
-	for (i = 0; i < sizeof hdr_cases / sizeof hdr_cases[0]; i++) {
+	for (i = 0; i < NELEM(hdr_cases); i++) {
 		const struct hdr_case *c = &hdr_cases[i];
 
 		ck_assert_int_eq(dup_header_fp(c->a, c->msgid, fa), 0);
@@ -182,13 +182,17 @@ START_TEST(test_body_rule)
 	ck_assert_uint_eq(v.vars.window_s, 600);
 	/* the window began with the first copy, at 0: it ends in 598 s */
 	ck_assert_uint_eq(v.vars.retry_after_s, 598);
+	ck_assert_int_eq(v.over_first, 1);	/* the notice, once per counter */
+	ck_assert_str_eq(v.key, "192.0.2.1");
 	other.body = "Hi\r\nthere!\r\n";
 	ck_assert_int_eq(send_msg(p, st, &other, 3000).action, POL_CONTINUE);
 	other = m;
 	other.client = "192.0.2.2";	/* per client: another client's count */
 	ck_assert_int_eq(send_msg(p, st, &other, 3000).action, POL_CONTINUE);
 	/* a retrying loop stays refused: refused copies count */
-	ck_assert_int_eq(send_msg(p, st, &m, 4000).action, POL_REJECT);
+	v = send_msg(p, st, &m, 4000);
+	ck_assert_int_eq(v.action, POL_REJECT);
+	ck_assert_int_eq(v.over_first, 0);
 	/* after the window, the count starts again */
 	ck_assert_int_eq(send_msg(p, st, &m, 601000).action, POL_CONTINUE);
 	store_free(st);
@@ -264,22 +268,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("dupes");
-	TCase *tc = tcase_create("dupes");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_fingerprints,
+		test_long_whitespace_any_chunking,
+		test_header_fingerprints,
+		test_body_rule,
+		test_count_refused_false,
+		test_message_id_rule,
+		test_per_rcpt_domain,
+	};
 
-	tcase_add_test(tc, test_fingerprints);
-	tcase_add_test(tc, test_long_whitespace_any_chunking);
-	tcase_add_test(tc, test_header_fingerprints);
-	tcase_add_test(tc, test_body_rule);
-	tcase_add_test(tc, test_count_refused_false);
-	tcase_add_test(tc, test_message_id_rule);
-	tcase_add_test(tc, test_per_rcpt_domain);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run("dupes", "dupes", tests, NELEM(tests));
 }

@@ -14,6 +14,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "match.h"
 
 #define BIG	65536
@@ -858,7 +859,7 @@ thread_main(void *arg)
 	size_t i, n;
 
 	for (n = 0; n < 2000; n++) {
-		i = n % (sizeof thread_cases / sizeof thread_cases[0]);
+		i = n % (NELEM(thread_cases));
 		if (match_find(l, thread_cases[i].value) !=
 		    thread_cases[i].want)
 			return (void *)thread_cases[i].value;
@@ -888,7 +889,7 @@ START_TEST(test_threads)
 END_TEST
 
 #define LOOP(tc, fn, table) \
-	tcase_add_loop_test(tc, fn, 0, (int)(sizeof table / sizeof table[0]))
+	tcase_add_loop_test(tc, fn, 0, (int)NELEM(table))
 
 static Suite *
 match_suite(void)
@@ -920,11 +921,5 @@ match_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(match_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run_suite(match_suite());
 }

@@ -62,7 +62,7 @@ START_TEST(test_relay_table)
 	struct policy *p = load_text(relay_policy);
 	size_t i;
 
-	for (i = 0; i < sizeof relay_cases / sizeof relay_cases[0]; i++) {
+	for (i = 0; i < NELEM(relay_cases); i++) {
 		const struct relay_case *c = &relay_cases[i];
 		struct pol_env env = { .client_addr = c->client,
 		    .auth_user = c->auth, .sender = "a@b.example", .rcpt = c->rcpt };
@@ -105,25 +105,26 @@ struct rule_case {
 	struct pol_env env;
 	enum pol_action want;
 	const char *rule;
+	const char *noted;		/* the dry-run rule noted on the way */
 };
 
 static const struct rule_case rule_cases[] = {
-	{ "nothing matches", POL_HELO, { .client_addr = "198.51.100.1", .helo = "mx.example.net" }, POL_CONTINUE, NULL },
-	{ "trusted accepted", POL_CONNECT, { .client_addr = "10.1.2.3" }, POL_ACCEPT, "trusted" },
-	{ "helo localhost", POL_HELO, { .client_addr = "198.51.100.1", .helo = "LocalHost" }, POL_REJECT, "bad-helo" },
-	{ "helo loopback literal", POL_HELO, { .client_addr = "198.51.100.1", .helo = "[127.0.0.1]" }, POL_REJECT, "bad-helo" },
-	{ "helo lookalike", POL_HELO, { .client_addr = "198.51.100.1", .helo = "localhost.example.net" }, POL_CONTINUE, NULL },
-	{ "spam sender: dry-run first", POL_MAIL, { .client_addr = "198.51.100.1", .sender = "x@spam.test" }, POL_REJECT, "dry" },
-	{ "spam sender authenticated", POL_MAIL, { .client_addr = "198.51.100.1", .sender = "x@spam.test", .auth_user = "bob" }, POL_REJECT, "dry" },
-	{ "null sender to noreply", POL_RCPT, { .sender = "", .rcpt = "noreply@example.com" }, POL_REJECT, "null-sender" },
-	{ "real sender to noreply", POL_RCPT, { .sender = "a@b.test", .rcpt = "noreply@example.com" }, POL_CONTINUE, NULL },
-	{ "size above", POL_MAIL, { .sender = "a@b.test", .size = 1001 }, POL_REJECT, "big" },
-	{ "size at limit", POL_MAIL, { .sender = "a@b.test", .size = 1000 }, POL_CONTINUE, NULL },
-	{ "size unknown", POL_MAIL, { .sender = "a@b.test", .size = 0 }, POL_CONTINUE, NULL },
-	{ "subject matches", POL_HEADER, { .hdr_name = "subject", .hdr_value = " BUY NOW!!" }, POL_DISCARD, "subj" },
-	{ "other header", POL_HEADER, { .hdr_name = "X-Subject", .hdr_value = "buy now" }, POL_CONTINUE, NULL },
-	{ "stage moved later", POL_DATA, { .daemon = "submission" }, POL_TEMPFAIL, "later" },
-	{ "not before its stage", POL_CONNECT, { .daemon = "submission" }, POL_CONTINUE, NULL },
+	{ "nothing matches", POL_HELO, { .client_addr = "198.51.100.1", .helo = "mx.example.net" }, POL_CONTINUE, NULL, NULL },
+	{ "trusted accepted", POL_CONNECT, { .client_addr = "10.1.2.3" }, POL_ACCEPT, "trusted", NULL },
+	{ "helo localhost", POL_HELO, { .client_addr = "198.51.100.1", .helo = "LocalHost" }, POL_REJECT, "bad-helo", NULL },
+	{ "helo loopback literal", POL_HELO, { .client_addr = "198.51.100.1", .helo = "[127.0.0.1]" }, POL_REJECT, "bad-helo", NULL },
+	{ "helo lookalike", POL_HELO, { .client_addr = "198.51.100.1", .helo = "localhost.example.net" }, POL_CONTINUE, NULL, NULL },
+	{ "spam sender: dry-run noted", POL_MAIL, { .client_addr = "198.51.100.1", .sender = "x@spam.test" }, POL_REJECT, "spam", "dry" },
+	{ "spam sender authenticated", POL_MAIL, { .client_addr = "198.51.100.1", .sender = "x@spam.test", .auth_user = "bob" }, POL_CONTINUE, NULL, "dry" },
+	{ "null sender to noreply", POL_RCPT, { .sender = "", .rcpt = "noreply@example.com" }, POL_REJECT, "null-sender", NULL },
+	{ "real sender to noreply", POL_RCPT, { .sender = "a@b.test", .rcpt = "noreply@example.com" }, POL_CONTINUE, NULL, NULL },
+	{ "size above", POL_MAIL, { .sender = "a@b.test", .size = 1001 }, POL_REJECT, "big", NULL },
+	{ "size at limit", POL_MAIL, { .sender = "a@b.test", .size = 1000 }, POL_CONTINUE, NULL, NULL },
+	{ "size unknown", POL_MAIL, { .sender = "a@b.test", .size = 0 }, POL_CONTINUE, NULL, NULL },
+	{ "subject matches", POL_HEADER, { .hdr_name = "subject", .hdr_value = " BUY NOW!!" }, POL_DISCARD, "subj", NULL },
+	{ "other header", POL_HEADER, { .hdr_name = "X-Subject", .hdr_value = "buy now" }, POL_CONTINUE, NULL, NULL },
+	{ "stage moved later", POL_DATA, { .daemon = "submission" }, POL_TEMPFAIL, "later", NULL },
+	{ "not before its stage", POL_CONNECT, { .daemon = "submission" }, POL_CONTINUE, NULL, NULL },
 };
 
 START_TEST(test_rule_table)
@@ -131,14 +132,23 @@ START_TEST(test_rule_table)
 	struct policy *p = load_text(rules_policy);
 	size_t i;
 
-	for (i = 0; i < sizeof rule_cases / sizeof rule_cases[0]; i++) {
+	for (i = 0; i < NELEM(rule_cases); i++) {
 		const struct rule_case *c = &rule_cases[i];
 		struct pol_conn *pc = pol_conn_new(p, NULL);
+		struct notes n = { 0 };
 		struct pol_verdict v;
 
+		pol_conn_notes(pc, notes_add, &n);
 		pol_eval(pc, c->stage, &c->env, 0, &v);
 		ck_assert_msg(v.action == c->want, "%s: got %s, want %s", c->name,
 		    pol_action_name(v.action), pol_action_name(c->want));
+		ck_assert_msg(v.mode == POL_ENFORCE, "%s: a dry-run verdict "
+		    "returned", c->name);
+		ck_assert_msg(n.n == (c->noted != NULL) && (n.n == 0 ||
+		    (strcmp(n.v[0].rule, c->noted) == 0 &&
+		    n.v[0].mode == POL_DRY_RUN)), "%s: got %d notes (%s), want "
+		    "%s", c->name, n.n, n.n ? n.v[0].rule : "none",
+		    c->noted ? c->noted : "none");
 		ck_assert_msg((v.rule == NULL && c->rule == NULL) ||
 		    (v.rule && c->rule && strcmp(v.rule, c->rule) == 0),
 		    "%s: got rule %s, want %s", c->name, v.rule ? v.rule : "none",
@@ -149,25 +159,29 @@ START_TEST(test_rule_table)
 }
 END_TEST
 
-/* A dry-run verdict comes first; the next call goes on to the next rule. */
-START_TEST(test_dry_run_resumes)
+/* A dry-run verdict is noted and the same call goes on to the next rule. */
+START_TEST(test_dry_run_noted)
 {
 	struct policy *p = load_text(rules_policy);
 	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "198.51.100.1", .sender = "x@spam.test" };
+	struct notes n = { 0 };
 	struct pol_verdict v;
 
+	pol_conn_notes(pc, notes_add, &n);
 	pol_eval(pc, POL_MAIL, &env, 0, &v);
-	ck_assert_str_eq(v.rule, "dry");
-	ck_assert_int_eq(v.mode, POL_DRY_RUN);
-	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0].rule, "dry");
+	ck_assert_int_eq(n.v[0].mode, POL_DRY_RUN);
+	ck_assert_int_eq(n.v[0].action, POL_REJECT);
 	ck_assert_str_eq(v.rule, "spam");
 	ck_assert_int_eq(v.mode, POL_ENFORCE);
 	ck_assert_int_eq(verdict_code(&v), 550);
 	env.auth_user = "bob";
+	n.n = 0;
 	pol_eval(pc, POL_MAIL, &env, 0, &v);
-	ck_assert_str_eq(v.rule, "dry");
-	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_str_eq(n.v[0].rule, "dry");
 	ck_assert_int_eq(v.action, POL_CONTINUE);	/* unless exempts */
 	pol_conn_free(pc);
 	pol_unref(p);
@@ -224,12 +238,14 @@ START_TEST(test_global_dry_run)
 	    "relay = { local_domains = [ \"example.com\" ]; };\n");
 	struct pol_conn *pc = pol_conn_new(p, NULL);
 	struct pol_env env = { .client_addr = "198.51.100.1", .rcpt = "a@other.org" };
+	struct notes n = { 0 };
 	struct pol_verdict v;
 
+	pol_conn_notes(pc, notes_add, &n);
 	pol_eval(pc, POL_RCPT, &env, 0, &v);
-	ck_assert_int_eq(v.action, POL_REJECT);
-	ck_assert_int_eq(v.mode, POL_DRY_RUN);
-	pol_eval(pc, POL_RCPT, &env, 0, &v);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_int_eq(n.v[0].action, POL_REJECT);
+	ck_assert_int_eq(n.v[0].mode, POL_DRY_RUN);
 	ck_assert_int_eq(v.action, POL_CONTINUE);
 	pol_conn_free(pc);
 	pol_unref(p);
@@ -243,13 +259,81 @@ START_TEST(test_dry_run_error_lets_through)
 	    "limit = { count = \"messages\"; per = \"client_addr\"; rate = \"1/1h\"; }; } );");
 	struct pol_conn *pc = pol_conn_new(p, NULL);	/* no store: an error */
 	struct pol_env env = { .client_addr = "198.51.100.1", .sender = "a@b.test" };
+	struct notes n = { 0 };
 	struct pol_verdict v;
 
+	pol_conn_notes(pc, notes_add, &n);
 	pol_eval(pc, POL_MAIL, &env, 0, &v);
-	ck_assert_int_eq(v.action, POL_ERROR);
-	ck_assert_int_eq(v.mode, POL_DRY_RUN);
-	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_int_eq(n.n, 1);
+	ck_assert_int_eq(n.v[0].action, POL_ERROR);
+	ck_assert_int_eq(n.v[0].mode, POL_DRY_RUN);
 	ck_assert_int_eq(v.action, POL_CONTINUE);
+	pol_conn_free(pc);
+	pol_unref(p);
+}
+END_TEST
+
+/* ---- a rule's error is that rule's ---- */
+
+/* A regex that backtracks past PCRE2's match limit on a sender with a 'b'
+ * (so no quick "b is missing" answer), and an unrelated rule after it that
+ * refuses every unauthenticated sender. */
+#define BAD_REGEX_RULE \
+    " { name = \"bad-regex\"; when = { sender = \"/^(a|a)*b$/\"; }; action = \"reject\"; },\n"
+#define BAD_SENDER "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaacb"
+
+struct error_case {
+	const char *name, *policy;
+	enum pol_action want;
+	const char *rule;
+	int overruled;		/* the error was noted, a later rule decided */
+};
+
+static const struct error_case error_cases[] = {
+	{ "a later refusal decides",
+	  "rules = (\n" BAD_REGEX_RULE
+	  " { name = \"blocked\"; when = { authenticated = false; }; reply = \"550 5.7.1 blocked\"; } );\n",
+	  POL_REJECT, "blocked", 1 },
+	{ "a later refusal decides, on_error accept",
+	  "state = { on_error = \"accept\"; };\nrules = (\n" BAD_REGEX_RULE
+	  " { name = \"blocked\"; when = { authenticated = false; }; action = \"tempfail\"; } );\n",
+	  POL_TEMPFAIL, "blocked", 1 },
+	{ "nothing after it: the error",
+	  "rules = (\n" BAD_REGEX_RULE
+	  " { name = \"other\"; when = { sender_domain = \"other.test\"; }; action = \"reject\"; } );\n",
+	  POL_ERROR, "bad-regex", 0 },
+	{ "a later accept does not overrule on_error tempfail",
+	  "rules = (\n" BAD_REGEX_RULE
+	  " { name = \"ok\"; when = { authenticated = false; }; action = \"accept\"; } );\n",
+	  POL_ERROR, "bad-regex", 0 },
+	{ "a later discard overrules on_error accept",
+	  "state = { on_error = \"accept\"; };\nrules = (\n" BAD_REGEX_RULE
+	  " { name = \"drop\"; when = { authenticated = false; }; action = \"discard\"; } );\n",
+	  POL_DISCARD, "drop", 1 },
+};
+
+START_TEST(test_rule_error_table)
+{
+	const struct error_case *c = &error_cases[_i];
+	struct policy *p = load_text(c->policy);
+	struct pol_conn *pc = pol_conn_new(p, NULL);
+	struct pol_env env = { .client_addr = "198.51.100.1", .sender = BAD_SENDER };
+	struct notes n = { 0 };
+	struct pol_verdict v;
+
+	pol_conn_notes(pc, notes_add, &n);
+	pol_eval(pc, POL_MAIL, &env, 0, &v);
+	ck_assert_msg(v.action == c->want && v.rule != NULL &&
+	    strcmp(v.rule, c->rule) == 0, "%s: got %s by %s, want %s by %s",
+	    c->name, pol_action_name(v.action), v.rule ? v.rule : "none",
+	    pol_action_name(c->want), c->rule);
+	ck_assert_msg(n.n == c->overruled, "%s: got %d notes, want %d",
+	    c->name, n.n, c->overruled);
+	if (c->overruled) {
+		ck_assert_int_eq(n.v[0].action, POL_ERROR);
+		ck_assert_int_eq(n.v[0].mode, POL_ENFORCE);
+		ck_assert_str_eq(n.v[0].rule, "bad-regex");
+	}
 	pol_conn_free(pc);
 	pol_unref(p);
 }
@@ -274,7 +358,7 @@ START_TEST(test_list_file_comments)
 	snprintf(text, sizeof text, "rules = ( { name = \"l\"; when = { "
 	    "sender_domain = \"file:%s\"; }; action = \"reject\"; } );", list);
 	p = load_text(text);
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	for (i = 0; i < NELEM(cases); i++) {
 		struct pol_env env = { .client_addr = "192.0.2.1",
 		    .sender = cases[i].sender };
 		struct pol_conn *c = pol_conn_new(p, NULL);
@@ -399,27 +483,28 @@ END_TEST
 int
 main(void)
 {
+	const TTest *tests[] = {
+		test_relay_table,
+		test_rule_table,
+		test_dry_run_noted,
+		test_accept_scope,
+		test_accept_keeps_relay_check,
+		test_global_dry_run,
+		test_needed_stages,
+		test_list_file_comments,
+		test_dry_run_error_lets_through,
+	};
+
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("eval");
-	SRunner *sr;
-	int failed;
+	size_t i;
 
-	tcase_add_test(tc, test_relay_table);
-	tcase_add_test(tc, test_rule_table);
-	tcase_add_test(tc, test_dry_run_resumes);
-	tcase_add_test(tc, test_accept_scope);
-	tcase_add_test(tc, test_accept_keeps_relay_check);
-	tcase_add_test(tc, test_global_dry_run);
-	tcase_add_test(tc, test_needed_stages);
-	tcase_add_test(tc, test_list_file_comments);
-	tcase_add_test(tc, test_dry_run_error_lets_through);
+	for (i = 0; i < NELEM(tests); i++)
+		tcase_add_test(tc, tests[i]);
+	tcase_add_loop_test(tc, test_rule_error_table, 0, (int)NELEM(error_cases));
 	tcase_add_loop_test(tc, test_door_table, 0,
 	    sizeof door_cases / sizeof door_cases[0]);
 	tcase_add_test(tc, test_rule_content);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run_suite(s);
 }

@@ -33,16 +33,6 @@ rig_close(struct rig *r)
 	store_free(r->st);
 }
 
-/* Evaluate one stage on a fresh connection, enforcing verdicts only. */
-static void
-eval_enforced(struct pol_conn *c, enum pol_stage stage,
-    const struct pol_env *env, uint64_t now, struct pol_verdict *v)
-{
-	do
-		pol_eval(c, stage, env, now, v);
-	while (v->mode == POL_DRY_RUN && v->action != POL_CONTINUE);
-}
-
 /* MAIL FROM from a client at time now: the verdict at MAIL. */
 static enum pol_action
 mail_from(struct rig *r, const char *client, const char *sender, uint64_t now,
@@ -51,7 +41,7 @@ mail_from(struct rig *r, const char *client, const char *sender, uint64_t now,
 	struct pol_env env = { .client_addr = client, .sender = sender };
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 
-	eval_enforced(c, POL_MAIL, &env, now, v);
+	pol_eval(c, POL_MAIL, &env, now, v);
 	if (v->action == POL_CONTINUE)
 		pol_msg_end(c, 1, now);
 	pol_conn_free(c);
@@ -134,7 +124,7 @@ START_TEST(test_charge_modes)
 	char policy[512];
 	size_t i;
 
-	for (i = 0; i < sizeof charge_cases / sizeof charge_cases[0]; i++) {
+	for (i = 0; i < NELEM(charge_cases); i++) {
 		const struct charge_case *c = &charge_cases[i];
 		struct pol_verdict v;
 		struct rig r;
@@ -184,7 +174,7 @@ connect_from(struct rig *r, const char *client, uint64_t now,
 	struct pol_env env = { .client_addr = client };
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 
-	eval_enforced(c, POL_CONNECT, &env, now, v);
+	pol_eval(c, POL_CONNECT, &env, now, v);
 	pol_conn_free(c);
 	return v->action;
 }
@@ -245,17 +235,17 @@ message(struct rig *r, const char *const *rcpts, unsigned long size,
 	struct pol_conn *c = pol_conn_new(r->p, r->st);
 	struct pol_verdict v;
 
-	eval_enforced(c, POL_MAIL, &env, now, &v);
+	pol_eval(c, POL_MAIL, &env, now, &v);
 	for (; v.action == POL_CONTINUE && *rcpts != NULL; rcpts++) {
 		env.rcpt = *rcpts;
-		eval_enforced(c, POL_RCPT, &env, now, &v);
+		pol_eval(c, POL_RCPT, &env, now, &v);
 		if (v.action == POL_REJECT && strcmp(v.rule, "no-bob") == 0)
 			v.action = POL_CONTINUE;	/* one recipient refused */
 	}
 	env.rcpt = NULL;
 	env.size = size;
 	if (v.action == POL_CONTINUE && !abort_it)
-		eval_enforced(c, POL_EOM, &env, now, &v);
+		pol_eval(c, POL_EOM, &env, now, &v);
 	pol_msg_end(c, v.action == POL_CONTINUE && !abort_it, now);
 	pol_conn_free(c);
 	return v.action;
@@ -306,7 +296,7 @@ START_TEST(test_keys)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof key_cases / sizeof key_cases[0]; i++) {
+	for (i = 0; i < NELEM(key_cases); i++) {
 		const struct key_case *c = &key_cases[i];
 		struct pol_verdict v;
 		struct rig r;
@@ -430,7 +420,7 @@ START_TEST(test_connections_and_bytes)
 	    ");");
 	for (i = 0; i < 3; i++) {
 		c = pol_conn_new(r.p, r.st);
-		eval_enforced(c, POL_CONNECT, &env, 0, &v);
+		pol_eval(c, POL_CONNECT, &env, 0, &v);
 		pol_conn_free(c);
 	}
 	ck_assert_int_eq(v.action, POL_TEMPFAIL);
@@ -439,10 +429,10 @@ START_TEST(test_connections_and_bytes)
 	c = pol_conn_new(r.p, r.st);
 	env.client_addr = "192.0.2.78";
 	env.size = 600;
-	eval_enforced(c, POL_EOM, &env, 0, &v);
+	pol_eval(c, POL_EOM, &env, 0, &v);
 	ck_assert_int_eq(v.action, POL_CONTINUE);
 	pol_msg_end(c, 1, 0);
-	eval_enforced(c, POL_EOM, &env, 0, &v);
+	pol_eval(c, POL_EOM, &env, 0, &v);
 	ck_assert_int_eq(v.action, POL_REJECT);
 	ck_assert_int_eq(v.reply->code, 552);
 	pol_conn_free(c);
@@ -511,29 +501,22 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("ratelimit");
-	TCase *tc = tcase_create("limits");
-	SRunner *sr;
-	int failed;
+	const TTest *tests[] = {
+		test_gcra_exact,
+		test_burst,
+		test_charge_modes,
+		test_charge_none,
+		test_counter_shared,
+		test_default_reply_overridden,
+		test_give_back,
+		test_keys,
+		test_ipv6_and_net,
+		test_long_keys,
+		test_counter_by_log_key,
+		test_connections_and_bytes,
+		test_no_store_is_error,
+		test_threads_exact,
+	};
 
-	tcase_add_test(tc, test_gcra_exact);
-	tcase_add_test(tc, test_burst);
-	tcase_add_test(tc, test_charge_modes);
-	tcase_add_test(tc, test_charge_none);
-	tcase_add_test(tc, test_counter_shared);
-	tcase_add_test(tc, test_default_reply_overridden);
-	tcase_add_test(tc, test_give_back);
-	tcase_add_test(tc, test_keys);
-	tcase_add_test(tc, test_ipv6_and_net);
-	tcase_add_test(tc, test_long_keys);
-	tcase_add_test(tc, test_counter_by_log_key);
-	tcase_add_test(tc, test_connections_and_bytes);
-	tcase_add_test(tc, test_no_store_is_error);
-	tcase_add_test(tc, test_threads_exact);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run("ratelimit", "limits", tests, NELEM(tests));
 }

@@ -293,13 +293,7 @@ replay_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(replay_suite());
-	int failed;
-
 	if (sodium_init() < 0)
 		return 1;
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run_suite(replay_suite());
 }

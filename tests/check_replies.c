@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_util.h"
 #include "replies.h"
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define RENDER_MAX	(REPLY_LINE_MAX - 12)
 
 /* Number of '%' in s. */
@@ -857,11 +857,5 @@ replies_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(replies_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run_suite(replies_suite());
 }

@@ -22,9 +22,9 @@
 
 #include <sodium.h>
 
+#include "check_util.h"
 #include "store.h"
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define HOUR		3600000ULL
 #define BIG		1000000
 
@@ -1181,11 +1181,5 @@ store_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return check_run_suite(store_suite());
 }

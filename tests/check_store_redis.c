@@ -19,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "check_util.h"
 #include "store.h"
 
 static pid_t server_pid;
@@ -624,7 +625,7 @@ redis_suite(void)
 	tc = tcase_create("wrong-answers");	/* no redis-server needed */
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_wrong_answers, 0,
-	    sizeof wrong_cases / sizeof wrong_cases[0]);
+	    NELEM(wrong_cases));
 	tcase_add_test(tc, test_trickle_times_out);
 	tcase_add_loop_test(tc, test_huge_answers, 0,
 	    sizeof huge_cases / sizeof huge_cases[0]);
@@ -635,11 +636,5 @@ redis_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(redis_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run_suite(redis_suite());
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "milter_client.h"
+#include "util.h"
 
 #define MC_OUT_FLUSH	(64 * 1024)	/* flush a queue that grows past this */
 
@@ -545,7 +546,7 @@ mc_flag_set(const struct mc_conn *c, int cmd, int nr)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof mc_flags / sizeof mc_flags[0]; i++)
+	for (i = 0; i < NELEM(mc_flags); i++)
 		if (mc_flags[i].cmd == cmd)
 			return (c->protocol & (nr ? mc_flags[i].nr :
 			    mc_flags[i].no)) != 0;

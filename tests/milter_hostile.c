@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "milter_client.h"
+#include "util.h"
 
 #define TIMEOUT_MS	10000
 #define CONCURRENT	1000
@@ -245,7 +246,7 @@ case_disorder(void)
 	size_t i, k;
 	int sane;
 
-	for (i = 0; i < sizeof disorders / sizeof disorders[0]; i++) {
+	for (i = 0; i < NELEM(disorders); i++) {
 		struct mc_conn *c = conn_open(2000);
 
 		if (c == NULL)
