@@ -55,7 +55,11 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(MILTER_OBJ) policy/libpolicy.a -lmilter $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CHECK_SRC_$*) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# A suite that tests milter/ code builds its source in (no libmilter).
+CHECK_SRC_explain = milter/explain.c
+tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
 
 BENCH      = bench/bench_engine bench/null_milter bench/milter_load
 
@@ -94,7 +98,9 @@ $(1)/libpolicy.a: $$(patsubst policy/%.c,$(1)/policy/%.o,$$(POLICY_SRC))
 	ar rcs $$@ $$^
 
 $(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
-	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $$(CHECK_SRC_$$*) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.

@@ -23,11 +23,11 @@
 
 #include "ctl.h"
 #include "current.h"
+#include "explain.h"
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
 #include "reload.h"
-#include "replies.h"
 #include "state.h"
 #include "try.h"
 
@@ -133,7 +133,7 @@ cmd_explain(int argc, char **argv)
 		fprintf(stderr, "usage: milter-policy explain CODE   (e.g. 550)\n");
 		return EX_USAGE;
 	}
-	return reply_explain(argv[2], stdout);
+	return explain_print(argv[2], stdout);
 }
 
 /* Drop root for the configured user; the socket is theirs first. */

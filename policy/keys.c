@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "keys.h"
 #include "rules.h"
+#include "text.h"
 
 /* The values part of an identity, hashed once it outgrows KEYS_VALUE_MAX. */
 struct idvals {
@@ -123,7 +124,7 @@ human_add(char *human, size_t *hlen, const char *v, int first)
 
 	if (*hlen >= KEYS_HUMAN_MAX - 1)
 		return;
-	reply_clean(v, clean, sizeof clean);
+	text_clean(v, clean, sizeof clean);
 	*hlen += snprintf(human + *hlen, KEYS_HUMAN_MAX - *hlen, "%s%s",
 	    first ? "" : ",", clean);
 	if (*hlen > KEYS_HUMAN_MAX - 1)

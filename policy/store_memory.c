@@ -49,7 +49,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +59,7 @@
 #include <sodium.h>
 
 #include "store.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define SHARDS_MAX	64
@@ -180,20 +180,6 @@ div_ceil(u128 a, uint64_t b)
 	u128 q = a / b + (a % b != 0);
 
 	return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
-}
-
-/* Say what went wrong in err (may be NULL); -1. */
-static int __attribute__((format(printf, 3, 4)))
-errf(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static struct mem *
@@ -853,9 +839,9 @@ mem_save(struct store *s, const char *path, uint64_t now_ms, int64_t wall_ms,
 	if (e == 0)
 		sync_dir(path);
 	else if (fd < 0)	/* the caller names path: say which file failed */
-		errf(err, errsz, "cannot create %s: %s", tmp, strerror(e));
+		text_err(err, errsz, "cannot create %s: %s", tmp, strerror(e));
 	else
-		errf(err, errsz, "%s", strerror(e));
+		text_err(err, errsz, "%s", strerror(e));
 	free(tmp);
 	return e == 0 ? STORE_OK : STORE_ERROR;
 }
@@ -887,8 +873,8 @@ static int
 read_fail(int e, char *err, size_t errsz)
 {
 	if (e != 0)
-		return errf(err, errsz, "read: %s", strerror(e));
-	return errf(err, errsz, "truncated");
+		return text_err(err, errsz, "read: %s", strerror(e));
+	return text_err(err, errsz, "truncated");
 }
 
 /* Check the header and the size against the record count; 0 or -1. */
@@ -899,28 +885,28 @@ load_header(int fd, uint64_t size, unsigned char *hdr, uint64_t *nrec,
 	unsigned char cnt[8];
 
 	if (size == 0)
-		return errf(err, errsz, "empty file");
+		return text_err(err, errsz, "empty file");
 	if (size < 8)
-		return errf(err, errsz, "truncated");
+		return text_err(err, errsz, "truncated");
 	if (read_at(fd, hdr, size < SNAP_HDR ? 8 : SNAP_HDR, 0) < 0)
 		return read_fail(errno, err, errsz);
 	if (memcmp(hdr, SNAP_MAGIC, 8) != 0)
-		return errf(err, errsz, "bad magic");
+		return text_err(err, errsz, "bad magic");
 	if (size < SNAP_HDR + SNAP_TRAILER)
-		return errf(err, errsz, "truncated");
+		return text_err(err, errsz, "truncated");
 	if (get32(hdr + 8) != SNAP_VERSION)
-		return errf(err, errsz, "version %u not supported",
+		return text_err(err, errsz, "version %u not supported",
 		    get32(hdr + 8));
 	if (get32(hdr + 12) != SNAP_REC)
-		return errf(err, errsz, "record size %u not supported",
+		return text_err(err, errsz, "record size %u not supported",
 		    get32(hdr + 12));
 	*nrec = (size - SNAP_HDR - SNAP_TRAILER) / SNAP_REC;
 	if ((size - SNAP_HDR - SNAP_TRAILER) % SNAP_REC != 0)
-		return errf(err, errsz, "truncated");
+		return text_err(err, errsz, "truncated");
 	if (read_at(fd, cnt, sizeof cnt, (off_t)(size - SNAP_TRAILER)) < 0)
 		return read_fail(errno, err, errsz);
 	if (get64(cnt) != *nrec)
-		return errf(err, errsz, "truncated");
+		return text_err(err, errsz, "truncated");
 	return 0;
 }
 
@@ -949,7 +935,7 @@ load_checksum(int fd, uint64_t size, char *err, size_t errsz)
 		return read_fail(e, err, errsz);
 	crypto_generichash_final(&hs, sum, sizeof sum);
 	if (sodium_memcmp(sum, want, sizeof sum) != 0)
-		return errf(err, errsz, "checksum mismatch");
+		return text_err(err, errsz, "checksum mismatch");
 	return 0;
 }
 
@@ -998,7 +984,7 @@ load_records(struct mem *m, int fd, uint64_t nrec, uint64_t now,
 		}
 		for (j = 0; j < n && rc == 0; j++)
 			if (load_record(m, buf + j * SNAP_REC, now, wall) < 0)
-				rc = errf(err, errsz, "bad record %llu",
+				rc = text_err(err, errsz, "bad record %llu",
 				    (unsigned long long)(done + j));
 	}
 	free(buf);
@@ -1014,11 +1000,11 @@ load_fd(struct mem *m, int fd, uint64_t now, int64_t wall, char *err,
 	uint64_t nrec = 0;
 
 	if (fstat(fd, &st) < 0) {
-		errf(err, errsz, "%s", strerror(errno));
+		text_err(err, errsz, "%s", strerror(errno));
 		return STORE_LOAD_CORRUPT;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		errf(err, errsz, "not a regular file");
+		text_err(err, errsz, "not a regular file");
 		return STORE_LOAD_CORRUPT;
 	}
 	if (load_header(fd, (uint64_t)st.st_size, hdr, &nrec, err, errsz) < 0 ||
@@ -1044,7 +1030,7 @@ store_memory_load(struct store *s, const char *path, uint64_t now_ms,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return STORE_LOAD_MISSING;
-		errf(err, errsz, "%s", strerror(errno));
+		text_err(err, errsz, "%s", strerror(errno));
 		return STORE_LOAD_CORRUPT;
 	}
 	rc = load_fd(m, fd, now_ms, wall_ms, err, errsz);
