@@ -152,13 +152,21 @@ save_trailer(struct out *o, uint64_t n)
 	out_flush(o);
 }
 
+/* The directory path is in; the caller frees it. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash == NULL ? xstrdup(".") :
+	    xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
 /* Best effort: make the rename durable. */
 static void
 sync_dir(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash == NULL ? xstrdup(".") :
-	    xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	char *dir = dir_of(path);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0) {
@@ -166,6 +174,46 @@ sync_dir(const char *path)
 		close(fd);
 	}
 	free(dir);
+}
+
+/*
+ * Who besides root and this process's user and group may write in dir
+ * (st is its stat), or NULL.  Such a writer could plant the state file
+ * before a start, with counters and a hash key of their choosing, or
+ * take it: even with the sticky bit, so /tmp is refused too.
+ */
+static const char *
+dir_writer(const struct stat *st)
+{
+	if (st->st_mode & S_IWOTH)
+		return "every user";
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+	    st->st_gid != getegid())
+		return "its group";
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return "its owner";
+	return NULL;
+}
+
+/* 0, or -1 when others may write path's directory (err says what to do).
+ * A directory that cannot be looked at is left to open() to report. */
+static int
+dir_check(const char *path, char *err, size_t errsz)
+{
+	char *dir = dir_of(path);
+	const char *who;
+	struct stat st;
+	int rc = 0;
+
+	if (stat(dir, &st) == 0 && (who = dir_writer(&st)) != NULL)
+		rc = text_err(err, errsz, "the state directory %s (mode %04o, "
+		    "uid %u, gid %u) can be written by %s, who could replace the "
+		    "counters or read their hash key: make it writable by the "
+		    "milter's user only (chmod go-w %s, and chown it to that "
+		    "user)", dir, (unsigned)(st.st_mode & 07777),
+		    (unsigned)st.st_uid, (unsigned)st.st_gid, who, dir);
+	free(dir);
+	return rc;
 }
 
 /* Write the snapshot to fd; errno of the first failure, or 0. */
@@ -188,18 +236,32 @@ save_fd(struct shard_set *set, int fd, uint64_t now, int64_t wall)
 	return err;
 }
 
+/*
+ * A new temporary file beside path, made by this call (mkstemp: O_EXCL,
+ * mode 0600): a file or link someone planted there never receives the
+ * counters or their key.  Its name is in *tmp; -1 with errno on failure.
+ */
+static int
+tmp_create(const char *path, char **tmp)
+{
+	size_t len = strlen(path);
+
+	*tmp = xmalloc(len + sizeof ".tmp-XXXXXX");
+	memcpy(*tmp, path, len);
+	memcpy(*tmp + len, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+	return mkostemp(*tmp, O_CLOEXEC);
+}
+
 enum store_result
 snap_save(struct shard_set *set, const char *path, uint64_t now_ms,
     int64_t wall_ms, char *err, size_t errsz)
 {
-	size_t len = strlen(path);
-	char *tmp = xmalloc(len + 5);
+	char *tmp;
 	int fd, e;
 
-	memcpy(tmp, path, len);
-	memcpy(tmp + len, ".tmp", 5);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	if (dir_check(path, err, errsz) < 0)
+		return STORE_ERROR;
+	fd = tmp_create(path, &tmp);
 	e = fd < 0 ? errno : save_fd(set, fd, now_ms, wall_ms);
 	if (fd >= 0 && close(fd) < 0 && e == 0)
 		e = errno;
@@ -210,7 +272,8 @@ snap_save(struct shard_set *set, const char *path, uint64_t now_ms,
 	if (e == 0)
 		sync_dir(path);
 	else if (fd < 0)	/* the caller names path: say which file failed */
-		text_err(err, errsz, "cannot create %s: %s", tmp, strerror(e));
+		text_err(err, errsz, "cannot create a temporary file %s: %s",
+		    tmp, strerror(e));
 	else
 		text_err(err, errsz, "%s", strerror(e));
 	free(tmp);
@@ -397,9 +460,17 @@ snap_load(struct shard_set *set, const char *path, uint64_t now_ms,
 	int fd;
 
 	shard_set_clear(set);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		if (errno == ENOENT)
-			return STORE_LOAD_MISSING;
+	if (dir_check(path, err, errsz) < 0)
+		return STORE_LOAD_UNSAFE;
+	/* Never follow a link, never wait on a FIFO: load_fd wants a file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT)
+		return STORE_LOAD_MISSING;
+	if (fd < 0 && errno == ELOOP) {
+		text_err(err, errsz, "a symbolic link, not a regular file");
+		return STORE_LOAD_CORRUPT;
+	}
+	if (fd < 0) {
 		text_err(err, errsz, "%s", strerror(errno));
 		return STORE_LOAD_CORRUPT;
 	}
