@@ -36,7 +36,7 @@ wall_ms(void)
 static int
 state_load(void)
 {
-	char err[256], aside[4096];
+	char err[1024], aside[4096];
 
 	switch (store_memory_load(store, state_file, sess_now_ms(), wall_ms(),
 	    err, sizeof err)) {
@@ -99,7 +99,7 @@ state_store(void)
 static void
 state_save(void)
 {
-	char err[256];
+	char err[1024];
 
 	if (state_file == NULL)
 		return;

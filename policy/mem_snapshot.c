@@ -206,12 +206,12 @@ dir_check(const char *path, char *err, size_t errsz)
 	int rc = 0;
 
 	if (stat(dir, &st) == 0 && (who = dir_writer(&st)) != NULL)
-		rc = text_err(err, errsz, "the state directory %s (mode %04o, "
-		    "uid %u, gid %u) can be written by %s, who could replace the "
-		    "counters or read their hash key: make it writable by the "
-		    "milter's user only (chmod go-w %s, and chown it to that "
-		    "user)", dir, (unsigned)(st.st_mode & 07777),
-		    (unsigned)st.st_uid, (unsigned)st.st_gid, who, dir);
+		rc = text_err(err, errsz, "the state directory %s can be "
+		    "written by %s: run chmod go-w %s and chown it to the "
+		    "milter's user (mode %04o, uid %u, gid %u; a writer could "
+		    "replace the counters or read their hash key)", dir, who,
+		    dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		    (unsigned)st.st_gid);
 	free(dir);
 	return rc;
 }

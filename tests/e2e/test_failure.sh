@@ -403,7 +403,7 @@ e2e_sleep 2.5
 stop_milter "a FIFO at the state path"
 [ -p "$sp/state.bad" ] && [ -f "$sp/state" ] && [ -s "$sp/state" ] &&
 	e2e_ok "the FIFO is kept as state.bad; the saves wrote a regular file" ||
-	e2e_fail "state directory, got $(ls -l "$sp" | tail -n +2 | tr '\n' ';'), want a FIFO state.bad and a regular, non-empty state"
+	e2e_fail "state directory, got $(find "$sp" -mindepth 1 -printf '%f (%y); '), want a FIFO state.bad and a regular, non-empty state"
 if [ -f "$sp/state.tmp" ] && [ ! -s "$sp/state.tmp" ] &&
 	[ "$(stat -c %U "$sp/state")" = root ]; then
 	e2e_ok "a planted state.tmp (owner nobody) stays empty; the state file is the milter's own"
@@ -415,12 +415,12 @@ leftover=$(find "$sp" -name 'state.tmp-*' | tr '\n' ' ')
 	e2e_fail "files beside the state file, got $leftover, want none"
 
 chmod 0777 "$sp"
-timeout 20 "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" \
+timeout -k 5 20 "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" \
 	>"$WORK/unsafe.out" 2>&1 </dev/null
 rc=$?
 [ "$rc" -eq 78 ] && e2e_ok "a world-writable state directory: the milter refuses to start (EX_CONFIG)" ||
 	e2e_fail "exit status with a world-writable state directory, got $rc, want 78 (124: it ran until killed)"
-grep -qE "state: refusing $sp/state: the state directory $sp \(mode 0777.*can be written by every user.*chmod go-w $sp" "$WORK/unsafe.out" &&
+grep -qE "state: refusing $sp/state: the state directory $sp can be written by every user: run chmod go-w $sp .*\(mode 0777" "$WORK/unsafe.out" &&
 	e2e_ok "the refusal names the directory and says to chmod go-w it" ||
 	e2e_fail "the refusal, got \"$(grep -m 1 state: "$WORK/unsafe.out")\", want the directory, who can write it and chmod go-w"
 chmod 0755 "$sp"
