@@ -57,7 +57,11 @@ milter/milter-policy: $(MILTER_OBJ) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(MILTER_OBJ) policy/libpolicy.a -lmilter $(PKG_LIBS)
 
 tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CHECK_SRC_$*) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# A suite that tests milter/ code builds its source in (no libmilter).
+CHECK_SRC_explain = milter/explain.c
+tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
 
 # check_replay also tests milter/'s log reader for `replay` (pure code,
 # no libmilter): its sources are built in, for each sanitizer too.
@@ -107,10 +111,12 @@ $(1)/libpolicy.a: $$(patsubst policy/%.c,$(1)/policy/%.o,$$(POLICY_SRC))
 	ar rcs $$@ $$^
 
 $(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
-	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -o $$@ $$< $$(CHECK_SRC_$$*) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.

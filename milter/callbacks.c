@@ -1,7 +1,7 @@
 /*
  * callbacks.c: the mlfi_* table.  Each callback copies what libmilter
  * lends into the session, asks the engine about its stage, and turns the
- * verdict into a reply (reply.c).  No policy decision is made here.
+ * verdict into a reply (answer.c).  No policy decision is made here.
  *
  * libmilter cannot send reply text from the connect callback (and
  * Sendmail drops it there), so a refusal reached at connect is held and
@@ -17,10 +17,10 @@
 #include <syslog.h>
 
 #include "addr.h"
+#include "answer.h"
 #include "callbacks.h"
 #include "current.h"
 #include "log.h"
-#include "reply.h"
 #include "session.h"
 #include "state.h"
 #include "stats.h"
@@ -30,7 +30,7 @@
 static void
 cb_note(void *arg, const struct pol_verdict *v)
 {
-	reply_log_note(arg, v);
+	answer_log_note(arg, v);
 }
 
 /* The session of a connection, created on its first callback. */
@@ -67,14 +67,14 @@ stage_eval(SMFICTX *ctx, struct session *s, enum pol_stage stage)
 
 	sess_env(s, &env);
 	pol_eval(s->pc, stage, &env, sess_now_ms(), &v);
-	return reply_apply(ctx, s, &v);
+	return answer_apply(ctx, s, &v);
 }
 
 /* Give a verdict held since connect, if any; SMFIS_CONTINUE when none. */
 static sfsistat
 held_apply(SMFICTX *ctx, struct session *s)
 {
-	sfsistat rc = reply_apply(ctx, s, &s->held);
+	sfsistat rc = answer_apply(ctx, s, &s->held);
 
 	s->held.over_first = 0;		/* noticed once, refused each time */
 	s->held.evicting = 0;
@@ -187,7 +187,7 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	sess_env(s, &env);
 	pol_eval(s->pc, POL_CONNECT, &env, sess_now_ms(), &v);
 	if (v.action == POL_CONTINUE || v.action == POL_ACCEPT)
-		return reply_apply(ctx, s, &v);
+		return answer_apply(ctx, s, &v);
 	s->held = v;		/* given, with its text, at HELO or MAIL */
 	s->has_held = 1;
 	return SMFIS_CONTINUE;
@@ -256,7 +256,7 @@ gathered(SMFICTX *ctx, struct session *s, unsigned long nr_flag,
     struct pol_verdict *v)
 {
 	if (!(s->noreply & nr_flag))
-		return reply_apply(ctx, s, v);
+		return answer_apply(ctx, s, v);
 	if (v->action != POL_CONTINUE)
 		log_msg(LOG_ERR, "internal error: rule %s answered at a stage "
 		    "the MTA does not wait on; ignored", v->rule ? v->rule : "none");

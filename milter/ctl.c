@@ -20,11 +20,11 @@
 #include "log.h"
 #include "policy.h"
 #include "reload.h"
-#include "replies.h"
 #include "session.h"
 #include "state.h"
 #include "stats.h"
 #include "store.h"
+#include "text.h"
 
 #define CTL_LINE	1024
 
@@ -51,14 +51,14 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 {
 	struct policy *p = current_get();
 	struct store *st = state_store();
-	char rule[REPLY_VALUE_MAX + 1], key[REPLY_VALUE_MAX + 1];
+	char rule[TEXT_VALUE_MAX + 1], key[TEXT_VALUE_MAX + 1];
 	unsigned char id[POL_ID_MAX];
 	struct store_req look;
 	struct store_res res;
 	size_t idlen;
 
-	reply_clean(rule_in, rule, sizeof rule);
-	reply_clean(key_in, key, sizeof key);
+	text_clean(rule_in, rule, sizeof rule);
+	text_clean(key_in, key, sizeof key);
 	if (p == NULL || st == NULL)
 		snprintf(out, STATS_LINE, "error the milter is stopping");
 	else if (pol_counter(p, rule_in, key_in, id, &idlen, &look) < 0)

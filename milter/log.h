@@ -3,7 +3,7 @@
  *
  * log_open once at start (before any thread); after that log_msg is
  * thread safe (syslog is).  Messages must already be clean: callers pass
- * client values through reply_clean() first.
+ * client values through text_clean() first.
  */
 #ifndef LOG_H
 #define LOG_H

@@ -23,13 +23,13 @@
 
 #include "ctl.h"
 #include "current.h"
+#include "explain.h"
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
 #include "policyd.h"
 #include "reload.h"
 #include "replay.h"
-#include "replies.h"
 #include "state.h"
 #include "stop.h"
 #include "try.h"
@@ -139,7 +139,7 @@ cmd_explain(int argc, char **argv)
 		fprintf(stderr, "usage: milter-policy explain CODE   (e.g. 550)\n");
 		return EX_USAGE;
 	}
-	return reply_explain(argv[2], stdout);
+	return explain_print(argv[2], stdout);
 }
 
 /* Drop root for the configured user; the socket is theirs first. */

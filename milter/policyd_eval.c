@@ -11,7 +11,7 @@
 #include "log.h"
 #include "policyd_eval.h"
 #include "replies.h"
-#include "reply.h"
+#include "answer.h"
 #include "session.h"
 #include "state.h"
 #include "stats.h"
@@ -116,7 +116,7 @@ verdict_log(const struct pol_env *env, const struct pol_verdict *v)
 		.rcpt = (char *)env->rcpt, .queue_id = (char *)env->queue_id,
 	};
 
-	reply_log_note(&s, v);
+	answer_log_note(&s, v);
 }
 
 /* A dry-run verdict or an overruled error, logged as the milter does. */

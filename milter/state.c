@@ -38,10 +38,11 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
+/* 0, or -1 when the milter must not start (logged). */
+static int
 state_load(void)
 {
-	char err[256], aside[4096];
+	char err[1024], aside[4096];
 
 	switch (store_memory_load(store, state_file, sess_now_ms(), wall_ms(),
 	    err, sizeof err)) {
@@ -60,7 +61,11 @@ state_load(void)
 		log_msg(LOG_WARNING, "state: %s is unusable (%s); starting empty, "
 		    "the file is kept as %s", state_file, err, aside);
 		break;
+	case STORE_LOAD_UNSAFE:
+		log_msg(LOG_ERR, "state: refusing %s: %s", state_file, err);
+		return -1;
 	}
+	return 0;
 }
 
 /* 0, or -1 when the store cannot be made (logged). */
@@ -79,7 +84,13 @@ state_open(const struct pol_settings *ps)
 	save_interval_s = ps->save_interval_s;
 	if (ps->state_file != NULL && ps->state_file[0] != '\0') {
 		state_file = xstrdup(ps->state_file);
-		state_load();
+		if (state_load() < 0) {
+			store_free(store);
+			store = NULL;
+			free(state_file);
+			state_file = NULL;
+			return -1;
+		}
 	}
 	store = store_timed_new(store);	/* loaded as the memory store it wraps */
 	return 0;
@@ -187,7 +198,7 @@ state_drain(void)
 static void
 state_save(void)
 {
-	char err[256];
+	char err[1024];
 
 	if (state_file == NULL)
 		return;

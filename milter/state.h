@@ -13,7 +13,8 @@
 
 /* Create the store: on Redis (state.backend = "redis"), or in memory,
  * loaded from the state file; a corrupt file is logged and moved aside
- * (FILE.bad), never fatal.  -1 (logged) when the store cannot be made.
+ * (FILE.bad), never fatal.  -1 (logged) when the store cannot be made or
+ * the state file's directory may be written by others.
  * Call once, before smfi_main. */
 int state_open(const struct pol_settings *ps);
 

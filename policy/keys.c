@@ -8,7 +8,8 @@
 
 #include "addr.h"
 #include "keys.h"
-#include "replies.h"
+#include "rules.h"
+#include "text.h"
 
 /* The values part of an identity, hashed once it outgrows KEYS_VALUE_MAX. */
 struct idvals {
@@ -126,7 +127,7 @@ human_add(char *human, size_t *hlen, const char *v, int first)
 
 	if (*hlen >= POL_KEY_MAX - 1)
 		return;
-	reply_clean(v, clean, sizeof clean);
+	text_clean(v, clean, sizeof clean);
 	*hlen += snprintf(human + *hlen, POL_KEY_MAX - *hlen, "%s%s",
 	    first ? "" : ",", clean);
 	if (*hlen > POL_KEY_MAX - 1)

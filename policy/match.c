@@ -56,7 +56,6 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <assert.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +65,7 @@
 
 #include "addr.h"
 #include "match.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /* Per regex and value: backtracking steps over all start positions, bytes
@@ -136,22 +136,6 @@ struct ip {
 	int		mapped;		/* written ::ffff:a.b.c.d */
 	unsigned char	k[16];
 };
-
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errsz > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static unsigned char
 ascii_lower(unsigned char c)
@@ -383,7 +367,7 @@ check_host_bits(const char *pattern, const struct ip *ip, int prefix,
 	if (inet_ntop(ip->fam == FAM_V4 ? AF_INET : AF_INET6, k, text,
 	    sizeof text) == NULL)
 		text[0] = '\0';
-	return fail(err, errsz, "bad CIDR \"%.*s\": host bits set after the "
+	return text_err(err, errsz, "bad CIDR \"%.*s\": host bits set after the "
 	    "first %d; did you mean \"%s/%d\"?", ERR_SHOW, pattern, prefix,
 	    text, prefix);
 }
@@ -393,12 +377,12 @@ bad_client(const char *pattern, size_t alen, int cidr, char *err,
     size_t errsz)
 {
 	if (pattern[0] == '/')
-		return fail(err, errsz, "bad address \"%.*s\": client lists "
+		return text_err(err, errsz, "bad address \"%.*s\": client lists "
 		    "take addresses and CIDRs, not regexes", ERR_SHOW, pattern);
 	if (!cidr)
-		return fail(err, errsz, "bad address \"%.*s\": not an IPv4 or "
+		return text_err(err, errsz, "bad address \"%.*s\": not an IPv4 or "
 		    "IPv6 address", ERR_SHOW, pattern);
-	return fail(err, errsz, "bad CIDR \"%.*s\": \"%.*s\" is not an IPv4 "
+	return text_err(err, errsz, "bad CIDR \"%.*s\": \"%.*s\" is not an IPv4 "
 	    "or IPv6 address", ERR_SHOW, pattern,
 	    (int)(alen < ERR_SHOW ? alen : ERR_SHOW), pattern);
 }
@@ -417,10 +401,10 @@ add_client(struct match_list *l, const char *pattern, char *err, size_t errsz)
 	max = ip.mapped ? 128 : fam_bits[ip.fam];
 	prefix = slash != NULL ? parse_prefix(slash + 1, max) : max;
 	if (prefix < 0)
-		return fail(err, errsz, "bad CIDR \"%.*s\": prefix length must "
+		return text_err(err, errsz, "bad CIDR \"%.*s\": prefix length must "
 		    "be 0-%d", ERR_SHOW, pattern, max);
 	if (ip.mapped && prefix < 96)
-		return fail(err, errsz, "bad CIDR \"%.*s\": prefix length of "
+		return text_err(err, errsz, "bad CIDR \"%.*s\": prefix length of "
 		    "an IPv4-mapped network must be 96-128", ERR_SHOW,
 		    pattern);
 	if (ip.mapped)
@@ -554,7 +538,7 @@ add_regex(struct match_list *l, const char *pattern, char *err, size_t errsz)
 	int code;
 
 	if (len < 2 || pattern[len - 1] != '/')
-		return fail(err, errsz, "bad regex \"%.*s\": no closing \"/\"",
+		return text_err(err, errsz, "bad regex \"%.*s\": no closing \"/\"",
 		    ERR_SHOW, pattern);
 	re_contexts(l);
 	re = pcre2_compile((PCRE2_SPTR)pattern + 1, len - 2, PCRE2_CASELESS |
@@ -562,7 +546,7 @@ add_regex(struct match_list *l, const char *pattern, char *err, size_t errsz)
 	if (re == NULL) {
 		if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
 			snprintf((char *)msg, sizeof msg, "error %d", code);
-		return fail(err, errsz, "bad regex \"%.*s\": %s at offset %zu",
+		return text_err(err, errsz, "bad regex \"%.*s\": %s at offset %zu",
 		    ERR_SHOW, pattern, (char *)msg, (size_t)off);
 	}
 	l->rx.re = grow(l->rx.re, &l->rx.cap, l->rx.n, sizeof *l->rx.re);
@@ -622,7 +606,7 @@ add_name(struct match_list *l, struct strv *names, const char *name,
 		return 0;
 	}
 	if (name[1] == '\0')
-		return fail(err, errsz, "bad domain \".\": a subdomain pattern "
+		return text_err(err, errsz, "bad domain \".\": a subdomain pattern "
 		    "needs a name after the dot");
 	strv_add(&l->subdom, name, strlen(name));
 	return 0;
@@ -641,7 +625,7 @@ add_addr(struct match_list *l, const char *pattern, char *err, size_t errsz)
 	if (dom == NULL)			/* "example.com", ".ex.com" */
 		return add_name(l, &l->domain, pattern, err, errsz);
 	if (dom == pattern + 1 && *dom == '\0')
-		return fail(err, errsz, "bad address \"@\": no domain after "
+		return text_err(err, errsz, "bad address \"@\": no domain after "
 		    "the \"@\"");
 	if (dom == pattern + 1)			/* "@example.com" */
 		return add_name(l, &l->domain, dom, err, errsz);
@@ -690,7 +674,7 @@ match_add(struct match_list *l, const char *pattern, char *err, size_t errsz)
 
 	assert(l != NULL && !l->finished);
 	if (pattern == NULL || pattern[0] == '\0')
-		return fail(err, errsz, "empty pattern");
+		return text_err(err, errsz, "empty pattern");
 	if (l->kind == MATCH_CLIENT)
 		rc = add_client(l, pattern, err, errsz);
 	else if (pattern[0] == '/')

@@ -8,12 +8,12 @@
  * of it is safe to call from any number of threads.
  */
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "replies.h"
+#include "text.h"
 #include "xmalloc.h"
 
 /*
@@ -24,8 +24,6 @@
  */
 #define RENDER_MAX	(REPLY_LINE_MAX - 12)
 
-#define EXPLAIN_WIDTH	76	/* columns of `explain` output */
-#define EXPLAIN_INDENT	16	/* where the text of a field starts */
 
 /*
  * The catalogue, by code.  The words are ours; the enhanced codes are the
@@ -290,21 +288,6 @@ static const char *const macro_names[M_NMACROS] = {
 	"rule", "limit", "window", "count", "retry_after", "queue_id",
 };
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 const struct reply_info *
 reply_info_find(int code)
 {
@@ -361,12 +344,12 @@ check_code(int code, char *err, size_t errsz)
 	if (code >= 400 && code <= 599)
 		return 0;
 	if (code >= 200 && code <= 399)
-		seterr(err, errsz, "code %d is a %s reply, not a refusal: a "
+		text_err(err, errsz, "code %d is a %s reply, not a refusal: a "
 		    "reply must be 4xx (temporary failure) or 5xx (permanent "
 		    "failure), such as 450 or 550", code,
 		    code < 300 ? "success" : "intermediate");
 	else
-		seterr(err, errsz, "%d is not an SMTP reply code: a reply "
+		text_err(err, errsz, "%d is not an SMTP reply code: a reply "
 		    "must be 4xx (temporary failure) or 5xx (permanent "
 		    "failure), such as 450 or 550", code);
 	return -1;
@@ -401,14 +384,14 @@ static int
 check_xcode(int code, const char *x, char *err, size_t errsz)
 {
 	if (!xcode_valid(x)) {
-		seterr(err, errsz, "enhanced status code \"%.40s\" is "
+		text_err(err, errsz, "enhanced status code \"%.40s\" is "
 		    "malformed: expected CLASS.SUBJECT.DETAIL such as 5.7.1, "
 		    "with class 4 or 5 and subject and detail from 0 to 999",
 		    x);
 		return -1;
 	}
 	if (x[0] - '0' != code / 100) {
-		seterr(err, errsz, "enhanced status code %s is class %c but "
+		text_err(err, errsz, "enhanced status code %s is class %c but "
 		    "code %d is class %d: Postfix would replace this reply "
 		    "with 451 4.3.5 (server configuration error); use a "
 		    "%d.x.x enhanced code with %d", x, x[0], code, code / 100,
@@ -453,14 +436,14 @@ check_bytes(const char *line, const char *label, char *err, size_t errsz)
 
 	for (p = (const unsigned char *)line; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			seterr(err, errsz, "%s has a control character (byte "
+			text_err(err, errsz, "%s has a control character (byte "
 			    "0x%02x) at column %zu: write plain text, without "
 			    "CR, LF or tabs", label, *p,
 			    (size_t)(p - (const unsigned char *)line) + 1);
 			return -1;
 		}
 		if (*p >= 0x80) {
-			seterr(err, errsz, "%s has a non-ASCII byte (0x%02x) "
+			text_err(err, errsz, "%s has a non-ASCII byte (0x%02x) "
 			    "at column %zu: SMTP replies are plain ASCII",
 			    label, *p,
 			    (size_t)(p - (const unsigned char *)line) + 1);
@@ -479,14 +462,14 @@ check_macros(const char *line, const char *label, char *err, size_t errsz)
 
 	for (p = strstr(line, "%{"); p != NULL; p = strstr(end, "%{")) {
 		if ((end = strchr(p + 2, '}')) == NULL) {
-			seterr(err, errsz, "%s has an unterminated \"%%{\" at "
+			text_err(err, errsz, "%s has an unterminated \"%%{\" at "
 			    "column %zu: write %%{name}, or drop the brace",
 			    label, (size_t)(p - line) + 1);
 			return -1;
 		}
 		if (macro_find(p + 2, (size_t)(end - p - 2)) < 0) {
 			macro_list(known, sizeof known);
-			seterr(err, errsz, "%s uses unknown macro %%{%.*s}; "
+			text_err(err, errsz, "%s uses unknown macro %%{%.*s}; "
 			    "known: %s", label, (int)(end - p - 2 > 40 ? 40 :
 			    end - p - 2), p + 2, known);
 			return -1;
@@ -514,7 +497,7 @@ check_line(const char *line, int i, int nlines, char *err, size_t errsz)
 
 	line_label(label, sizeof label, i, nlines);
 	if (line == NULL || line[strspn(line, " ")] == '\0') {
-		seterr(err, errsz, "%s is empty: a reply needs words that say "
+		text_err(err, errsz, "%s is empty: a reply needs words that say "
 		    "what happened and what to do next", label);
 		return -1;
 	}
@@ -522,7 +505,7 @@ check_line(const char *line, int i, int nlines, char *err, size_t errsz)
 	    check_macros(line, label, err, errsz) < 0)
 		return -1;
 	if ((n = escaped_len(line)) > RENDER_MAX) {
-		seterr(err, errsz, "%s is %zu bytes long (each %% counts "
+		text_err(err, errsz, "%s is %zu bytes long (each %% counts "
 		    "twice); at most %d fit in one reply line", label, n,
 		    RENDER_MAX);
 		return -1;
@@ -536,12 +519,12 @@ check_lines(const char *const *lines, int nlines, char *err, size_t errsz)
 	int i;
 
 	if (lines == NULL || nlines < 1) {
-		seterr(err, errsz, "missing text: a reply needs at least one "
+		text_err(err, errsz, "missing text: a reply needs at least one "
 		    "line that says what happened and what to do next");
 		return -1;
 	}
 	if (nlines > REPLY_MAX_LINES) {
-		seterr(err, errsz, "text has %d lines; a reply may have at "
+		text_err(err, errsz, "text has %d lines; a reply may have at "
 		    "most %d", nlines, REPLY_MAX_LINES);
 		return -1;
 	}
@@ -592,12 +575,12 @@ parse_code(const char **sp, int *code, char *err, size_t errsz)
 
 	if (digits3(s) != 3 || (s[3] != ' ' && s[3] != '\0')) {
 		if (digits3(s) == 3 && s[3] == '-')
-			seterr(err, errsz, "\"%.4s\" starts a continuation "
+			text_err(err, errsz, "\"%.4s\" starts a continuation "
 			    "line: write one line here, or a replies entry "
 			    "with a list of text lines for a multi-line "
 			    "reply", s);
 		else
-			seterr(err, errsz, "an inline reply must start with "
+			text_err(err, errsz, "an inline reply must start with "
 			    "a three-digit code, then an optional enhanced "
 			    "code, then the text, such as \"550 5.7.1 "
 			    "Relaying denied\"");
@@ -645,7 +628,7 @@ reply_parse(const char *s, char *err, size_t errsz)
 	    parse_xcode(&s, code, xc, err, errsz) < 0)
 		return NULL;
 	if (*s == '\0') {
-		seterr(err, errsz, "missing text after the code: a reply "
+		text_err(err, errsz, "missing text after the code: a reply "
 		    "needs words that say what happened and what to do next, "
 		    "such as \"550 5.7.1 Relaying denied\"");
 		return NULL;
@@ -673,38 +656,6 @@ reply_free(struct reply *r)
 	free(r->lines);
 	free(r->name);
 	free(r);
-}
-
-/* A byte fit for a reply: printable ASCII, else '?'. */
-static char
-clean_byte(char c)
-{
-	unsigned char u = (unsigned char)c;
-
-	return u < 0x20 || u >= 0x7f ? '?' : c;
-}
-
-size_t
-reply_clean(const char *value, char *out, size_t outsz)
-{
-	size_t max, len, n, i;
-	int cut;
-
-	assert(outsz >= 4);
-	if (value == NULL)
-		value = "unknown";
-	max = outsz - 1 < REPLY_VALUE_MAX ? outsz - 1 : REPLY_VALUE_MAX;
-	len = strnlen(value, max + 1);
-	cut = len > max;
-	n = cut ? max - 3 : len;
-	for (i = 0; i < n; i++)
-		out[i] = clean_byte(value[i]);
-	if (cut) {
-		memcpy(out + n, "...", 3);
-		n += 3;
-	}
-	out[n] = '\0';
-	return n;
 }
 
 size_t
@@ -759,7 +710,7 @@ string_value(int m, const char *v, char *buf, size_t size)
 		v = "<>";
 	else if (v != NULL && v[0] == '\0')
 		v = NULL;
-	reply_clean(v, buf, size);
+	text_clean(v, buf, size);
 }
 
 static void
@@ -813,7 +764,7 @@ sink_putc(struct sink *k, char c)
 		k->full = 1;
 		return;
 	}
-	k->buf[k->len++] = clean_byte(c);
+	k->buf[k->len++] = text_byte(c);
 	k->weight += w;
 }
 
@@ -828,7 +779,7 @@ static void
 render_line(const char *tmpl, const struct reply_ctx *ctx, char *out)
 {
 	struct sink k = { out, 0, 0, 0 };
-	char val[REPLY_VALUE_MAX + 1];
+	char val[TEXT_VALUE_MAX + 1];
 	const char *p, *end;
 	int m;
 
@@ -860,112 +811,4 @@ reply_render(const struct reply *r, const struct reply_ctx *ctx,
 		render_line(r->lines[i], ctx, out->line[i]);
 	out->nlines = r->nlines;
 	return out->nlines;
-}
-
-/* Print "label text", the text wrapped to EXPLAIN_WIDTH columns. */
-static void
-print_field(FILE *out, const char *label, const char *text)
-{
-	size_t col, len;
-	int first = 1;
-
-	col = (size_t)fprintf(out, "  %-*s", EXPLAIN_INDENT - 2, label);
-	for (text += strspn(text, " "); *text != '\0';
-	    text += strspn(text, " ")) {
-		len = strcspn(text, " ");
-		if (!first && col + 1 + len > EXPLAIN_WIDTH) {
-			fprintf(out, "\n%*s", EXPLAIN_INDENT, "");
-			col = EXPLAIN_INDENT;
-			first = 1;
-		}
-		col += (size_t)fprintf(out, "%s%.*s", first ? "" : " ",
-		    (int)len, text);
-		first = 0;
-		text += len;
-	}
-	fputc('\n', out);
-}
-
-/* What the first digit of a reply code says. */
-static const char *
-class_meaning(int digit)
-{
-	static const char *const meaning[] = {
-		[2] = "success: the command was accepted and nothing went "
-		    "wrong.",
-		[3] = "intermediate: the server accepted the command and "
-		    "waits for more, such as the message after DATA.",
-		[4] = "temporary failure: the server refuses for now. The "
-		    "sending server keeps the message queued and tries again; "
-		    "nothing needs changing unless it goes on for days.",
-		[5] = "permanent failure: the server refuses for good. "
-		    "Retrying unchanged fails again; the sender gets a bounce "
-		    "that quotes the reply, whose text should say why.",
-	};
-
-	return meaning[digit];
-}
-
-/* What the second digit of a reply code says (RFC 5321 4.2.1). */
-static const char *
-category_meaning(int digit)
-{
-	static const char *const meaning[] = {
-		"syntax: the command or its arguments.",
-		"information: a reply to a request for information.",
-		"connection: the transmission channel.",
-		"unspecified by RFC 5321; in practice often authentication.",
-		"unspecified by RFC 5321.",
-		"mail system: the mailbox, the server or the message.",
-	};
-
-	return digit <= 5 ? meaning[digit] : "not a category RFC 5321 "
-	    "defines.";
-}
-
-static void
-explain_entry(const struct reply_info *info, FILE *out)
-{
-	fprintf(out, "%d %s (%dxx: %s)\n", info->code, info->xcode,
-	    info->code / 100, info->code < 500 ? "temporary failure" :
-	    "permanent failure");
-	print_field(out, "Meaning:", info->meaning);
-	print_field(out, "Whose side:", info->side);
-	print_field(out, "What to do:", info->advice);
-}
-
-static void
-explain_class(int code, FILE *out)
-{
-	char label[16];
-
-	fprintf(out, "%d is not in milter-policy's catalogue; what its "
-	    "digits say:\n", code);
-	snprintf(label, sizeof label, "%dxx:", code / 100);
-	print_field(out, label, class_meaning(code / 100));
-	snprintf(label, sizeof label, "x%dx:", code / 10 % 10);
-	print_field(out, label, category_meaning(code / 10 % 10));
-}
-
-int
-reply_explain(const char *code, FILE *out)
-{
-	const struct reply_info *info;
-	int n;
-
-	if (code == NULL)
-		code = "";
-	if (digits3(code) != 3 || code[3] != '\0' || code[0] < '2' ||
-	    code[0] > '5') {
-		fprintf(out, "\"%.40s\" is not an SMTP reply code: expected "
-		    "three digits from 200 to 599, such as 550.\n", code);
-		return 1;
-	}
-	n = atoi(code);
-	if ((info = reply_info_find(n)) != NULL) {
-		explain_entry(info, out);
-		return 0;
-	}
-	explain_class(n, out);
-	return 1;
 }

@@ -9,7 +9,8 @@
  *
  * Rendering produces clean plain text: every value that came from the
  * client has control characters, CR, LF and bytes outside printable ASCII
- * replaced by '?', and is cut to REPLY_VALUE_MAX bytes (marked "...").
+ * replaced by '?', and is cut to REPLY_VALUE_MAX bytes (marked "..."):
+ * text_clean (text.h) does it.
  * '%' is NOT escaped in rendered text (it is what the log line shows);
  * reply_escape() doubles it for libmilter, keeping within REPLY_LINE_MAX.
  * All functions are thread safe.
@@ -17,13 +18,12 @@
 #ifndef REPLIES_H
 #define REPLIES_H
 
-#include <stdio.h>
-
 #include "policy.h"
+#include "text.h"
 
 #define REPLY_MAX_LINES	32	/* lines in one multi-line reply */
 #define REPLY_LINE_MAX	980	/* bytes of text in one line, after escaping */
-#define REPLY_VALUE_MAX	256	/* bytes of one client value in a text */
+#define REPLY_VALUE_MAX	TEXT_VALUE_MAX	/* bytes of one client value */
 #define REPLY_XCODE_MAX	16
 
 struct reply {
@@ -34,7 +34,8 @@ struct reply {
 	char **lines;			/* text templates with %{macro} */
 };
 
-/* One entry of the catalogue of codes (for defaults and `explain`). */
+/* One entry of the catalogue of codes (for defaults and `explain`,
+ * which milter/explain.c prints). */
 struct reply_info {
 	int code;
 	const char *xcode;	/* usual enhanced code */
@@ -81,19 +82,11 @@ void reply_free(struct reply *r);
 int reply_render(const struct reply *r, const struct reply_ctx *ctx,
     struct reply_text *out);
 
-/* Copy a client value into out (outsz >= 4), cleaned as described above;
- * returns the length written.  For log lines as well as replies. */
-size_t reply_clean(const char *value, char *out, size_t outsz);
-
 /* Double every '%' of clean text into out, cutting (never inside a "%%")
  * so the result fits outsz-1 bytes; returns the length written. */
 size_t reply_escape(const char *text, char *out, size_t outsz);
 
 /* Write a human duration: 0 -> "0 s", 130 -> "2 min 10 s", 3600 -> "1 h". */
 size_t reply_duration(unsigned long seconds, char *out, size_t outsz);
-
-/* Print what `milter-policy explain CODE` shows; 0, or 1 for an unknown code
- * (after printing what can honestly be said from its class). */
-int reply_explain(const char *code, FILE *out);
 
 #endif

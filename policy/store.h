@@ -139,7 +139,10 @@ store_free(struct store *s)
 
 /* ---- the memory backend (store_memory.c) ---- */
 
-enum store_load { STORE_LOAD_OK, STORE_LOAD_MISSING, STORE_LOAD_CORRUPT };
+/* The failures, CORRUPT and UNSAFE, come last. */
+enum store_load {
+	STORE_LOAD_OK, STORE_LOAD_MISSING, STORE_LOAD_CORRUPT, STORE_LOAD_UNSAFE
+};
 
 /* A new memory store holding at most max_keys counters. */
 struct store *store_memory_new(size_t max_keys);
@@ -148,7 +151,12 @@ struct store *store_memory_new(size_t max_keys);
  * first start).  Counters are kept only as keyed hashes, so loading also
  * takes the secret SipHash key from the snapshot: load before the store is
  * shared.  Snapshots hold that key and are written mode 0600.  CORRUPT: truncated, bad version or checksum; the store is
- * left empty and err says what was wrong (the caller moves the file aside). */
+ * left empty and err says what was wrong (the caller moves the file aside).
+ * A symbolic link, a FIFO or anything but a regular file is CORRUPT too,
+ * found without waiting.  UNSAFE: others may write the file's directory
+ * (see mem_snapshot.h); err names it and says what to do; the store is
+ * left empty and the caller should not start.  A save into such a
+ * directory fails with the same err. */
 enum store_load store_memory_load(struct store *s, const char *path,
     uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
 

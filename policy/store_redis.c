@@ -47,8 +47,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "replies.h"
 #include "store.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define POOL_MAX	64
@@ -547,7 +547,7 @@ static enum store_result
 redis_call(struct store_redis *r, const struct store_req *req, const char *op,
     struct store_res *res)
 {
-	char key[KEY_MAX], args[6][24], msg[REPLY_VALUE_MAX + 1];
+	char key[KEY_MAX], args[6][24], msg[TEXT_VALUE_MAX + 1];
 	const char *why = NULL;
 	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
 	redisContext *c = conn_take(r, &why);
@@ -574,7 +574,7 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 		res->evicting = 0;
 	}
 	if (rep != NULL && !ok && why == NULL && rep->type == REDIS_REPLY_ERROR) {
-		reply_clean(rep->str, msg, sizeof msg);	/* any byte: for the log */
+		text_clean(rep->str, msg, sizeof msg);	/* any byte: for the log */
 		why = msg;
 	} else if (rep != NULL && !ok && why == NULL)
 		why = "unexpected answer to the script";

@@ -1,7 +1,8 @@
 /*
  * check_replies.c: the reply catalogue, built-in replies, parsing and
  * validation of policy replies, rendering with hostile values, escaping
- * for libmilter, durations and `explain`.
+ * for libmilter and durations (check_text.c: the cleaner; check_explain.c:
+ * `explain`).
  */
 #include <check.h>
 #include <stdio.h>
@@ -460,58 +461,6 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-/* reply_clean on its own, for log lines as well as replies. */
-struct clean_case {
-	const char *name;
-	const char *in;
-	size_t outsz;
-	const char *want;
-};
-
-static const struct clean_case clean_cases[] = {
-	{ "plain", "a@example.org", 64, "a@example.org" },
-	{ "NULL", NULL, 64, "unknown" },
-	{ "empty", "", 64, "" },
-	{ "CRLF", "a\r\nb", 64, "a??b" },
-	{ "DEL and ESC", "\x7f\x1b", 64, "??" },
-	{ "high bytes", "\x80\xff", 64, "??" },
-	{ "percent and macro kept", "%{rcpt}%", 64, "%{rcpt}%" },
-	{ "fits exactly", "abcde", 6, "abcde" },
-	{ "cut by outsz", "abcdefgh", 6, "ab..." },
-	{ "smallest outsz", "abcdefgh", 4, "..." },
-	{ "smallest outsz fits", "abc", 4, "abc" },
-};
-
-START_TEST(test_clean)
-{
-	const struct clean_case *c = &clean_cases[_i];
-	char out[80];
-	size_t n;
-
-	memset(out, 'Z', sizeof out);
-	n = reply_clean(c->in, out, c->outsz);
-	ck_assert_msg(strcmp(out, c->want) == 0 && n == strlen(c->want),
-	    "%s: got \"%s\" (%zu), want \"%s\"", c->name, out, n, c->want);
-	ck_assert_msg(out[c->outsz] == 'Z', "%s: wrote past outsz %zu",
-	    c->name, c->outsz);
-}
-END_TEST
-
-START_TEST(test_clean_value_max)
-{
-	char *v = repeat("x", 10240), out[1024];
-	size_t n;
-
-	memset(out, 'Z', sizeof out);
-	n = reply_clean(v, out, sizeof out);
-	ck_assert_msg(n == REPLY_VALUE_MAX && strlen(out) == n &&
-	    strcmp(out + n - 3, "...") == 0, "10 kB value: got %zu bytes "
-	    "ending \"%s\", want %d ending \"...\"", n, out + n - 3,
-	    REPLY_VALUE_MAX);
-	free(v);
-}
-END_TEST
-
 /* reply_escape: '%' doubled, cut never between the two. */
 struct escape_case {
 	const char *name;
@@ -746,79 +695,6 @@ START_TEST(test_builtin_render)
 }
 END_TEST
 
-/* `explain CODE`: return value and a piece of what it prints. */
-struct explain_case {
-	const char *arg;
-	int rc;
-	const char *want;
-};
-
-static const struct explain_case explain_cases[] = {
-	{ "557", 0, "557 5.7.1 (5xx: permanent failure)" },
-	{ "557", 0, "mail loop" },
-	{ "550", 0, "Whose side:" },
-	{ "421", 0, "421 4.7.0 (4xx: temporary failure)" },
-	{ "453", 0, "What to do:" },
-	{ "499", 1, "499 is not in milter-policy's catalogue" },
-	{ "499", 1, "temporary failure" },
-	{ "599", 1, "permanent failure" },
-	{ "251", 1, "success" },
-	{ "354", 1, "intermediate" },
-	{ "abc", 1, "\"abc\" is not an SMTP reply code" },
-	{ "", 1, "not an SMTP reply code" },
-	{ "5500", 1, "not an SMTP reply code" },
-	{ "55", 1, "not an SMTP reply code" },
-	{ "650", 1, "not an SMTP reply code" },
-	{ "150", 1, "not an SMTP reply code" },
-	{ "550 ", 1, "not an SMTP reply code" },
-	{ NULL, 1, "not an SMTP reply code" },
-};
-
-START_TEST(test_explain)
-{
-	const struct explain_case *c = &explain_cases[_i];
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-	int rc;
-
-	ck_assert_ptr_nonnull(f);
-	rc = reply_explain(c->arg, f);
-	fclose(f);
-	ck_assert_msg(rc == c->rc, "%s: got %d, want %d", c->arg, rc, c->rc);
-	ck_assert_msg(strstr(buf, c->want) != NULL,
-	    "%s: got \"%s\", want it to contain \"%s\"", c->arg, buf, c->want);
-	free(buf);
-}
-END_TEST
-
-/* `explain` output stays within 76 columns for every catalogue code. */
-START_TEST(test_explain_width)
-{
-	char *buf = NULL, *line, *save = NULL, arg[8];
-	size_t size = 0;
-	FILE *f;
-	int code;
-
-	for (code = 400; code < 600; code++) {
-		if (reply_info_find(code) == NULL)
-			continue;
-		f = open_memstream(&buf, &size);
-		ck_assert_ptr_nonnull(f);
-		snprintf(arg, sizeof arg, "%d", code);
-		ck_assert_int_eq(reply_explain(arg, f), 0);
-		fclose(f);
-		for (line = strtok_r(buf, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
-			ck_assert_msg(strlen(line) <= 76, "%d: got a line of "
-			    "%zu columns, want at most 76: \"%s\"", code,
-			    strlen(line), line);
-		free(buf);
-		buf = NULL;
-	}
-}
-END_TEST
-
 START_TEST(test_free_null)
 {
 	reply_free(NULL);
@@ -838,8 +714,6 @@ replies_suite(void)
 	tcase_add_loop_test(tc, test_long_template, 0, NELEM(long_cases));
 	tcase_add_loop_test(tc, test_render, 0, NELEM(render_cases));
 	tcase_add_loop_test(tc, test_hostile, 0, NELEM(hostile_cases));
-	tcase_add_loop_test(tc, test_clean, 0, NELEM(clean_cases));
-	tcase_add_test(tc, test_clean_value_max);
 	tcase_add_loop_test(tc, test_escape, 0, NELEM(escape_cases));
 	tcase_add_test(tc, test_escape_bounds);
 	tcase_add_loop_test(tc, test_duration, 0, NELEM(duration_cases));
@@ -847,8 +721,6 @@ replies_suite(void)
 	tcase_add_test(tc, test_catalogue_all);
 	tcase_add_loop_test(tc, test_builtin, 0, NELEM(builtin_cases));
 	tcase_add_loop_test(tc, test_builtin_render, 0, NELEM(builtin_cases));
-	tcase_add_loop_test(tc, test_explain, 0, NELEM(explain_cases));
-	tcase_add_test(tc, test_explain_width);
 	tcase_add_test(tc, test_free_null);
 	suite_add_tcase(s, tc);
 	return s;

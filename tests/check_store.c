@@ -2,7 +2,9 @@
  * check_store: the memory store against store.h: GCRA and window
  * arithmetic as scripts of (time, request -> answer) with a driven clock,
  * expiry, eviction at max_keys, memory per key, threads, and snapshots
- * (round trip, clock shift, every truncation and bit flip of a small one).
+ * (round trip, clock shift, every truncation and bit flip of a small one)
+ * and the state file's safety: a new temporary file, no FIFO or link
+ * followed, no directory others may write.
  *
  * CHECK_STORE_SMALL=1 divides the big sizes by 10 (for valgrind).
  */
@@ -114,6 +116,26 @@ read_file(const char *path, size_t *n)
 	ck_assert(p != NULL && fread(p, 1, *n, fp) == *n);
 	fclose(fp);
 	return p;
+}
+
+/* Temporary files a save left beside path (PATH.tmp*). */
+static int
+tmp_leftovers(const char *path)
+{
+	const char *base = strrchr(path, '/') + 1;
+	char dir[512], prefix[512];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
+	snprintf(prefix, sizeof prefix, "%s.tmp", base);
+	ck_assert_msg((d = opendir(dir)) != NULL, "%s: %s", dir,
+	    strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
 }
 
 static void
@@ -844,9 +866,7 @@ START_TEST(test_snapshot_round_trip)
 	ck_assert_msg(rc == STORE_OK, "save: got %d (%s), want STORE_OK", rc, err);
 	ck_assert_msg(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "mode: got %o, want 600", st.st_mode & 0777);
-	strcat(path, ".tmp");
-	ck_assert_msg(access(path, F_OK) < 0, "%s left behind", path);
-	path[strlen(path) - 4] = '\0';
+	ck_assert_msg(tmp_leftovers(path) == 0, "%s.tmp* left behind", path);
 	/* Loaded 2 s of wall-clock time later, on another monotonic base. */
 	rc = store_memory_load(b, path, 100, W0 + 2000, err, sizeof err);
 	ck_assert_msg(rc == STORE_LOAD_OK, "load: got %d (%s), want OK", rc, err);
@@ -917,11 +937,11 @@ END_TEST
 START_TEST(test_save_errors)
 {
 	struct store *s = mix_store(10, 5000), *b = store_memory_new(BIG);
-	char path[512], tmp[520], err[256] = "";
+	char path[512], err[256] = "";
 	struct rlimit old, small;
 	void (*oldsig)(int);
 	size_t n;
-	int rc;
+	int rc, fd;
 
 	rc = store_save(s, "/nonexistent-dir/state", 5000, W0, err, sizeof err);
 	ck_assert_msg(rc == STORE_ERROR && strstr(err, "No such file") != NULL,
@@ -931,16 +951,21 @@ START_TEST(test_save_errors)
 	path_in_tmp(path, sizeof path, "keep");
 	ck_assert(store_save(s, path, 5000, W0, err, sizeof err) == STORE_OK);
 	n = store_count(s);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	ck_assert(mkdir(tmp, 0700) == 0);
+	/* No temporary file can be made: no descriptor is left. */
+	ck_assert(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	ck_assert((fd = open("/dev/null", O_RDONLY)) >= 0);
+	close(fd);
+	small = old;
+	small.rlim_cur = (rlim_t)fd;
+	ck_assert(setrlimit(RLIMIT_NOFILE, &small) == 0);
 	err[0] = '\0';
 	rc = store_save(s, path, 5000, W0, err, sizeof err);
-	ck_assert_msg(rc == STORE_ERROR && err[0] != '\0', "tmp is a directory: "
+	ck_assert(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	ck_assert_msg(rc == STORE_ERROR && err[0] != '\0', "no tmp file: "
 	    "got %d \"%s\", want STORE_ERROR and a reason", rc, err);
 	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
 	ck_assert_msg(rc == STORE_LOAD_OK && store_count(b) == n, "old file: "
 	    "got %d with %zu counters, want OK with %zu", rc, store_count(b), n);
-	rmdir(tmp);
 	/* A write that fails half way (as on a full disk). */
 	ck_assert(getrlimit(RLIMIT_FSIZE, &old) == 0);
 	small = old;
@@ -953,7 +978,7 @@ START_TEST(test_save_errors)
 	ck_assert_msg(rc == STORE_ERROR && strstr(err, "too large") != NULL,
 	    "write fails: got %d \"%s\", want STORE_ERROR, File too large", rc,
 	    err);
-	ck_assert_msg(access(tmp, F_OK) < 0, "%s left behind", tmp);
+	ck_assert_msg(tmp_leftovers(path) == 0, "%s.tmp* left behind", path);
 	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
 	ck_assert_msg(rc == STORE_LOAD_OK && store_count(b) == n, "old file "
 	    "after a failed write: got %d with %zu counters, want OK with %zu",
@@ -1142,6 +1167,128 @@ START_TEST(test_snapshot_missing)
 }
 END_TEST
 
+/* A file or a link planted where a save once put its temporary file
+ * (PATH.tmp) never receives the counters and their key, nor stops a save. */
+START_TEST(test_save_planted_tmp)
+{
+	struct store *s = mix_store(10, 5000), *b = store_memory_new(BIG);
+	char path[512], tmp[520], target[512], err[256] = "";
+	struct stat st, planted;
+	int fd, rc;
+
+	path_in_tmp(path, sizeof path, "planted");
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	ck_assert((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666)) >= 0);
+	rc = store_save(s, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(rc == STORE_OK, "save: got %d (%s), want OK", rc, err);
+	ck_assert(fstat(fd, &planted) == 0 && stat(path, &st) == 0);
+	ck_assert_msg(planted.st_size == 0 && planted.st_ino != st.st_ino,
+	    "planted %s: got %lld bytes, %s inode as the state file, want it "
+	    "empty and apart", tmp, (long long)planted.st_size,
+	    planted.st_ino == st.st_ino ? "the same" : "another");
+	close(fd);
+	unlink(tmp);
+	path_in_tmp(target, sizeof target, "planted-target");
+	ck_assert(symlink(target, tmp) == 0);
+	rc = store_save(s, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(rc == STORE_OK && access(target, F_OK) < 0, "a link at "
+	    "%s: got %d (%s), %s at its target, want OK and nothing there",
+	    tmp, rc, err, access(target, F_OK) == 0 ? "a file" : "nothing");
+	unlink(tmp);
+	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(rc == STORE_LOAD_OK && store_count(b) == store_count(s),
+	    "load: got %d (%s) with %zu counters, want OK with %zu", rc, err,
+	    store_count(b), store_count(s));
+	store_free(s);
+	store_free(b);
+}
+END_TEST
+
+/* A FIFO or a symbolic link at the state path: refused at once, never
+ * waited on or followed. */
+START_TEST(test_load_not_a_file)
+{
+	struct store *s = mix_store(10, 5000), *b = mix_store(1, 0);
+	char path[512], target[512], err[256] = "";
+	int rc;
+
+	path_in_tmp(path, sizeof path, "fifo");
+	ck_assert(mkfifo(path, 0600) == 0);
+	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(rc == STORE_LOAD_CORRUPT && strstr(err, "not a regular "
+	    "file") != NULL, "FIFO: got %d \"%s\", want CORRUPT, not a regular "
+	    "file", rc, err);
+	path_in_tmp(target, sizeof target, "link-target");
+	ck_assert(store_save(s, target, 5000, W0, err, sizeof err) == STORE_OK);
+	path_in_tmp(path, sizeof path, "link");
+	ck_assert(symlink(target, path) == 0);
+	store_free(b);
+	b = mix_store(1, 0);
+	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(rc == STORE_LOAD_CORRUPT && strstr(err, "symbolic link")
+	    != NULL && store_count(b) == 0, "link: got %d \"%s\" with %zu "
+	    "counters, want CORRUPT, a symbolic link, empty", rc, err,
+	    store_count(b));
+	store_free(s);
+	store_free(b);
+}
+END_TEST
+
+/* State directories by who may write them (uid/gid -1: as made). */
+struct dir_case {
+	const char *name;
+	mode_t mode;
+	int uid, gid;
+	int unsafe;
+};
+
+static const struct dir_case dir_cases[] = {
+	{ "private", 0700, -1, -1, 0 },
+	{ "readable by all", 0755, -1, -1, 0 },
+	{ "own group writes", 0770, -1, -1, 0 },
+	{ "everyone writes", 0777, -1, -1, 1 },
+	{ "everyone writes, sticky", 01777, -1, -1, 1 },
+	{ "another group writes", 0775, -1, 4242, 1 },
+	{ "another user's", 0755, 4242, -1, 1 },
+};
+
+START_TEST(test_unsafe_dir)
+{
+	const struct dir_case *c = &dir_cases[_i];
+	struct store *s = mix_store(10, 5000), *b = mix_store(1, 0);
+	char dir[512], path[560], err[512] = "";
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s/dir-%d", tmpdir, _i);
+	snprintf(path, sizeof path, "%s/state", dir);
+	ck_assert(mkdir(dir, 0700) == 0);
+	ck_assert(store_save(s, path, 5000, W0, err, sizeof err) == STORE_OK);
+	ck_assert(chmod(dir, c->mode) == 0);
+	if ((c->uid >= 0 || c->gid >= 0) &&
+	    chown(dir, (uid_t)c->uid, (gid_t)c->gid) < 0)
+		goto out;	/* not root: this case cannot be made */
+	rc = store_memory_load(b, path, 5000, W0, err, sizeof err);
+	if (c->unsafe)
+		ck_assert_msg(rc == STORE_LOAD_UNSAFE && strstr(err, dir) &&
+		    strstr(err, "chmod go-w") && store_count(b) == 0, "%s: "
+		    "load got %d \"%s\", want UNSAFE naming the directory and "
+		    "chmod, empty", c->name, rc, err);
+	else
+		ck_assert_msg(rc == STORE_LOAD_OK, "%s: load got %d (%s), want "
+		    "OK", c->name, rc, err);
+	err[0] = '\0';
+	rc = store_save(s, path, 5000, W0, err, sizeof err);
+	ck_assert_msg(c->unsafe ? rc == STORE_ERROR && strstr(err, dir) :
+	    rc == STORE_OK, "%s: save got %d \"%s\", want %s", c->name, rc,
+	    err, c->unsafe ? "an error naming the directory" : "OK");
+out:
+	unlink(path);
+	rmdir(dir);
+	store_free(s);
+	store_free(b);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1149,6 +1296,7 @@ store_suite(void)
 	TCase *tc = tcase_create("arithmetic");
 	TCase *big = tcase_create("bounds");
 	TCase *snap = tcase_create("snapshots");
+	TCase *files = tcase_create("files");
 
 	tcase_add_loop_test(tc, test_scripts, 0, NELEM(scripts));
 	tcase_add_loop_test(tc, test_bad_requests, 0, NELEM(bad_cases));
@@ -1175,6 +1323,12 @@ store_suite(void)
 	tcase_add_test(snap, test_snapshot_crafted);
 	tcase_add_test(snap, test_snapshot_missing);
 	suite_add_tcase(s, snap);
+	tcase_set_timeout(files, 10);	/* a load that waits on a FIFO fails */
+	tcase_add_unchecked_fixture(files, tmp_setup, tmp_teardown);
+	tcase_add_test(files, test_save_planted_tmp);
+	tcase_add_test(files, test_load_not_a_file);
+	tcase_add_loop_test(files, test_unsafe_dir, 0, NELEM(dir_cases));
+	suite_add_tcase(s, files);
 	return s;
 }
 

@@ -18,6 +18,12 @@
 #     refused before it is read: within the timeout, memory flat.
 #  5. SIGTERM while a decision waits on the store: the stop waits for it
 #     (bounded), nothing is used after it is freed (valgrind).
+#  6. The state file's place: a FIFO at the state path does not hang the
+#     start (it is moved aside as unusable, mail flows, the next save
+#     writes a regular file); a state.tmp someone planted beside it never
+#     receives the counters and their key; a state directory every user
+#     may write makes the milter refuse to start (EX_CONFIG) with a
+#     message that names the directory and the chmod that fixes it.
 # shellcheck disable=SC2015 # "A && e2e_ok || e2e_fail": e2e_ok never fails
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -507,6 +513,45 @@ EOF2
 else
 	e2e_note "no valgrind, cc or bench/milter_load: the stop under way is not tested"
 fi
+
+# ------------------------------------------- 6. the state file's place
+
+sp=$WORK/statedir
+mkdir -p "$sp" && chmod 0755 "$sp"
+mkfifo "$sp/state"
+: >"$sp/state.tmp"
+chown nobody "$sp/state.tmp" && chmod 0666 "$sp/state.tmp"
+write_state_policy "$sp/state"
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+expect_log "state: $sp/state is unusable \(not a regular file\); starting empty" \
+	"a FIFO at the state path: refused at once, the milter starts"
+send_n 3 127.0.0.10 "a FIFO at the state path"
+over_limit 127.0.0.10 "a FIFO at the state path, counting in memory"
+e2e_sleep 2.5
+stop_milter "a FIFO at the state path"
+[ -p "$sp/state.bad" ] && [ -f "$sp/state" ] && [ -s "$sp/state" ] &&
+	e2e_ok "the FIFO is kept as state.bad; the saves wrote a regular file" ||
+	e2e_fail "state directory, got $(find "$sp" -mindepth 1 -printf '%f (%y); '), want a FIFO state.bad and a regular, non-empty state"
+if [ -f "$sp/state.tmp" ] && [ ! -s "$sp/state.tmp" ] &&
+	[ "$(stat -c %U "$sp/state")" = root ]; then
+	e2e_ok "a planted state.tmp (owner nobody) stays empty; the state file is the milter's own"
+else
+	e2e_fail "planted state.tmp, got $(ls -l "$sp/state.tmp" 2>&1), state owned by $(stat -c %U "$sp/state" 2>&1), want an empty state.tmp and a state owned by root"
+fi
+leftover=$(find "$sp" -name 'state.tmp-*' | tr '\n' ' ')
+[ -z "$leftover" ] && e2e_ok "no temporary file is left behind" ||
+	e2e_fail "files beside the state file, got $leftover, want none"
+
+chmod 0777 "$sp"
+timeout -k 5 20 "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" \
+	>"$WORK/unsafe.out" 2>&1 </dev/null
+rc=$?
+[ "$rc" -eq 78 ] && e2e_ok "a world-writable state directory: the milter refuses to start (EX_CONFIG)" ||
+	e2e_fail "exit status with a world-writable state directory, got $rc, want 78 (124: it ran until killed)"
+grep -qE "state: refusing $sp/state: the state directory $sp can be written by every user: run chmod go-w $sp .*\(mode 0777" "$WORK/unsafe.out" &&
+	e2e_ok "the refusal names the directory and says to chmod go-w it" ||
+	e2e_fail "the refusal, got \"$(grep -m 1 state: "$WORK/unsafe.out")\", want the directory, who can write it and chmod go-w"
+chmod 0755 "$sp"
 
 pf_stop
 e2e_done

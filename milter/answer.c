@@ -1,14 +1,15 @@
-/* reply.c: a verdict → reply text, SMFIS_* value and the decision line. */
+/* answer.c: a verdict → reply text, SMFIS_* value and the decision line. */
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
+#include "answer.h"
 #include "log.h"
 #include "replies.h"
-#include "reply.h"
+#include "text.h"
 #include "stats.h"
 
-#define VALUE_BUF (REPLY_VALUE_MAX + 8)
+#define VALUE_BUF (TEXT_VALUE_MAX + 8)
 
 /* A client value made safe for a key=value log line: clean, no spaces. */
 static const char *
@@ -18,7 +19,7 @@ log_value(const char *v, char *buf)
 
 	if (v == NULL)
 		return "unknown";
-	reply_clean(v, buf, VALUE_BUF);
+	text_clean(v, buf, VALUE_BUF);
 	for (p = buf; *p; p++)
 		if (*p == ' ')
 			*p = '_';
@@ -113,7 +114,7 @@ notices(const struct session *s, const struct pol_verdict *v)
 }
 
 void
-reply_log_note(const struct session *s, const struct pol_verdict *v)
+answer_log_note(const struct session *s, const struct pol_verdict *v)
 {
 	notices(s, v);
 	decision_log(s, v, verb_name(v), v->action != POL_ERROR ? NULL :
@@ -123,7 +124,7 @@ reply_log_note(const struct session *s, const struct pol_verdict *v)
 
 /* Render, escape and hand the reply text to libmilter. */
 static void
-reply_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
+answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 {
 	static struct reply_text empty;
 	char code[8], esc[REPLY_MAX_LINES][REPLY_LINE_MAX + 1];
@@ -160,16 +161,16 @@ reply_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 
 /* Refuse with the verdict's reply: the class decides the SMFIS_* value. */
 static sfsistat
-reply_refuse(SMFICTX *ctx, struct session *s, const struct pol_verdict *v,
+answer_refuse(SMFICTX *ctx, struct session *s, const struct pol_verdict *v,
     const char *extra)
 {
 	decision_log(s, v, verb_name(v), extra);
-	reply_set(ctx, s, v);
+	answer_set(ctx, s, v);
 	return v->reply->code / 100 == 4 ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
 static sfsistat
-reply_error(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
+answer_error(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
 {
 	const struct pol_settings *ps = pol_settings(pol_conn_policy(s->pc));
 
@@ -177,11 +178,11 @@ reply_error(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
 		decision_log(s, v, "error", " on_error=accept");
 		return SMFIS_CONTINUE;
 	}
-	return reply_refuse(ctx, s, v, " on_error=tempfail");
+	return answer_refuse(ctx, s, v, " on_error=tempfail");
 }
 
 sfsistat
-reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
+answer_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
 {
 	char reason[128];
 
@@ -200,10 +201,10 @@ reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v)
 		sess_set(&s->quarantine, reason);
 		return SMFIS_CONTINUE;
 	case POL_ERROR:
-		return reply_error(ctx, s, v);
+		return answer_error(ctx, s, v);
 	case POL_TEMPFAIL:
 	case POL_REJECT:
 		break;
 	}
-	return reply_refuse(ctx, s, v, NULL);
+	return answer_refuse(ctx, s, v, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * reply.h: the one place a verdict becomes what the MTA is told.
+ * answer.h: the one place a verdict becomes what the MTA is told.
  *
  * It renders the reply text, escapes it for libmilter, pairs the reply's
  * class with the SMFIS_* value (4xx with SMFIS_TEMPFAIL, 5xx with
@@ -7,19 +7,19 @@
  * dry-run and on_error, and writes the one decision line to the log.
  * Called from libmilter callbacks only, on the connection's thread.
  */
-#ifndef REPLY_H
-#define REPLY_H
+#ifndef ANSWER_H
+#define ANSWER_H
 
 #include <libmilter/mfapi.h>
 
 #include "session.h"
 
 /* Give a verdict to the MTA and log it; returns the SMFIS_* value. */
-sfsistat reply_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v);
+sfsistat answer_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict *v);
 
 /* Log a verdict the engine noted but does not apply (pol_note_fn):
  * dry-run ("would-reject ..."), or a rule's error a later rule overruled
  * ("error ... on_error=overruled"). */
-void reply_log_note(const struct session *s, const struct pol_verdict *v);
+void answer_log_note(const struct session *s, const struct pol_verdict *v);
 
 #endif
