@@ -221,9 +221,20 @@ e2e: all tests/milter_hostile
 demo: all
 	sh tests/e2e/demo.sh
 
+# The example policy with its state file under run/, so a first run in a
+# checkout writes nothing outside it; then what to do next.
 run: all
 	@mkdir -p run
-	./milter/milter-policy -f -c $(EXAMPLE) -p $(RUN_SOCKET)
+	@sed 's|"/var/lib/milter-policy/state"|"$(CURDIR)/run/state"|' $(EXAMPLE) >run/policy.conf
+	@printf '%s\n' "milter-policy: $(EXAMPLE) as run/policy.conf (counters in run/state), socket $(RUN_SOCKET)" \
+	    "Next: attach a Postfix with these main.cf lines, then postfix reload:" \
+	    "    smtpd_milters = $(RUN_SOCKET)" \
+	    "    milter_default_action = tempfail" \
+	    "    milter_mail_macros = i {auth_authen} {daemon_name}" \
+	    "  or see every kind of reply through a private Postfix: make demo" \
+	    "  or ask the policy offline: ./milter/milter-policy try -c run/policy.conf --client 203.0.113.9 --from a@example.net --rcpt b@other.org" \
+	    "Ctrl-C stops it."
+	./milter/milter-policy -f -c run/policy.conf -p $(RUN_SOCKET)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/milter-policy \

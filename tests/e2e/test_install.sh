@@ -141,4 +141,20 @@ if [ -n "$pid" ] && e2e_alive "$pid" && grep -q milter-policy "/proc/$pid/cmdlin
 else
 	e2e_fail "-P: no pid file naming a live daemon, got \"$pid\""
 fi
+# make run, a newcomer's first command: the example policy with its
+# counters under the checkout's run/, the next steps printed, and no
+# complaint about a state directory outside it.
+(cd "$E2E_ROOT" && timeout -s TERM 6 make -s run RUN_SOCKET="unix:$WORK/make-run.sock") \
+	>"$WORK/make-run.log" 2>&1
+if grep -q "smtpd_milters = unix:$WORK/make-run.sock" "$WORK/make-run.log" &&
+	grep -q "make demo" "$WORK/make-run.log" && grep -q "starting: policy run/policy.conf" "$WORK/make-run.log"; then
+	e2e_ok "make run: starts on the example policy and prints the main.cf lines, make demo and try"
+else
+	e2e_fail "make run: output lacks the next steps or the start line: $(tail -n 5 "$WORK/make-run.log")"
+fi
+if grep -q "cannot save\|/var/lib/milter-policy" "$WORK/make-run.log"; then
+	e2e_fail "make run: writes outside the checkout: $(grep 'cannot save\|/var/lib' "$WORK/make-run.log" | head -n 1)"
+else
+	e2e_ok "make run: the counters stay under the checkout's run/ (no cannot-save warning)"
+fi
 e2e_done
