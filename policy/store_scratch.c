@@ -7,7 +7,10 @@
  * already taken here plus the new ones would pass: GCRA and fixed windows
  * both treat n units taken at once as n taken one by one at the same
  * instant, so the answer is the one the real store would give after the
- * same charges.  The count reported adds the units taken here.
+ * same charges.  The count reported adds the units taken here.  One
+ * exception: more units than a GCRA bucket holds are answered with the
+ * time until the real bucket is empty, so the wait for the units beyond it
+ * is added here (to within a millisecond of rounding).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,6 +67,19 @@ row_get(struct store_scratch *s, const struct store_req *req)
 	return r;
 }
 
+/* A refused GCRA look for more than the bucket holds: the wait the real
+ * store would give for req->units after `before` units taken here. */
+static uint64_t
+gcra_retry(const struct store_req *req, uint64_t before, uint64_t empty_ms)
+{
+	unsigned __int128 over = req->units > req->burst ? before :
+	    before + req->units - req->burst;
+	unsigned __int128 ms = (over * req->window_ms + req->rate - 1) / req->rate;
+
+	ms += empty_ms;
+	return ms > UINT64_MAX ? UINT64_MAX : (uint64_t)ms;
+}
+
 static enum store_result
 scratch_take(struct store *st, const struct store_req *req, uint64_t now_ms,
     struct store_res *res)
@@ -81,6 +97,10 @@ scratch_take(struct store *st, const struct store_req *req, uint64_t now_ms,
 	look.units = req->units + before < before ? UINT64_MAX :
 	    req->units + before;
 	if ((rc = store_take(s->inner, &look, now_ms, res)) == STORE_OK) {
+		if (!res->allowed && req->kind == STORE_GCRA && req->rate > 0 &&
+		    look.units > req->burst && before > 0)
+			res->retry_after_ms = gcra_retry(req, before,
+			    res->retry_after_ms);
 		res->count += before;
 		if (req->charge != STORE_CHARGE_NONE &&
 		    (res->allowed || req->charge == STORE_CHARGE_ALWAYS)) {

@@ -30,7 +30,7 @@ struct step {
 	enum pol_stage stage;
 	enum pol_action action;
 	int code;
-	unsigned long count;
+	unsigned long count, retry;
 };
 
 struct try_case {
@@ -51,6 +51,11 @@ static const struct try_case cases[] = {
 	  "rules = ({ name = \"rcpts\"; limit = { count = \"recipients\"; "
 	  "per = \"client_addr\"; rate = \"3/1h\"; }; });\n", 1,
 	  { "192.0.2.1", "a@b.test", NULL, { "a@x.test", "b@x.test" } }, 3, 3 },
+	{ "recipients of 7/1h, burst 2, per sender and client",
+	  "rules = ({ name = \"rcpts\"; limit = { count = \"recipients\"; "
+	  "per = [ \"sender\", \"client_addr\" ]; rate = \"7/1h\"; burst = 2; }; });\n", 0,
+	  { "2001:db8::1", "", NULL, { "a@x.test", "b@x.test",
+	  "c@x.test", "d@x.test", "e@x.test" } }, 4, 2 },
 	{ "messages, third over 2/1h",
 	  "rules = ({ name = \"msgs\"; limit = { count = \"messages\"; "
 	  "per = \"sender\"; rate = \"2/1h\"; }; });\n", 2,
@@ -79,6 +84,7 @@ add_step(struct step *s, int n, enum pol_stage stage,
 	s[n].action = v->action;
 	s[n].code = v->reply ? v->reply->code : 0;
 	s[n].count = v->action == POL_CONTINUE ? 0 : v->vars.count;
+	s[n].retry = v->action == POL_CONTINUE ? 0 : v->vars.retry_after_s;
 	return n + 1;
 }
 
@@ -136,11 +142,14 @@ START_TEST(test_scratch_agrees)
 	ck_assert_msg(ng == nw, "%s: got %d steps, want %d", tc->name, ng, nw);
 	for (i = 0; i < nw; i++) {
 		ck_assert_msg(got[i].action == want[i].action &&
-		    got[i].code == want[i].code && got[i].count == want[i].count,
-		    "%s: step %d (%s): got %s %d count %lu, want %s %d count %lu",
-		    tc->name, i, pol_stage_name(want[i].stage),
-		    pol_action_name(got[i].action), got[i].code, got[i].count,
-		    pol_action_name(want[i].action), want[i].code, want[i].count);
+		    got[i].code == want[i].code && got[i].count == want[i].count &&
+		    got[i].retry == want[i].retry,
+		    "%s: step %d (%s): got %s %d count %lu retry %lu, want %s %d "
+		    "count %lu retry %lu", tc->name, i,
+		    pol_stage_name(want[i].stage), pol_action_name(got[i].action),
+		    got[i].code, got[i].count, got[i].retry,
+		    pol_action_name(want[i].action), want[i].code, want[i].count,
+		    want[i].retry);
 		if (first < 0 && want[i].action != POL_CONTINUE)
 			first = i;
 	}
