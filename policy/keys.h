@@ -34,4 +34,11 @@ size_t keys_id(const char *rule, const char *what, const struct keyspec *keys,
     int nkeys, const struct pol_env *env, char *const *hdrs,
     const unsigned char *fp, size_t fplen, unsigned char *id, char *human);
 
+/* What keys[0..nkeys) count, as a reply names it (%{counted}): "client
+ * 192.0.2.7", "sender <> and client 192.0.2.7", "network 192.0.2.0/24",
+ * "user bob", "all senders to recipient domain example.org"; "all senders"
+ * for no keys.  Values unknown here are left out.  Fits outsz. */
+void keys_counted(const struct keyspec *keys, int nkeys,
+    const struct pol_env *env, char *const *hdrs, char *out, size_t outsz);
+
 #endif

@@ -506,6 +506,8 @@ limit_eval(struct pol_conn *c, const struct rule *r, enum pol_stage stage,
 	v->vars.window_s = r->limit->window_ms / 1000;
 	v->vars.count = res.count;
 	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
+	keys_counted(r->limit->keys, r->limit->nkeys, env, c->hdrs,
+	    v->vars.counted, sizeof v->vars.counted);
 	v->over_first = res.first_over;
 	snprintf(v->key, sizeof v->key, "%s", human);
 	return 1;

@@ -63,12 +63,16 @@ struct pol_env {
 	size_t body_len;
 };
 
-/* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
+#define POL_COUNTED_MAX 400	/* %{counted}: what a limit rule counts */
+
+/* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after};
+ * counted: "client 192.0.2.7", "sender <>", ... for %{counted} ("" none). */
 struct pol_vars {
 	unsigned long limit;
 	unsigned long window_s;
 	unsigned long count;
 	unsigned long retry_after_s;
+	char counted[POL_COUNTED_MAX];
 };
 
 struct reply;

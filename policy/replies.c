@@ -212,24 +212,25 @@ static char *try_later_text[] = {
 	"queued and try again later.",
 };
 static char *too_many_connections_text[] = {
-	"Too many connections from %{client_addr}: at most %{limit} per "
+	"Too many connections from %{counted}: at most %{limit} per "
 	"%{window}. This server is closing the connection.",
 	"Nothing is wrong with your mail; try again in %{retry_after}.",
 };
 static char *too_many_messages_text[] = {
-	"Too many messages from %{client_addr}: at most %{limit} per "
+	"Too many messages from %{counted}: at most %{limit} per "
 	"%{window}.",
 	"Nothing is wrong with this message; keep it queued and try again "
 	"in %{retry_after}.",
 };
 static char *too_many_recipients_text[] = {
-	"Too many recipients: at most %{limit} per %{window} (rule "
+	"Too many recipients from %{counted}: at most %{limit} per "
+	"%{window} (rule "
 	"%{rule}).",
 	"Recipients already accepted are fine; send to the others in "
 	"%{retry_after}.",
 };
 static char *too_many_bytes_text[] = {
-	"Too much mail from %{client_addr}: at most %{limit} bytes per "
+	"Too much mail from %{counted}: at most %{limit_bytes} per "
 	"%{window}.",
 	"Nothing is wrong with this message; keep it queued and try again "
 	"in %{retry_after}.",
@@ -241,7 +242,7 @@ static char *message_too_big_text[] = {
 	"link instead of a large attachment.",
 };
 static char *too_many_duplicates_text[] = {
-	"The same message was already received %{count} times within "
+	"The same message was already received %{count_times} within "
 	"%{window}; this looks like a mail loop or a bulk resend.",
 	"This copy is refused. Do not send it again; check forwarding "
 	"rules, auto-replies and scripts that resend.",
@@ -282,12 +283,14 @@ static const struct reply builtins[] = {
 enum macro {
 	M_CLIENT_ADDR, M_CLIENT_NAME, M_HELO, M_SENDER, M_RCPT, M_AUTH_USER,
 	M_RULE, M_LIMIT, M_WINDOW, M_COUNT, M_RETRY_AFTER, M_QUEUE_ID,
+	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED,
 	M_NMACROS
 };
 
 static const char *const macro_names[M_NMACROS] = {
 	"client_addr", "client_name", "helo", "sender", "rcpt", "auth_user",
 	"rule", "limit", "window", "count", "retry_after", "queue_id",
+	"count_times", "limit_bytes", "counted",
 };
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
@@ -777,6 +780,25 @@ number_value(int m, const struct pol_vars *vars, char *buf, size_t size)
 		reply_duration(vars->retry_after_s, buf, size);
 }
 
+/* "1 time", "2 times"; "1 byte"; what the rule counts. */
+static void
+worded_value(int m, const struct pol_vars *vars, char *buf, size_t size)
+{
+	unsigned long n;
+
+	if (vars == NULL || (m == M_COUNTED && vars->counted[0] == '\0')) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	if (m == M_COUNTED) {
+		reply_clean(vars->counted, buf, size);
+		return;
+	}
+	n = m == M_COUNT_TIMES ? vars->count : vars->limit;
+	snprintf(buf, size, "%lu %s%s", n, m == M_COUNT_TIMES ? "time" : "byte",
+	    n == 1 ? "" : "s");
+}
+
 static void
 macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 {
@@ -791,6 +813,8 @@ macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 	if (m == M_LIMIT || m == M_COUNT || m == M_WINDOW ||
 	    m == M_RETRY_AFTER)
 		number_value(m, ctx->vars, buf, size);
+	else if (m == M_COUNT_TIMES || m == M_LIMIT_BYTES || m == M_COUNTED)
+		worded_value(m, ctx->vars, buf, size);
 	else
 		string_value(m, strings[m], buf, size);
 }
