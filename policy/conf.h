@@ -77,6 +77,10 @@ struct reply *conf_reply(struct conf *cf, const config_setting_t *s);
  * overrides it: the defaults rules and the relay check use. */
 struct reply *conf_reply_named(struct conf *cf, const char *name);
 
+/* What the admin most likely missed where libconfig says only "syntax
+ * error" at line `line` of path (conf_hint.c): a short guess into out. */
+void conf_hint(const char *path, int line, char *out, size_t size);
+
 /* Compile rules = ( ... ) into cf->p->rules. */
 void conf_rules(struct conf *cf, const config_setting_t *list);
 

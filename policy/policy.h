@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum pol_stage {
 	POL_CONNECT, POL_HELO, POL_MAIL, POL_RCPT, POL_DATA,
@@ -208,6 +209,12 @@ const char *pol_rule_needs_content(const struct policy *p, int i);
 
 /* Stage and action names as they appear in logs and the policy file. */
 const char *pol_stage_name(enum pol_stage stage);
+
+/* Print what `milter-policy -t` shows of a loaded policy: each list with
+ * its number of entries; with verbose, every setting as parsed and each
+ * rule as compiled (conf_show.c).  0, or -1 when the file cannot be read
+ * again. */
+int pol_show(const struct policy *p, int verbose, FILE *out);
 const char *pol_action_name(enum pol_action action);
 
 #endif
