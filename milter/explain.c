@@ -70,12 +70,24 @@ category_meaning(int digit)
 	    "defines.";
 }
 
+/* The name of a code's class, for an entry's first line. */
+static const char *
+class_name(int code)
+{
+	static const char *const names[] = {
+		[2] = "success", [3] = "intermediate",
+		[4] = "temporary failure", [5] = "permanent failure",
+	};
+
+	return names[code / 100];
+}
+
 static void
 explain_entry(const struct reply_info *info, FILE *out)
 {
-	fprintf(out, "%d %s (%dxx: %s)\n", info->code, info->xcode,
-	    info->code / 100, info->code < 500 ? "temporary failure" :
-	    "permanent failure");
+	fprintf(out, "%d%s%s (%dxx: %s)\n", info->code,
+	    info->xcode[0] != '\0' ? " " : "", info->xcode, info->code / 100,
+	    class_name(info->code));
 	print_field(out, "Meaning:", info->meaning);
 	print_field(out, "Whose side:", info->side);
 	print_field(out, "What to do:", info->advice);

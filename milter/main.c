@@ -66,7 +66,9 @@ usage(FILE *out)
 	    "  -f         stay in the foreground and log to stderr as well\n"
 	    "  -t         check the policy file, print its errors as FILE:LINE:,\n"
 	    "             exit 0 when it is valid and 1 when it is not; with\n"
-	    "             policy_service set, name the rules it cannot serve\n"
+	    "             policy_service set, name the rules it cannot serve;\n"
+	    "             each list with its number of entries; with -v every\n"
+	    "             setting as parsed and each rule as compiled\n"
 	    "  -v         log debug messages too\n"
 	    "  -h         this help;  -V  the version\n"
 	    "\n"
@@ -76,7 +78,8 @@ usage(FILE *out)
 	    "                 its stats line, a reload, a counter, or a reset\n"
 	    "  try ...        run one transaction through the policy offline and\n"
 	    "                 print each stage's verdict and reply; counters are\n"
-	    "                 read from the state file, never charged\n"
+	    "                 read from the state file or Redis, and charged only\n"
+	    "                 to a scratch copy for the transaction's own steps\n"
 	    "\n"
 	    "Signals: SIGUSR1 reloads the policy, SIGUSR2 logs the stats line,\n"
 	    "SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as stop.\n"
@@ -262,6 +265,7 @@ main(int argc, char **argv)
 	}
 	if (o.test) {
 		printf("%s: OK, %d rules\n", o.policy, pol_rule_count(p));
+		pol_show(p, o.verbose, stdout);
 		policyd_check(p, stdout);
 		pol_unref(p);
 		return 0;

@@ -2,8 +2,11 @@
  * try.c: `milter-policy try`: run one transaction through a policy
  * offline and print, stage by stage, which rules matched and the exact
  * reply the client would get.  Counters are read from the state file (if
- * the policy names one and it exists) but never charged or saved: the way
- * an admin tests a change before a reload.
+ * the policy names one and it exists) or the Redis server, and the
+ * transaction is charged to a scratch copy of them (store_scratch_new), so
+ * a limit reached inside it refuses as the MTA's session would; the real
+ * counters are never changed or saved: the way an admin tests a change
+ * before a reload.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,8 +38,8 @@ try_usage(FILE *out)
 	    "           --from ADDR --rcpt ADDR [--rcpt ADDR ...] [--auth USER]\n"
 	    "           [--message FILE]\n"
 	    "Runs one transaction through the policy and prints each stage's\n"
-	    "verdict and the reply the client would get.  Counters are read,\n"
-	    "never charged.\n");
+	    "verdict and the reply the client would get.  Counters are read;\n"
+	    "the transaction is charged to a scratch copy, never saved.\n");
 }
 
 static int
@@ -175,7 +178,7 @@ try_run(struct policy *p, struct store *st, const struct try_args *a)
 {
 	char client[64];
 	struct pol_env env = { .helo = a->helo, .auth_user = a->auth };
-	struct store *look = store_readonly_new(st);
+	struct store *look = store_scratch_new(st);
 	struct pol_conn *c = pol_conn_new(p, look);
 	FILE *fp = NULL;
 	int i, done;
@@ -223,7 +226,7 @@ try_main(int argc, char **argv, const char *default_policy)
 			pol_unref(p);
 			return EX_CONFIG;
 		}
-		try_run(p, st, &a);	/* read through a read-only view */
+		try_run(p, st, &a);	/* read through a scratch view */
 		store_free(st);
 		pol_unref(p);
 		return 0;

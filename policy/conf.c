@@ -601,6 +601,18 @@ conf_finish(struct conf *cf)
 	p->store_unavailable = conf_reply_named(cf, "store_unavailable");
 }
 
+/* Append what the admin most likely missed to a bare "syntax error". */
+static void
+syntax_hint(const config_t *cfg, const char *path, char *line, size_t size)
+{
+	char hint[ERR_MAX];
+	size_t len = strlen(line);
+
+	conf_hint(config_error_file(cfg) ? config_error_file(cfg) : path,
+	    config_error_line(cfg), hint, sizeof hint);
+	snprintf(line + len, size - len, ": %s", hint);
+}
+
 struct policy *
 pol_load(const char *path, pol_error_fn *errfn, void *arg)
 {
@@ -617,6 +629,9 @@ pol_load(const char *path, pol_error_fn *errfn, void *arg)
 			    config_error_file(&cf.cfg) ? config_error_file(&cf.cfg)
 			    : path, config_error_line(&cf.cfg),
 			    config_error_text(&cf.cfg));
+		if (config_error_type(&cf.cfg) == CONFIG_ERR_PARSE &&
+		    strcmp(config_error_text(&cf.cfg), "syntax error") == 0)
+			syntax_hint(&cf.cfg, path, line, sizeof line);
 		errfn(arg, line);
 		config_destroy(&cf.cfg);
 		return NULL;

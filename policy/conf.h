@@ -92,6 +92,10 @@ struct reply *conf_reply_group(struct conf *cf, const config_setting_t *g);
  * overrides it: the defaults rules and the relay check use. */
 struct reply *conf_reply_named(struct conf *cf, const char *name);
 
+/* What the admin most likely missed where libconfig says only "syntax
+ * error" at line `line` of path (conf_hint.c): a short guess into out. */
+void conf_hint(const char *path, int line, char *out, size_t size);
+
 /* ---- conf_rule.c ---- */
 
 /* Compile rules = ( ... ) into cf->p->rules. */

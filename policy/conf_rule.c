@@ -128,11 +128,6 @@ cond_group(struct conf *cf, const config_setting_t *s, struct condset *set)
 
 /* ---- limit = { count; per; rate; burst; } and charge ---- */
 
-static const char *const key_names[] = {
-	"client_addr", "client_net", "helo", "sender", "sender_domain",
-	"auth_user", "rcpt", "rcpt_domain"
-};
-
 static struct limit *
 limit_get(struct conf *cf)
 {
@@ -184,10 +179,10 @@ key_add(struct conf *cf, const config_setting_t *s, const char *name,
 {
 	struct keyspec k = { .kind = KEY_HEADER };
 	const char *hdr = header_name(name);
-	size_t i, n = NELEM(key_names);
+	size_t i, n = NELEM(keys_kind_names);
 
 	for (i = 0; i < n && hdr == NULL; i++)
-		if (strcmp(name, key_names[i]) == 0) {
+		if (strcmp(name, keys_kind_names[i]) == 0) {
 			k.kind = (enum key_kind)i;
 			break;
 		}
@@ -354,13 +349,10 @@ set_limit(struct conf *cf, const config_setting_t *s)
 static void
 set_charge(struct conf *cf, const config_setting_t *s)
 {
-	static const char *const names[] = { "accepted", "attempts", "none" };
-	static const enum store_charge modes[] = { STORE_CHARGE_ALLOWED,
-	    STORE_CHARGE_ALWAYS, STORE_CHARGE_NONE };
-	int i = conf_choice(cf, s, names, NELEM(names));
+	int i = conf_choice(cf, s, rl_charge_names, NELEM(rl_charge_names));
 
 	if (i >= 0)
-		limit_get(cf)->charge = modes[i];
+		limit_get(cf)->charge = (enum store_charge)i;
 }
 
 /* ---- duplicates = { of; per; max; window; count_refused; } ---- */

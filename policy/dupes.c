@@ -19,11 +19,23 @@ dup_body_init(struct dup_body *b)
 {
 	crypto_generichash_init(&b->st, NULL, 0, DUP_FP_LEN);
 	b->ws = 0;
+	b->nl = 0;
+}
+
+/* Line ends wait to see whether only empty lines follow them. */
+static void
+nl_flush(struct dup_body *b)
+{
+	static const unsigned char nl = '\n';
+
+	for (; b->nl > 0; b->nl--)
+		crypto_generichash_update(&b->st, &nl, 1);
 }
 
 static void
 ws_flush(struct dup_body *b)
 {
+	nl_flush(b);
 	crypto_generichash_update(&b->st, b->wsbuf, b->ws);
 	b->ws = 0;
 }
@@ -38,9 +50,12 @@ body_byte(struct dup_body *b, unsigned char c)
 		b->wsbuf[b->ws++] = c;
 		return;
 	}
-	if (c == '\n')
+	if (c == '\n') {
 		b->ws = 0;		/* trailing white space and CR dropped */
-	else if (b->ws > 0)
+		b->nl++;
+		return;
+	}
+	if (b->ws > 0 || b->nl > 0)
 		ws_flush(b);
 	crypto_generichash_update(&b->st, &c, 1);
 }
@@ -56,7 +71,7 @@ dup_body_add(struct dup_body *b, const void *chunk, size_t len)
 		    *p != '\n'; p++)
 			;
 		if (p > run) {
-			if (b->ws > 0)
+			if (b->ws > 0 || b->nl > 0)
 				ws_flush(b);
 			crypto_generichash_update(&b->st, run, p - run);
 		}
@@ -69,6 +84,9 @@ void
 dup_body_final(struct dup_body *b, unsigned char fp[DUP_FP_LEN])
 {
 	b->ws = 0;			/* the last line's trailing space */
+	if (b->nl > 1)
+		b->nl = 1;		/* empty lines at the end */
+	nl_flush(b);
 	crypto_generichash_final(&b->st, fp, DUP_FP_LEN);
 }
 

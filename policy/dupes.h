@@ -4,7 +4,10 @@
  *
  * A body fingerprint is BLAKE2b over the body as received with line ends
  * normalised (CRLF, LF and CR before LF are one) and white space at the
- * end of each line dropped, computed as chunks arrive: no body is ever
+ * end of each line dropped, and empty lines at the end of the body dropped
+ * (one line end is kept, so "text\n" and "text\n\n\n" are one body but
+ * "text" is not: relays and clients add and drop trailing blank lines),
+ * computed as chunks arrive: no body is ever
  * buffered, whatever its size.  Chunk boundaries do not change the result.
  * A header fingerprint (message_id, header:NAME) is BLAKE2b over the
  * unfolded value with surrounding space (and, for Message-ID, one pair of
@@ -46,6 +49,7 @@ void dup_spec_free(struct dupspec *d);
 struct dup_body {
 	crypto_generichash_state st;
 	size_t ws;			/* white space held back */
+	size_t nl;			/* line ends held back */
 	unsigned char wsbuf[DUP_WS_MAX];
 };
 

@@ -11,6 +11,11 @@
 #include "rules.h"
 #include "text.h"
 
+const char *const keys_kind_names[KEY_HEADER] = {
+	"client_addr", "client_net", "helo", "sender", "sender_domain",
+	"auth_user", "rcpt", "rcpt_domain"
+};
+
 /* The values part of an identity, hashed once it outgrows KEYS_VALUE_MAX. */
 struct idvals {
 	unsigned char buf[KEYS_VALUE_MAX];
@@ -177,4 +182,70 @@ keys_free(struct keyset *keys)
 	free(keys->k);
 	keys->k = NULL;
 	keys->n = 0;
+}
+
+/* ---- %{counted} ---- */
+
+#define COUNTED_VALUE_MAX 80	/* bytes of one value in the phrase */
+
+static const char *
+counted_label(enum key_kind kind, int *to)
+{
+	static const char *const labels[] = {
+		[KEY_CLIENT_ADDR] = "client ", [KEY_CLIENT_NET] = "network ",
+		[KEY_HELO] = "HELO name ", [KEY_SENDER] = "sender ",
+		[KEY_SENDER_DOMAIN] = "sender domain ", [KEY_AUTH_USER] = "user ",
+		[KEY_RCPT] = "recipient ", [KEY_RCPT_DOMAIN] = "recipient domain ",
+		[KEY_HEADER] = "header value ",
+	};
+
+	*to = kind == KEY_RCPT || kind == KEY_RCPT_DOMAIN;
+	return labels[kind];
+}
+
+/* One part, "sender <a@b.example>", after sep. */
+static void
+counted_add(char *out, size_t outsz, const struct keyspec *k, const char *v,
+    const char *sep)
+{
+	char clean[COUNTED_VALUE_MAX + 1];
+	size_t len = strlen(out);
+	int to, angle = (k->kind == KEY_SENDER || k->kind == KEY_RCPT) &&
+	    strcmp(v, "<>") != 0;
+	const char *label = counted_label(k->kind, &to);
+
+	text_clean(v, clean, sizeof clean);
+	snprintf(out + len, outsz - len, "%s%s%s%s%s", sep, label,
+	    angle ? "<" : "", clean, angle ? ">" : "");
+}
+
+/* The parts on one side (pass 0: who sends, 1: to whom); how many. */
+static int
+counted_side(const struct keyset *ks, const struct count_ctx *cx, int pass,
+    char *out, size_t outsz)
+{
+	char net[INET6_ADDRSTRLEN + 8];
+	const char *v;
+	int i, n = 0, to;
+
+	for (i = 0; i < ks->n; i++) {
+		counted_label(ks->k[i].kind, &to);
+		if (to != pass ||
+		    (v = key_value(&ks->k[i], cx, net, sizeof net)) == NULL)
+			continue;
+		counted_add(out, outsz, &ks->k[i], v,
+		    n > 0 ? " and " : pass ? " to " : "");
+		n++;
+	}
+	return n;
+}
+
+void
+keys_counted(const struct keyset *ks, const struct count_ctx *cx, char *out,
+    size_t outsz)
+{
+	out[0] = '\0';
+	if (counted_side(ks, cx, 0, out, outsz) == 0)
+		snprintf(out, outsz, "all senders");
+	counted_side(ks, cx, 1, out, outsz);
 }

@@ -35,6 +35,9 @@ enum key_kind {
 	KEY_SENDER_DOMAIN, KEY_AUTH_USER, KEY_RCPT, KEY_RCPT_DOMAIN, KEY_HEADER
 };
 
+/* The names `per` takes, by kind; KEY_HEADER is written "header:NAME". */
+extern const char *const keys_kind_names[KEY_HEADER];
+
 struct keyspec {
 	enum key_kind kind;
 	int hdr;			/* KEY_HEADER: index in policy->headers */
@@ -73,5 +76,12 @@ size_t keys_id(const char *rule, const char *what, const struct keyset *keys,
 
 /* Free a key set's array; the set itself is the caller's. */
 void keys_free(struct keyset *keys);
+
+/* What a key set counts, as a reply names it (%{counted}): "client
+ * 192.0.2.7", "sender <> and client 192.0.2.7", "network 192.0.2.0/24",
+ * "user bob", "all senders to recipient domain example.org"; "all senders"
+ * for no keys.  Values unknown here are left out.  Fits outsz. */
+void keys_counted(const struct keyset *ks, const struct count_ctx *cx,
+    char *out, size_t outsz);
 
 #endif

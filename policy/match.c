@@ -705,6 +705,20 @@ match_list_finish(struct match_list *l)
 	l->finished = 1;
 }
 
+/* A name's or an address's length without one trailing dot
+ * ("bob@Example.Com." is bob@example.com, as the counter keys have it). */
+static size_t
+value_len(const struct match_list *l, const char *value)
+{
+	size_t len = strlen(value);
+
+	if ((l->kind == MATCH_ADDR || l->kind == MATCH_HOST ||
+	    l->kind == MATCH_DOMAIN) && len > 1 && value[len - 1] == '.' &&
+	    value[len - 2] != '.' && value[len - 2] != '@')
+		len--;
+	return len;
+}
+
 enum match_result
 match_find(const struct match_list *l, const char *value)
 {
@@ -713,7 +727,7 @@ match_find(const struct match_list *l, const char *value)
 	assert(l != NULL && l->finished);
 	if (value == NULL)
 		return MATCH_NO;
-	len = strlen(value);
+	len = value_len(l, value);
 	switch (l->kind) {
 	case MATCH_CLIENT:
 		return client_find(l, value, len) ? MATCH_YES : MATCH_NO;

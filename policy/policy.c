@@ -499,6 +499,9 @@ count_verdict(const struct pol_conn *c, const struct rule *r,
 	v->vars.retry_after_s = (cx->res.retry_after_ms + 999) / 1000;
 	v->over_first = cx->res.first_over;
 	snprintf(v->key, sizeof v->key, "%s", cx->key);
+	if (r->limit != NULL)
+		keys_counted(&r->limit->keys, cx, v->vars.counted,
+		    sizeof v->vars.counted);
 	return 1;
 }
 

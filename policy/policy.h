@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum pol_stage {
 	POL_CONNECT, POL_HELO, POL_MAIL, POL_RCPT, POL_DATA,
@@ -64,12 +65,16 @@ struct pol_env {
 	size_t body_len;
 };
 
-/* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
+#define POL_COUNTED_MAX 400	/* %{counted}: what a limit rule counts */
+
+/* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after};
+ * counted: "client 192.0.2.7", "sender <>", ... for %{counted} ("" none). */
 struct pol_vars {
 	unsigned long limit;
 	unsigned long window_s;
 	unsigned long count;
 	unsigned long retry_after_s;
+	char counted[POL_COUNTED_MAX];
 };
 
 struct reply;
@@ -220,6 +225,12 @@ const char *pol_rule_needs_content(const struct policy *p, int i);
 
 /* Stage and action names as they appear in logs and the policy file. */
 const char *pol_stage_name(enum pol_stage stage);
+
+/* Print what `milter-policy -t` shows of a loaded policy: each list with
+ * its number of entries; with verbose, every setting as parsed and each
+ * rule as compiled (conf_show.c).  0, or -1 when the file cannot be read
+ * again. */
+int pol_show(const struct policy *p, int verbose, FILE *out);
 const char *pol_action_name(enum pol_action action);
 
 #endif

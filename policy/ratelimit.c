@@ -10,6 +10,11 @@ const char *const rl_unit_names[RL_NUNITS] = {
 	"connections", "messages", "recipients", "bytes"
 };
 
+const char *const rl_charge_names[STORE_CHARGE_NONE + 1] = {
+	[STORE_CHARGE_ALLOWED] = "accepted", [STORE_CHARGE_ALWAYS] = "attempts",
+	[STORE_CHARGE_NONE] = "none",
+};
+
 void
 rl_limit_free(struct limit *lim)
 {

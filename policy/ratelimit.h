@@ -26,6 +26,9 @@ enum rl_unit { RL_CONNECTIONS, RL_MESSAGES, RL_RECIPIENTS, RL_BYTES, RL_NUNITS }
  * counter identities hold them: renaming one resets its counters. */
 extern const char *const rl_unit_names[RL_NUNITS];
 
+/* charge = "...": the names, by enum store_charge. */
+extern const char *const rl_charge_names[STORE_CHARGE_NONE + 1];
+
 /* limit = { count; per; rate; burst; } and charge of one rule. */
 struct limit {
 	enum rl_unit unit;

@@ -30,6 +30,55 @@
  * ones RFC 3463 and common practice pair with each code.
  */
 static const struct reply_info catalogue[] = {
+	{ 211, "2.0.0",
+	  "A system status or help reply: the server answers a request for "
+	  "information about itself. No mail is involved.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do. Read the text if you asked for it." },
+	{ 214, "2.0.0",
+	  "A help message: the server answers HELP, usually with the "
+	  "commands it knows or where its documentation is.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do. It is meant for a person at a terminal." },
+	{ 220, "2.0.0",
+	  "The server is ready: the greeting when a client connects, or the "
+	  "go-ahead to start TLS after STARTTLS.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do; the client goes on with EHLO (or with the TLS "
+	  "handshake)." },
+	{ 221, "2.0.0",
+	  "The server closes the connection, as asked: the reply to QUIT.",
+	  "Nobody's: the session ended normally.",
+	  "Nothing to do. Mail accepted earlier in the session is on its "
+	  "way." },
+	{ 250, "2.0.0",
+	  "The command was accepted. After the end of DATA it means the "
+	  "server took responsibility for the message: it is queued for "
+	  "delivery.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do. If the mail never arrived after a 250, look at the "
+	  "receiving side's logs (the queue ID in the reply names it), not "
+	  "the sender's." },
+	{ 251, "2.1.5",
+	  "The recipient is accepted although it is not on this server: the "
+	  "server will forward the mail to the address it names.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do; update the address you keep if the reply gives a "
+	  "new one." },
+	{ 252, "2.1.5",
+	  "The server cannot verify the recipient (VRFY) but will accept "
+	  "mail for it and try to deliver.",
+	  "Nobody's: many servers answer VRFY this way so that addresses "
+	  "cannot be harvested.",
+	  "Nothing to do; send the mail. A later bounce, if any, says "
+	  "whether the address exists." },
+	{ 354, "",
+	  "The server is ready for the message after DATA: the client sends "
+	  "the headers and body and ends them with a line holding only a "
+	  "dot.",
+	  "Nobody's: nothing went wrong.",
+	  "Nothing to do. The server's verdict on the message comes in the "
+	  "reply after the final dot." },
 	{ 421, "4.7.0",
 	  "The server will not go on with this session and closes the "
 	  "connection: it is shutting down, overloaded, or this client "
@@ -81,6 +130,13 @@ static const struct reply_info catalogue[] = {
 	  "Retry later. If it persists, check the client's TLS and "
 	  "authentication settings, and tell the receiving site's "
 	  "postmaster." },
+	{ 455, "4.5.4",
+	  "The server cannot accept the parameters of MAIL FROM or RCPT TO "
+	  "just now (such as a SIZE= it cannot take at the moment).",
+	  "Usually the receiving server's: a temporary condition on its "
+	  "side.",
+	  "Keep the message queued and retry later; if it lasts, tell the "
+	  "receiving site's postmaster." },
 	{ 500, "5.5.2",
 	  "The server did not recognise the command, or the line was too "
 	  "long or malformed.",
@@ -109,6 +165,13 @@ static const struct reply_info catalogue[] = {
 	  "refused.",
 	  "Look at the reply to the earlier command: it usually holds the "
 	  "real reason." },
+	{ 504, "5.5.4",
+	  "The command is known but one of its parameters is not supported, "
+	  "such as an AUTH mechanism the server does not offer.",
+	  "The sending client's: it asked for something the server did not "
+	  "announce.",
+	  "Configure the client to use only what the server lists in its "
+	  "reply to EHLO (for AUTH, a mechanism named there)." },
 	{ 521, "5.3.2",
 	  "This host does not accept mail at all (RFC 7504).",
 	  "Nobody's fault: the client is talking to a host that is not a "
@@ -122,12 +185,27 @@ static const struct reply_info catalogue[] = {
 	  "Configure the mail program to authenticate with its account on "
 	  "this server (SMTP AUTH, usually over TLS on port 587), or send "
 	  "through a server that accepts the mail without it." },
+	{ 534, "5.7.9",
+	  "The authentication mechanism the client chose is too weak for "
+	  "this server (RFC 4954), such as a plain password where a "
+	  "stronger method is required.",
+	  "The sender's: the client's settings.",
+	  "Choose a stronger mechanism in the mail program, or authenticate "
+	  "over TLS so the server accepts the simpler one." },
 	{ 535, "5.7.8",
 	  "Authentication failed: the user name or the password is wrong, "
 	  "or the account may not send.",
 	  "The sender's: the credentials.",
 	  "Check the user name and password set in the mail program, and "
 	  "ask the provider to check the account." },
+	{ 538, "5.7.11",
+	  "The server requires encryption for the chosen authentication "
+	  "mechanism (RFC 4954): the client tried to send a password over "
+	  "a connection without TLS.",
+	  "The sender's: the client's settings.",
+	  "Turn on TLS (STARTTLS, or port 465) in the mail program before "
+	  "authenticating; then change the password, since it may have "
+	  "crossed the network in clear." },
 	{ 550, "5.7.1",
 	  "The request is refused for good: the mailbox does not exist or "
 	  "is unavailable, or a local policy does not accept this sender, "
@@ -210,24 +288,25 @@ static char *try_later_text[] = {
 	"queued and try again later.",
 };
 static char *too_many_connections_text[] = {
-	"Too many connections from %{client_addr}: at most %{limit} per "
+	"Too many connections from %{counted}: at most %{limit} per "
 	"%{window}. This server is closing the connection.",
 	"Nothing is wrong with your mail; try again in %{retry_after}.",
 };
 static char *too_many_messages_text[] = {
-	"Too many messages from %{client_addr}: at most %{limit} per "
+	"Too many messages from %{counted}: at most %{limit} per "
 	"%{window}.",
 	"Nothing is wrong with this message; keep it queued and try again "
 	"in %{retry_after}.",
 };
 static char *too_many_recipients_text[] = {
-	"Too many recipients: at most %{limit} per %{window} (rule "
+	"Too many recipients from %{counted}: at most %{limit} per "
+	"%{window} (rule "
 	"%{rule}).",
 	"Recipients already accepted are fine; send to the others in "
 	"%{retry_after}.",
 };
 static char *too_many_bytes_text[] = {
-	"Too much mail from %{client_addr}: at most %{limit} bytes per "
+	"Too much mail from %{counted}: at most %{limit_bytes} per "
 	"%{window}.",
 	"Nothing is wrong with this message; keep it queued and try again "
 	"in %{retry_after}.",
@@ -239,7 +318,7 @@ static char *message_too_big_text[] = {
 	"link instead of a large attachment.",
 };
 static char *too_many_duplicates_text[] = {
-	"The same message was already received %{count} times within "
+	"The same message was already received %{count_times} within "
 	"%{window}; this looks like a mail loop or a bulk resend.",
 	"This copy is refused. Do not send it again; check forwarding "
 	"rules, auto-replies and scripts that resend.",
@@ -280,12 +359,14 @@ static const struct reply builtins[] = {
 enum macro {
 	M_CLIENT_ADDR, M_CLIENT_NAME, M_HELO, M_SENDER, M_RCPT, M_AUTH_USER,
 	M_RULE, M_LIMIT, M_WINDOW, M_COUNT, M_RETRY_AFTER, M_QUEUE_ID,
+	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED,
 	M_NMACROS
 };
 
 static const char *const macro_names[M_NMACROS] = {
 	"client_addr", "client_name", "helo", "sender", "rcpt", "auth_user",
 	"rule", "limit", "window", "count", "retry_after", "queue_id",
+	"count_times", "limit_bytes", "counted",
 };
 
 const struct reply_info *
@@ -728,6 +809,25 @@ number_value(int m, const struct pol_vars *vars, char *buf, size_t size)
 		reply_duration(vars->retry_after_s, buf, size);
 }
 
+/* "1 time", "2 times"; "1 byte"; what the rule counts. */
+static void
+worded_value(int m, const struct pol_vars *vars, char *buf, size_t size)
+{
+	unsigned long n;
+
+	if (vars == NULL || (m == M_COUNTED && vars->counted[0] == '\0')) {
+		snprintf(buf, size, "unknown");
+		return;
+	}
+	if (m == M_COUNTED) {
+		text_clean(vars->counted, buf, size);
+		return;
+	}
+	n = m == M_COUNT_TIMES ? vars->count : vars->limit;
+	snprintf(buf, size, "%lu %s%s", n, m == M_COUNT_TIMES ? "time" : "byte",
+	    n == 1 ? "" : "s");
+}
+
 static void
 macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 {
@@ -742,6 +842,8 @@ macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 	if (m == M_LIMIT || m == M_COUNT || m == M_WINDOW ||
 	    m == M_RETRY_AFTER)
 		number_value(m, ctx->vars, buf, size);
+	else if (m == M_COUNT_TIMES || m == M_LIMIT_BYTES || m == M_COUNTED)
+		worded_value(m, ctx->vars, buf, size);
 	else
 		string_value(m, strings[m], buf, size);
 }

@@ -203,4 +203,14 @@ struct store *store_fallback_new(struct store *primary, struct store *local);
  * borrowed and must outlive the view.  For `milter-policy try`. */
 struct store *store_readonly_new(struct store *inner);
 
+/* ---- a scratch copy (store_scratch.c) ---- */
+
+/* A view of inner that charges a private copy: every take answers as
+ * inner would after the charges this view has taken so far, and those
+ * charges stay in the view (give and reset undo them there); inner is
+ * only ever looked at.  save does nothing; count is inner's.  inner is
+ * borrowed and must outlive the view.  For `milter-policy try`, so a
+ * limit reached inside one simulated transaction refuses as it would. */
+struct store *store_scratch_new(struct store *inner);
+
 #endif

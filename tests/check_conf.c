@@ -36,6 +36,7 @@ static const char *const good_files[] = {
 	"data/good-minimal.conf",
 	"data/good-all-conditions.conf",
 	"data/good-redis.conf",
+	"data/good-show.conf",
 };
 
 START_TEST(test_good_files)
@@ -143,6 +144,52 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* `-t` and `-t -v`: what pol_show prints (a piece per line); verbose 2:
+ * must NOT be in the output of the short form. */
+struct show_case {
+	int verbose;
+	const char *want;
+};
+
+static const struct show_case show_cases[] = {
+	{ 0, "list local: 1 entry\n" },
+	{ 0, "list trusted: 2 entries\n" },
+	{ 0, "relay.local_domains: 2 entries\n" },
+	{ 0, "relay.permit.client: 2 entries\n" },
+	{ 2, "as parsed:" },
+	{ 1, "  lists.local[0] = \"example.comexample.net\"\n" },
+	{ 1, "  relay.local_domains[1] = \"example.org\"\n" },
+	{ 1, "  rules[1].duplicates.max = 2\n" },
+	{ 1, "rule rc (line 8): at rcpt, tempfail; 0 when, 0 unless\n" },
+	{ 1, "    limit: recipients per sender, client_addr; 3 per 1 h, burst 3, charge accepted\n" },
+	{ 1, "    duplicates: of body (all senders together); at most 2 per 10 min\n" },
+	{ 1, "    reply 557 5.7.1 \"seen %{count_times} before\"\n" },
+	{ 1, "    reply 452-4.5.3 \"Too many recipients from %{counted}:" },
+};
+
+START_TEST(test_show)
+{
+	const struct show_case *c = &show_cases[_i];
+	struct errors e = { 0 };
+	struct policy *p = pol_load("data/good-show.conf", collect, &e);
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	ck_assert_msg(p != NULL, "good-show.conf: %s", e.msg[0]);
+	ck_assert_int_eq(pol_show(p, c->verbose == 1, f), 0);
+	fclose(f);
+	if (c->verbose == 2)
+		ck_assert_msg(strstr(buf, c->want) == NULL, "-t: got \"%s\", want "
+		    "no \"%s\"", buf, c->want);
+	else
+		ck_assert_msg(strstr(buf, c->want) != NULL, "-t%s: got \"%s\", "
+		    "want \"%s\"", c->verbose ? " -v" : "", buf, c->want);
+	free(buf);
+	pol_unref(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -154,5 +201,13 @@ main(void)
 		test_defaults,
 	};
 
-	return check_run("conf", "load", tests, NELEM(tests));
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("load");
+	size_t i;
+
+	for (i = 0; i < NELEM(tests); i++)
+		tcase_add_test(tc, tests[i]);
+	tcase_add_loop_test(tc, test_show, 0, (int)NELEM(show_cases));
+	suite_add_tcase(s, tc);
+	return check_run_suite(s);
 }

@@ -38,7 +38,10 @@ static const struct fp_case fp_cases[] = {
 	{ "inner spaces kept", "Hello world\n", "Helloworld\n", 0 },
 	{ "leading spaces kept", " Hello\n", "Hello\n", 0 },
 	{ "one byte changed", "Hello\r\nworld\r\n", "Hello\r\nworle\r\n", 0 },
-	{ "extra line", "Hello\n", "Hello\n\n", 0 },
+	{ "trailing empty lines", "Hello\n", "Hello\n\n\n", 1 },
+	{ "trailing blank lines, CRLF", "Hello\r\n\r\n  \r\n\t\r\n", "Hello\n", 1 },
+	{ "inner empty line kept", "Hello\n\nworld\n", "Hello\nworld\n", 0 },
+	{ "final line end kept", "Hello", "Hello\n\n", 0 },
 	{ "lone CR inside", "a\rb\n", "ab\n", 0 },
 	{ "empty vs newline", "", "\n", 0 },
 };

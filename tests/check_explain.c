@@ -29,8 +29,15 @@ static const struct explain_case explain_cases[] = {
 	{ "499", 1, "499 is not in milter-policy's catalogue" },
 	{ "499", 1, "temporary failure" },
 	{ "599", 1, "permanent failure" },
-	{ "251", 1, "success" },
-	{ "354", 1, "intermediate" },
+	{ "251", 0, "251 2.1.5 (2xx: success)" },
+	{ "354", 0, "354 (3xx: intermediate)" },
+	{ "354", 0, "ends them with a line" },
+	{ "250", 0, "took responsibility" },
+	{ "504", 0, "504 5.5.4 (5xx: permanent failure)" },
+	{ "538", 0, "5.7.11" },
+	{ "299", 1, "299 is not in milter-policy's catalogue" },
+	{ "299", 1, "success" },
+	{ "399", 1, "intermediate" },
 	{ "abc", 1, "\"abc\" is not an SMTP reply code" },
 	{ "", 1, "not an SMTP reply code" },
 	{ "5500", 1, "not an SMTP reply code" },
@@ -60,6 +67,29 @@ START_TEST(test_explain)
 END_TEST
 
 /* `explain` output stays within 76 columns for every catalogue code. */
+/* Every code RFC 5321 defines, the AUTH codes (RFC 4954), RFC 7504's and
+ * the two this project uses have an entry with all three fields. */
+START_TEST(test_catalogue_complete)
+{
+	static const int codes[] = {
+		211, 214, 220, 221, 250, 251, 252, 354,
+		421, 450, 451, 452, 455,
+		500, 501, 502, 503, 504,
+		550, 551, 552, 553, 554, 555,
+		530, 534, 535, 538, 521, 556, 453, 557,
+	};
+	const struct reply_info *info;
+	size_t i;
+
+	for (i = 0; i < NELEM(codes); i++) {
+		info = reply_info_find(codes[i]);
+		ck_assert_msg(info != NULL && info->meaning[0] && info->side[0] &&
+		    info->advice[0], "%d: got %s, want a full catalogue entry",
+		    codes[i], info ? "a partial entry" : "none");
+	}
+}
+END_TEST
+
 START_TEST(test_explain_width)
 {
 	char *buf = NULL, *line, *save = NULL, arg[8];
@@ -67,7 +97,7 @@ START_TEST(test_explain_width)
 	FILE *f;
 	int code;
 
-	for (code = 400; code < 600; code++) {
+	for (code = 200; code < 600; code++) {
 		if (reply_info_find(code) == NULL)
 			continue;
 		f = open_memstream(&buf, &size);
@@ -94,6 +124,7 @@ explain_suite(void)
 
 	tcase_add_loop_test(tc, test_explain, 0, NELEM(explain_cases));
 	tcase_add_test(tc, test_explain_width);
+	tcase_add_test(tc, test_catalogue_complete);
 	suite_add_tcase(s, tc);
 	return s;
 }

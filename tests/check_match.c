@@ -151,6 +151,13 @@ static const struct find_case find_cases[] = {
 	/* domains */
 	{ "domain exact", MATCH_DOMAIN, { "example.com" }, "Example.Com", Y },
 	{ "domain exact, no", MATCH_DOMAIN, { "example.com" }, "xexample.com", N },
+	{ "domain, trailing dot", MATCH_DOMAIN, { "example.com" }, "Example.Com.", Y },
+	{ "domain sub, trailing dot", MATCH_DOMAIN, { ".example.com" }, "a.example.com.", Y },
+	{ "domain, two trailing dots", MATCH_DOMAIN, { "example.com" }, "example.com..", N },
+	{ "domain regex, trailing dot", MATCH_DOMAIN, { "/\\.test$/" }, "foo.test.", Y },
+	{ "address, trailing dot", MATCH_ADDR, { "bob@example.com" }, "Bob@Example.Com.", Y },
+	{ "address domain, trailing dot", MATCH_ADDR, { "@example.com" }, "x@example.com.", Y },
+	{ "address, dot alone", MATCH_ADDR, { "bob@example.com" }, "bob@.", N },
 	{ "domain sub", MATCH_DOMAIN, { ".example.com" }, "a.example.com", Y },
 	{ "domain sub, not itself", MATCH_DOMAIN, { ".example.com" }, "example.com", N },
 	{ "domain regex", MATCH_DOMAIN, { "/\\.test$/" }, "foo.TEST", Y },

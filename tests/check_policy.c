@@ -36,6 +36,11 @@ static const struct relay_case relay_cases[] = {
 	{ "local recipient", "198.51.100.1", NULL, "user@example.com", POL_CONTINUE, 0 },
 	{ "local, domain case", "198.51.100.1", NULL, "user@EXAMPLE.Com", POL_CONTINUE, 0 },
 	{ "local subdomain", "198.51.100.1", NULL, "u@mx.sub.example.com", POL_CONTINUE, 0 },
+	{ "local, trailing dot", "198.51.100.1", NULL, "bob@Example.Com.", POL_CONTINUE, 0 },
+	{ "local subdomain, trailing dot", "198.51.100.1", NULL, "u@mx.example.com.", POL_CONTINUE, 0 },
+	{ "foreign, trailing dot", "198.51.100.1", NULL, "bob@other.org.", POL_REJECT, 550 },
+	{ "local, two trailing dots", "198.51.100.1", NULL, "bob@example.com..", POL_REJECT, 550 },
+	{ "domain only a dot", "198.51.100.1", NULL, "bob@.", POL_REJECT, 550 },
 	{ "bare local name", "198.51.100.1", NULL, "postmaster", POL_CONTINUE, 0 },
 	{ "foreign", "198.51.100.1", NULL, "user@other.org", POL_REJECT, 550 },
 	{ "local name as prefix", "198.51.100.1", NULL, "u@example.com.other.org", POL_REJECT, 550 },
@@ -480,6 +485,63 @@ START_TEST(test_rule_content)
 }
 END_TEST
 
+/* ---- what a limit counts, as its reply names it (%{counted}) ---- */
+
+struct counted_case {
+	const char *name, *per, *client, *sender, *auth, *rcpt;
+	const char *want;
+};
+
+static const struct counted_case counted_cases[] = {
+	{ "client", "\"client_addr\"", "192.0.2.7", "a@b.test", NULL, "x@y.test",
+	  "client 192.0.2.7" },
+	{ "null sender", "\"sender\"", "192.0.2.7", "", NULL, "x@y.test",
+	  "sender <>" },
+	{ "sender", "\"sender\"", "192.0.2.7", "a@b.test", NULL, "x@y.test",
+	  "sender <a@b.test>" },
+	{ "sender and client", "[ \"sender\", \"client_addr\" ]", "192.0.2.7",
+	  "", NULL, "x@y.test", "sender <> and client 192.0.2.7" },
+	{ "network v6", "\"client_net\"", "2001:db8:1:2::5", "a@b.test", NULL,
+	  "x@y.test", "network 2001:db8:1:2::/64" },
+	{ "user", "\"auth_user\"", "192.0.2.7", "a@b.test", "bob", "x@y.test",
+	  "user bob" },
+	{ "sender domain", "\"sender_domain\"", "192.0.2.7", "a@B.test", NULL,
+	  "x@y.test", "sender domain B.test" },
+	{ "recipient domain", "\"rcpt_domain\"", "192.0.2.7", "a@b.test", NULL,
+	  "x@y.test", "all senders to recipient domain y.test" },
+	{ "client to recipient", "[ \"client_addr\", \"rcpt\" ]", "192.0.2.7",
+	  "a@b.test", NULL, "x@y.test",
+	  "client 192.0.2.7 to recipient <x@y.test>" },
+	{ "no keys", "[ ]", "192.0.2.7", "a@b.test", NULL, "x@y.test",
+	  "all senders" },
+};
+
+START_TEST(test_counted)
+{
+	const struct counted_case *c = &counted_cases[_i];
+	char text[512];
+	struct policy *p;
+	struct pol_conn *pc;
+	struct pol_env env = { .client_addr = c->client, .sender = c->sender,
+	    .auth_user = c->auth, .rcpt = c->rcpt };
+	struct store *st = store_memory_new(100);
+	struct pol_verdict v;
+
+	snprintf(text, sizeof text, "rules = ({ name = \"l\"; limit = { count "
+	    "= \"recipients\"; per = %s; rate = \"1/1h\"; }; });\n", c->per);
+	p = load_text(text);
+	pc = pol_conn_new(p, st);
+	pol_eval(pc, POL_RCPT, &env, 0, &v);
+	pol_eval(pc, POL_RCPT, &env, 0, &v);
+	ck_assert_msg(v.action == POL_TEMPFAIL && strcmp(v.vars.counted,
+	    c->want) == 0, "%s: got %s \"%s\", want tempfail \"%s\"", c->name,
+	    pol_action_name(v.action), v.vars.counted, c->want);
+	pol_conn_free(pc);
+	store_free(st);
+	pol_unref(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -505,6 +567,8 @@ main(void)
 	tcase_add_loop_test(tc, test_door_table, 0,
 	    sizeof door_cases / sizeof door_cases[0]);
 	tcase_add_test(tc, test_rule_content);
+	tcase_add_loop_test(tc, test_counted, 0,
+	    sizeof counted_cases / sizeof counted_cases[0]);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
 }
