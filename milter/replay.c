@@ -273,7 +273,7 @@ load_run(struct replay *r, const char *path, const char *state)
 		return NULL;
 	}
 	st = store_memory_new(pol_settings(p)->max_keys);
-	if (state != NULL && store_memory_view(st, state, 0,
+	if (state != NULL && store_memory_load(st, state, 0,
 	    (int64_t)time(NULL) * 1000, err, sizeof err) != STORE_LOAD_OK)
 		fprintf(stderr, "milter-policy: state file %s not used: %s\n",
 		    state, err[0] ? err : "missing");

@@ -232,7 +232,7 @@ try_main(int argc, char **argv, const char *default_policy)
 		return 0;
 	}
 	st = store_memory_new(ps->max_keys);
-	if (ps->state_file && ps->state_file[0] && store_memory_view(st,
+	if (ps->state_file && ps->state_file[0] && store_memory_load(st,
 	    ps->state_file, 0, (int64_t)time(NULL) * 1000, err, sizeof err) >=
 	    STORE_LOAD_CORRUPT)
 		fprintf(stderr, "milter-policy: state file %s ignored: %s\n",

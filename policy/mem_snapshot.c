@@ -180,19 +180,17 @@ sync_dir(const char *path)
  * Who besides root and this process's user and group may write in dir
  * (st is its stat), or NULL.  Such a writer could plant the state file
  * before a start, with counters and a hash key of their choosing, or
- * take it: even with the sticky bit, so /tmp is refused too.  A viewer
- * (try, replay: root reading the milter's directory, never writing it)
- * trusts the directory's owner, the milter's user.
+ * take it: even with the sticky bit, so /tmp is refused too.
  */
 static const char *
-dir_writer(const struct stat *st, int viewer)
+dir_writer(const struct stat *st)
 {
 	if (st->st_mode & S_IWOTH)
 		return "every user";
 	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
 	    st->st_gid != getegid())
 		return "its group";
-	if (!viewer && st->st_uid != 0 && st->st_uid != geteuid())
+	if (st->st_uid != 0 && st->st_uid != geteuid())
 		return "its owner";
 	return NULL;
 }
@@ -200,14 +198,14 @@ dir_writer(const struct stat *st, int viewer)
 /* 0, or -1 when others may write path's directory (err says what to do).
  * A directory that cannot be looked at is left to open() to report. */
 static int
-dir_check(const char *path, int viewer, char *err, size_t errsz)
+dir_check(const char *path, char *err, size_t errsz)
 {
 	char *dir = dir_of(path);
 	const char *who;
 	struct stat st;
 	int rc = 0;
 
-	if (stat(dir, &st) == 0 && (who = dir_writer(&st, viewer)) != NULL)
+	if (stat(dir, &st) == 0 && (who = dir_writer(&st)) != NULL)
 		rc = text_err(err, errsz, "the state directory %s can be "
 		    "written by %s: run chmod go-w %s and chown it to the "
 		    "milter's user (mode %04o, uid %u, gid %u; a writer could "
@@ -261,7 +259,7 @@ snap_save(struct shard_set *set, const char *path, uint64_t now_ms,
 	char *tmp;
 	int fd, e;
 
-	if (dir_check(path, 0, err, errsz) < 0)
+	if (dir_check(path, err, errsz) < 0)
 		return STORE_ERROR;
 	fd = tmp_create(path, &tmp);
 	e = fd < 0 ? errno : save_fd(set, fd, now_ms, wall_ms);
@@ -456,13 +454,13 @@ load_fd(struct shard_set *set, int fd, uint64_t now, int64_t wall, char *err,
 
 enum store_load
 snap_load(struct shard_set *set, const char *path, uint64_t now_ms,
-    int64_t wall_ms, int viewer, char *err, size_t errsz)
+    int64_t wall_ms, char *err, size_t errsz)
 {
 	enum store_load rc;
 	int fd;
 
 	shard_set_clear(set);
-	if (dir_check(path, viewer, err, errsz) < 0)
+	if (dir_check(path, err, errsz) < 0)
 		return STORE_LOAD_UNSAFE;
 	/* Never follow a link, never wait on a FIFO: load_fd wants a file. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

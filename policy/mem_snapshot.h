@@ -38,9 +38,8 @@
 enum store_result snap_save(struct shard_set *set, const char *path,
     uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
 
-/* Empty set and load path into it (store.h's store_memory_load; viewer:
- * store_memory_view). */
+/* Empty set and load path into it (store.h's store_memory_load). */
 enum store_load snap_load(struct shard_set *set, const char *path,
-    uint64_t now_ms, int64_t wall_ms, int viewer, char *err, size_t errsz);
+    uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
 
 #endif

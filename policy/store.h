@@ -160,13 +160,6 @@ struct store *store_memory_new(size_t max_keys);
 enum store_load store_memory_load(struct store *s, const char *path,
     uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
 
-/* The same for a program that only looks at the counters and never saves
- * them (try, replay, run by root): the directory's owner, the milter's
- * user, is trusted; a directory its group or every user may write is
- * still UNSAFE. */
-enum store_load store_memory_view(struct store *s, const char *path,
-    uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
-
 /* Bytes of memory the store uses for its counters (tables included). */
 size_t store_memory_bytes(struct store *s);
 

@@ -157,14 +157,7 @@ enum store_load
 store_memory_load(struct store *s, const char *path, uint64_t now_ms,
     int64_t wall_ms, char *err, size_t errsz)
 {
-	return snap_load(&mem_of(s)->set, path, now_ms, wall_ms, 0, err, errsz);
-}
-
-enum store_load
-store_memory_view(struct store *s, const char *path, uint64_t now_ms,
-    int64_t wall_ms, char *err, size_t errsz)
-{
-	return snap_load(&mem_of(s)->set, path, now_ms, wall_ms, 1, err, errsz);
+	return snap_load(&mem_of(s)->set, path, now_ms, wall_ms, err, errsz);
 }
 
 size_t
