@@ -177,10 +177,13 @@ sync_dir(const char *path)
 }
 
 /*
- * Who besides root and this process's user and group may write in dir
- * (st is its stat), or NULL.  Such a writer could plant the state file
- * before a start, with counters and a hash key of their choosing, or
- * take it: even with the sticky bit, so /tmp is refused too.
+ * Who the mode of dir (st is its stat) lets write there besides its owner:
+ * every user, or a group other than root's and this process's; else NULL.
+ * Such a writer could plant the state file before a start, with counters
+ * and a hash key of their choosing, or take it: even with the sticky bit,
+ * so /tmp is refused too.  The owner is not judged: root and the milter's
+ * user (milter.user) are the usual ones, and `try`, run as root, reads the
+ * directory the milter's user owns.
  */
 static const char *
 dir_writer(const struct stat *st)
@@ -189,9 +192,7 @@ dir_writer(const struct stat *st)
 		return "every user";
 	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
 	    st->st_gid != getegid())
-		return "its group";
-	if (st->st_uid != 0 && st->st_uid != geteuid())
-		return "its owner";
+		return "another group";
 	return NULL;
 }
 
@@ -207,11 +208,10 @@ dir_check(const char *path, char *err, size_t errsz)
 
 	if (stat(dir, &st) == 0 && (who = dir_writer(&st)) != NULL)
 		rc = text_err(err, errsz, "the state directory %s can be "
-		    "written by %s: run chmod go-w %s and chown it to the "
-		    "milter's user (mode %04o, uid %u, gid %u; a writer could "
-		    "replace the counters or read their hash key)", dir, who,
-		    dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-		    (unsigned)st.st_gid);
+		    "written by %s: run chmod go-w %s (mode %04o, uid %u, gid "
+		    "%u; a writer could replace the counters or read their hash "
+		    "key)", dir, who, dir, (unsigned)(st.st_mode & 07777),
+		    (unsigned)st.st_uid, (unsigned)st.st_gid);
 	free(dir);
 	return rc;
 }

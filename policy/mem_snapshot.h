@@ -16,10 +16,10 @@
  * file is a new one (mkstemp), never one found there.  A load opens path
  * without following a symbolic link or waiting on a FIFO, and reads only
  * a regular file; it checks the sizes and the checksum before it reads a
- * record.  Both refuse a directory that others may write: anyone but
- * root, this process's user and its group (group- or world-writable, or
- * owned by another user; the sticky bit does not help: a planted state
- * file would bring its own hash key).
+ * record.  Both refuse a directory whose mode lets others write there:
+ * every user (the sticky bit does not help: a planted state file would
+ * bring its own hash key), or a group other than root's and this
+ * process's.
  *
  * Threads: snap_save copies each shard under its lock and writes outside
  * it; callers serialise saves.  snap_load replaces the set's key and

@@ -1249,7 +1249,7 @@ static const struct dir_case dir_cases[] = {
 	{ "everyone writes", 0777, -1, -1, 1 },
 	{ "everyone writes, sticky", 01777, -1, -1, 1 },
 	{ "another group writes", 0775, -1, 4242, 1 },
-	{ "another user's", 0755, 4242, -1, 1 },
+	{ "another user's, only it writes", 0755, 4242, -1, 0 },
 };
 
 START_TEST(test_unsafe_dir)
