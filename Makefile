@@ -67,6 +67,13 @@ REPLAY_DEP = $(REPLAY_SRC) $(wildcard milter/replay*.h)
 tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
+# check_report and fuzz_report build in `report`'s log reader the same way.
+REPORT_SRC = milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
+REPORT_DEP = $(REPORT_SRC) $(wildcard milter/report*.h)
+
+tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPORT_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
 BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
@@ -111,6 +118,9 @@ $(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
 
 $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_report: tests/check_report.c $$(REPORT_DEP) $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPORT_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.
@@ -166,6 +176,9 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 # fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPLAY_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+$(FUZZ_DIR)/fuzz_report: tests/fuzz/fuzz_report.c $(REPORT_DEP) $(FUZZ_DIR)/libpolicy.a
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPORT_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
 # The policy service's request parser lives in milter/ (glue, no libmilter).
 $(FUZZ_DIR)/fuzz_policyd: tests/fuzz/fuzz_policyd.c milter/policyd_req.c milter/policyd_req.h

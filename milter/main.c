@@ -29,6 +29,7 @@
 #include "policyd.h"
 #include "reload.h"
 #include "replay.h"
+#include "report.h"
 #include "replies.h"
 #include "state.h"
 #include "try.h"
@@ -57,6 +58,7 @@ usage(FILE *out)
 	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
 	    "       milter-policy replay [-c FILE] [--diff OLD] [--from TIME] [--to TIME]\n"
 	    "                         [--state FILE] [--top N] [--json] LOG...\n"
+	    "       milter-policy report [--json] [--top N] [FILE...]\n"
 	    "\n"
 	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
 	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
@@ -76,6 +78,7 @@ usage(FILE *out)
 	    "  try ...        run one transaction through the policy offline and\n"
 	    "                 print each stage's verdict and reply; counters are\n"
 	    "                 read from the state file, never charged\n"
+	    "  report ...     what the milter refused, from its log lines\n"
 	    "\n"
 	    "Signals: SIGUSR1 reloads the policy, SIGUSR2 logs the stats line,\n"
 	    "SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as stop.\n"
@@ -249,6 +252,8 @@ main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return replay_main(argc - 1, argv + 1, DEFAULT_POLICY);
+	if (argc >= 2 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
 	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
 		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,
