@@ -82,7 +82,7 @@ civil_day(int y, int m, int d)
 static int64_t
 bsd_time(const char *s, struct rpl_clock *c, const char **end)
 {
-	int mon, day;
+	int mon, day, n;
 	int64_t sec;
 
 	for (mon = 0; mon < 12; mon++)
@@ -90,10 +90,13 @@ bsd_time(const char *s, struct rpl_clock *c, const char **end)
 			break;
 	if (mon == 12)
 		return -1;
-	s += s[4] == ' ' ? 5 : 4;
-	if (digits(s, s[1] == ' ' ? 1 : 2, &day) < 0 || day < 1 || day > 31)
+	s += 4;
+	if (*s == ' ')
+		s++;			/* "Dec  1": a padded day */
+	for (day = 0, n = 0; n < 2 && isdigit((unsigned char)*s); n++, s++)
+		day = day * 10 + (*s - '0');
+	if (n == 0 || *s++ != ' ' || day < 1 || day > 31)
 		return -1;
-	s += s[1] == ' ' ? 2 : 3;
 	if ((sec = day_clock(s, end)) < 0)
 		return -1;
 	mon++;
