@@ -25,6 +25,7 @@
 #include "current.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "policyd.h"
 #include "reload.h"
@@ -197,6 +198,8 @@ run(const struct options *o, struct policy *p)
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
+	if (metrics_listen(ps->metrics.listen) < 0)	/* root, before the fork */
+		return EX_OSERR;
 	if (policyd_open(ps) < 0)	/* first: nothing to undo when it fails */
 		return EX_OSERR;
 	listen_open(conn, ps);
@@ -221,12 +224,15 @@ run(const struct options *o, struct policy *p)
 	}
 	state_start_saver();
 	ctl_serve_start();
+	if (metrics_start() < 0)
+		return EX_OSERR;
 	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = smfi_main();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
+	metrics_stop();
 	policyd_stop();
 	state_close();
 	if (listen_path(conn) != NULL)

@@ -4,6 +4,7 @@
 #include <syslog.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "replies.h"
 #include "reply.h"
 #include "stats.h"
@@ -76,6 +77,8 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 		stats_error();
 	stats_decision(v->rule, v->reply ? v->reply->code : 0,
 	    v->mode == POL_DRY_RUN);
+	metrics_decision(pol_stage_name(v->stage), v->rule,
+	    v->reply ? v->reply->code : 0, verb);
 }
 
 /* A window as the policy language writes it, no spaces: 3600 -> "1h". */
@@ -110,6 +113,7 @@ notices(const struct session *s, const struct pol_verdict *v)
 	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s",
 	    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
 	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w);
+	metrics_over_limit(v->rule);
 }
 
 void

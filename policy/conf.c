@@ -8,6 +8,7 @@
  * returned.  libconfig strings never leave this file: what is kept is
  * copied.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -500,6 +501,52 @@ static const struct setting policy_service_settings[] = {
 	{ "max_connections", TYPE_INT, set_ps_max_connections },
 };
 
+/* ---- metrics = { } ---- */
+
+/* "IP:PORT" or "[IPv6]:PORT", a numeric address and a port 1-65535. */
+static int
+valid_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[64], *end;
+	unsigned char a[16];
+	size_t n;
+	long port;
+
+	if (colon == NULL || (n = (size_t)(colon - v)) < 2 || n >= sizeof host)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+		return 0;
+	if (v[0] == '[' && v[n - 1] == ']') {
+		memcpy(host, v + 1, n - 2);
+		host[n - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1;
+	}
+	memcpy(host, v, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, a) == 1;
+}
+
+static void
+set_metrics_listen(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] == '\0') {
+		free((char *)cf->p->settings.metrics.listen);
+		cf->p->settings.metrics.listen = NULL;	/* "": off */
+	} else if (!valid_listen(v))
+		conf_error(cf, s, "listen \"%s\" is not an address and port; "
+		    "expected \"127.0.0.1:9187\" or \"[::1]:9187\"", v);
+	else
+		set_string(cf, s, &cf->p->settings.metrics.listen);
+}
+
+static const struct setting metrics_settings[] = {
+	{ "listen", TYPE_STRING, set_metrics_listen },
+};
+
 /* ---- lists ---- */
 
 static void match_from(struct conf *, struct match_list *,
@@ -850,6 +897,13 @@ set_policy_service(struct conf *cf, const config_setting_t *s)
 }
 
 static void
+set_metrics(struct conf *cf, const config_setting_t *s)
+{
+	conf_group(cf, s, metrics_settings,
+	    sizeof metrics_settings / sizeof metrics_settings[0]);
+}
+
+static void
 set_lists(struct conf *cf, const config_setting_t *s)
 {
 	cf->lists = s;
@@ -880,6 +934,7 @@ static const struct setting top_settings[] = {
 	{ "milter", TYPE_GROUP, set_milter },
 	{ "state", TYPE_GROUP, set_state },
 	{ "policy_service", TYPE_GROUP, set_policy_service },
+	{ "metrics", TYPE_GROUP, set_metrics },
 	{ "lists", TYPE_GROUP, set_lists },
 	{ "replies", TYPE_GROUP, set_replies },
 	{ "relay", TYPE_GROUP, set_relay },

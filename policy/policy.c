@@ -113,6 +113,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.password);
 	free((char *)p->settings.redis.password_file);
 	free((char *)p->settings.policy_service.listen);
+	free((char *)p->settings.metrics.listen);
 	free(p->path);
 	free(p);
 }

@@ -120,6 +120,9 @@ struct pol_settings {
 		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
 		unsigned long max_connections;	/* open at once; more are refused */
 	} policy_service;
+	struct pol_metrics {		/* metrics = { }: the Prometheus endpoint */
+		const char *listen;	/* "IP:PORT" or "[IPv6]:PORT"; NULL: off */
+	} metrics;
 };
 
 struct policy;
