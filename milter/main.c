@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "policy.h"
 #include "policyd.h"
 #include "reload.h"
@@ -226,6 +227,7 @@ run(const struct options *o, struct policy *p)
 	ctl_serve_start();
 	if (metrics_start() < 0)
 		return EX_OSERR;
+	notify_start(ps->sendmail, ps->notify_max_per_hour, o->policy);
 	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
@@ -233,6 +235,7 @@ run(const struct options *o, struct policy *p)
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
 	metrics_stop();
+	notify_stop();
 	policyd_stop();
 	state_close();
 	if (listen_path(conn) != NULL)

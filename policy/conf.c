@@ -307,6 +307,29 @@ set_control_socket(struct conf *cf, const config_setting_t *s)
 		set_string(cf, s, &cf->p->settings.control_socket);
 }
 
+static void
+set_sendmail(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] != '/')
+		conf_error(cf, s, "sendmail \"%s\": write the absolute path of "
+		    "the MTA's sendmail command, like \"/usr/sbin/sendmail\"", v);
+	else
+		set_string(cf, s, &cf->p->settings.sendmail);
+}
+
+static void
+set_notify_max(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 0 || n > 1000)
+		conf_error(cf, s, "notify_max_per_hour must be between 0 and 1000");
+	else
+		cf->p->settings.notify_max_per_hour = (unsigned)n;
+}
+
 static const struct setting milter_settings[] = {
 	{ "control_socket", TYPE_STRING, set_control_socket },
 	{ "socket", TYPE_STRING, set_socket },
@@ -317,6 +340,8 @@ static const struct setting milter_settings[] = {
 	{ "log_level", TYPE_STRING, set_log_level },
 	{ "mode", TYPE_STRING, set_milter_mode },
 	{ "stats_interval", TYPE_STRING | TYPE_INT, set_stats_interval },
+	{ "sendmail", TYPE_STRING, set_sendmail },
+	{ "notify_max_per_hour", TYPE_INT, set_notify_max },
 };
 
 /* ---- state = { } ---- */
@@ -960,6 +985,8 @@ settings_default(struct pol_settings *s)
 	s->redis.prefix = xstrdup("milter-policy:");
 	s->redis.timeout_ms = 50;
 	s->policy_service.max_connections = 1000;
+	s->sendmail = xstrdup("/usr/sbin/sendmail");
+	s->notify_max_per_hour = 10;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */

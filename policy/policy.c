@@ -81,6 +81,7 @@ policy_free(struct policy *p)
 		return;
 	for (i = 0; i < p->nrules; i++) {
 		free(p->rules[i].name);
+		free(p->rules[i].notify);
 		condset_free(&p->rules[i].when);
 		condset_free(&p->rules[i].unless);
 		reply_free(p->rules[i].reply);
@@ -114,6 +115,7 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.password_file);
 	free((char *)p->settings.policy_service.listen);
 	free((char *)p->settings.metrics.listen);
+	free((char *)p->settings.sendmail);
 	free(p->path);
 	free(p);
 }
@@ -508,6 +510,7 @@ limit_eval(struct pol_conn *c, const struct rule *r, enum pol_stage stage,
 	v->vars.count = res.count;
 	v->vars.retry_after_s = (res.retry_after_ms + 999) / 1000;
 	v->over_first = res.first_over;
+	v->notify = r->notify;
 	snprintf(v->key, sizeof v->key, "%s", human);
 	return 1;
 }
