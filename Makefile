@@ -74,6 +74,10 @@ REPORT_DEP = $(REPORT_SRC) $(wildcard milter/report*.h)
 tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPORT_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
+# check_top: `ctl top`'s watch (milter/top.c, no libmilter) on a memory store.
+tests/check_top: tests/check_top.c milter/top.c milter/top.h policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
 BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
@@ -118,6 +122,9 @@ $(1)/check_%: tests/check_%.c $$(wildcard tests/*.h) $(1)/libpolicy.a
 
 $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_top: tests/check_top.c milter/top.c milter/top.h $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/top.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_report: tests/check_report.c $$(REPORT_DEP) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPORT_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
