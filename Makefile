@@ -78,10 +78,14 @@ tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
 tests/check_top: tests/check_top.c milter/top.c milter/top.h policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd bench/bench_top
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
+
+# ctl top against mail: charges' p99 with and without it (issue 16).
+bench/bench_top: bench/bench_top.c milter/top.c milter/top.h policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(PKG_LIBS)
 
 bench/null_milter: bench/null_milter.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
