@@ -78,6 +78,10 @@ tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
 tests/check_top: tests/check_top.c milter/top.c milter/top.h policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
+# check_notify: the notify mail's text (milter/notify.c; log.c for its warnings).
+tests/check_notify: tests/check_notify.c milter/notify.c milter/notify.h milter/log.c policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/notify.c milter/log.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
 BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd bench/bench_top
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
@@ -129,6 +133,9 @@ $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(
 
 $(1)/check_top: tests/check_top.c milter/top.c milter/top.h $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/top.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_notify: tests/check_notify.c milter/notify.c milter/notify.h milter/log.c $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/notify.c milter/log.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_report: tests/check_report.c $$(REPORT_DEP) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPORT_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
