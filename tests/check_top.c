@@ -5,6 +5,7 @@
  * limit.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,42 @@ START_TEST(test_bound)
 }
 END_TEST
 
+static struct store *shared;
+
+static void *
+charger(void *arg)
+{
+	char key[32];
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof key, "%s%d", (const char *)arg, i % 500);
+		charge(shared, "r", key, 1, 1000);
+	}
+	return NULL;
+}
+
+/* Charges on two threads while a third lists: for ThreadSanitizer. */
+START_TEST(test_threads)
+{
+	pthread_t t[2];
+	char out[TOP_MAX * 512];
+	int i;
+
+	top_clear();
+	shared = store_memory_new(100000);
+	pthread_create(&t[0], NULL, charger, "a");
+	pthread_create(&t[1], NULL, charger, "b");
+	for (i = 0; i < 20; i++)
+		ck_assert_int_le(top_list(shared, "r", TOP_MAX, 1000, out, sizeof out), TOP_MAX);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	ck_assert_int_eq(top_list(shared, "r", 1, 1000, out, sizeof out), 1);
+	ck_assert_msg(strstr(out, " used=3/3 ") != NULL, "%s", out);
+	store_free(shared);
+}
+END_TEST
+
 static Suite *
 top_suite(void)
 {
@@ -108,6 +145,10 @@ top_suite(void)
 
 	tcase_add_loop_test(tc, test_list, 0, sizeof cases / sizeof cases[0]);
 	tcase_add_test(tc, test_bound);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threads");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
