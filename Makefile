@@ -23,7 +23,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Werror
-PKGS      = libconfig libsodium libpcre2-8 hiredis zlib
+PKGS      = libconfig libsodium libpcre2-8 hiredis zlib libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -71,10 +71,29 @@ REPLAY_DEP = $(REPLAY_SRC) $(wildcard milter/replay*.h)
 tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
-BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd
+# check_report and fuzz_report build in `report`'s log reader the same way.
+REPORT_SRC = milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
+REPORT_DEP = $(REPORT_SRC) $(wildcard milter/report*.h)
+
+tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPORT_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# check_top: `ctl top`'s watch (milter/top.c, no libmilter) on a memory store.
+tests/check_top: tests/check_top.c milter/top.c milter/top.h policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+# check_notify: the notify mail's text (milter/notify.c; log.c for its warnings).
+tests/check_notify: tests/check_notify.c milter/notify.c milter/notify.h milter/log.c policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< milter/notify.c milter/log.c policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
+
+BENCH      = bench/bench_engine bench/null_milter bench/milter_load bench/null_policyd bench/bench_top
 
 bench/bench_engine: bench/bench_engine.c policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< policy/libpolicy.a $(PKG_LIBS)
+
+# ctl top against mail: charges' p99 with and without it (issue 16).
+bench/bench_top: bench/bench_top.c milter/top.c milter/top.h policy/libpolicy.a
+	$(CC) $(ALL_CFLAGS) -Imilter -o $@ $< milter/top.c policy/libpolicy.a $(PKG_LIBS)
 
 bench/null_milter: bench/null_milter.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lmilter
@@ -117,6 +136,15 @@ $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
+
+$(1)/check_top: tests/check_top.c milter/top.c milter/top.h $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/top.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_notify: tests/check_notify.c milter/notify.c milter/notify.h milter/log.c $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/notify.c milter/log.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+
+$(1)/check_report: tests/check_report.c $$(REPORT_DEP) $(1)/libpolicy.a
+	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPORT_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.
@@ -137,7 +165,8 @@ unit-asan: $(ASAN_TESTS)
 TSAN_DIR   = build/tsan
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TSAN_CASES = check_ratelimit:limits check_store:bounds check_match:big \
-             check_store_redis:core check_store_redis:wrong-answers
+             check_store_redis:core check_store_redis:wrong-answers \
+             check_top:threads
 TSAN_TESTS = $(sort $(foreach c,$(TSAN_CASES),$(TSAN_DIR)/$(firstword $(subst :, ,$(c)))))
 $(eval $(call sanitized,$(TSAN_DIR),TSAN_FLAGS))
 
@@ -172,6 +201,9 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 # fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPLAY_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+$(FUZZ_DIR)/fuzz_report: tests/fuzz/fuzz_report.c $(REPORT_DEP) $(FUZZ_DIR)/libpolicy.a
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(REPORT_SRC) $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
 # The policy service's request parser lives in milter/ (glue, no libmilter).
 $(FUZZ_DIR)/fuzz_policyd: tests/fuzz/fuzz_policyd.c milter/policyd_req.c milter/policyd_req.h

@@ -108,6 +108,7 @@ summary() {
 	echo "  sh bench/milter-load.sh"
 	echo "  E2E_WORKROOT=/dev/shm ${peers}sh tests/e2e/bench-mta.sh"
 	echo "  sh bench/replay.sh"
+	echo "  bench/bench_top"
 	echo
 	echo "$ bench/bench_engine"
 	bench/bench_engine >"$tmp/engine"
@@ -121,6 +122,9 @@ summary() {
 	echo
 	echo "$ sh bench/replay.sh"
 	sh bench/replay.sh
+	echo
+	echo "$ bench/bench_top"
+	bench/bench_top
 	echo
 	summary
 	: >"$tmp/done"

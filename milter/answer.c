@@ -5,6 +5,8 @@
 
 #include "answer.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "replies.h"
 #include "text.h"
 #include "stats.h"
@@ -77,6 +79,8 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 		stats_error();
 	stats_decision(v->rule, v->reply ? v->reply->code : 0,
 	    v->mode == POL_DRY_RUN);
+	metrics_decision(pol_stage_name(v->stage), v->rule,
+	    v->reply ? v->reply->code : 0, verb);
 }
 
 /* A window as the policy language writes it, no spaces: 3600 -> "1h". */
@@ -96,6 +100,25 @@ window_compact(unsigned long s, char *out, size_t outsz)
 	snprintf(out, outsz, "%lus", s);
 }
 
+/* The rule's notify address is told, once per counter and window. */
+static void
+tell(const struct session *s, const struct pol_verdict *v, const char *window)
+{
+	char limit[48];
+	struct notify_event e = {
+		.to = v->notify, .rule = v->rule, .key = v->key, .limit = limit,
+		.verb = verb_name(v), .stage = pol_stage_name(v->stage),
+		.code = v->reply ? v->reply->code : 0,
+		.xcode = v->reply ? v->reply->xcode : NULL,
+		.queue_id = s->queue_id ? s->queue_id : "NOQUEUE",
+		.client_name = s->client_name, .client_addr = s->client_addr,
+		.sender = s->sender,
+	};
+
+	snprintf(limit, sizeof limit, "%lu/%s", v->vars.limit, window);
+	notify_over_limit(&e);
+}
+
 /* The lines a log watcher alerts on: once per counter, once per store. */
 static void
 notices(const struct session *s, const struct pol_verdict *v)
@@ -111,6 +134,9 @@ notices(const struct session *s, const struct pol_verdict *v)
 	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s",
 	    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
 	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w);
+	metrics_over_limit(v->rule);
+	if (v->notify != NULL)
+		tell(s, v, w);
 }
 
 void

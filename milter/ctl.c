@@ -25,8 +25,10 @@
 #include "stats.h"
 #include "store.h"
 #include "text.h"
+#include "top.h"
 
 #define CTL_LINE	1024
+#define CTL_OUT		(STATS_LINE + TOP_MAX * 512)	/* an answer, top's lines included */
 
 static int ctl_fd = -1;
 static char *ctl_path;
@@ -78,6 +80,44 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 	pol_unref(p);
 }
 
+/* top [RULE] [-n N]: "ok N counters" and a line per counter. */
+static void
+cmd_top(char **argv, int n, char *out)
+{
+	struct store *st = state_store();
+	const char *rule = NULL;
+	char *end, r[TEXT_VALUE_MAX + 1];
+	long max = 10;
+	int i, len;
+
+	for (i = 1; i < n; i++)
+		if (strcmp(argv[i], "-n") == 0 && i + 1 < n) {
+			max = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || max < 1 || max > TOP_MAX) {
+				snprintf(out, CTL_OUT, "error -n takes 1 to %d", TOP_MAX);
+				return;
+			}
+		} else if (rule == NULL && argv[i][0] != '-')
+			rule = argv[i];
+		else {
+			snprintf(out, CTL_OUT, "error usage: top [RULE] [-n N]");
+			return;
+		}
+	if (st == NULL) {
+		snprintf(out, CTL_OUT, "error the milter is stopping");
+		return;
+	}
+	len = snprintf(out, CTL_OUT, "ok top:\n");
+	if ((i = top_list(st, rule, (int)max, sess_now_ms(), out + len,
+	    CTL_OUT - (size_t)len)) <= 0)
+		snprintf(out, CTL_OUT, i < 0 ? "error out of memory" :
+		    "ok top: no counter in use%s%s", rule ? " for rule " : "",
+		    rule ? text_clean(rule, r, sizeof r), r : "");
+	len = (int)strlen(out);
+	if (out[len - 1] == '\n')
+		out[len - 1] = '\0';	/* ctl_serve adds the last newline */
+}
+
 /* One command line into one answer line; the line is the client's. */
 static void
 ctl_command(char *line, char *out)
@@ -98,9 +138,11 @@ ctl_command(char *line, char *out)
 	else if (n == 3 && (strcmp(argv[0], "show") == 0 ||
 	    strcmp(argv[0], "reset") == 0))
 		cmd_counter(argv[0][0] == 'r', argv[1], argv[2], out);
+	else if (n >= 1 && strcmp(argv[0], "top") == 0)
+		cmd_top(argv, n, out);
 	else
 		snprintf(out, STATS_LINE, "error unknown command; expected: stats, "
-		    "reload, show RULE KEY, reset RULE KEY");
+		    "reload, show RULE KEY, reset RULE KEY, top [RULE] [-n N]");
 }
 
 /* The socket's mode already keeps others out; this holds if an admin
@@ -124,8 +166,9 @@ ctl_serve(int fd)
 {
 	static const char denied[] = "error not allowed: root or the milter's "
 	    "user only\n";
+	static char out[CTL_OUT + 8];	/* one ctl thread */
 	struct timeval tv = { 5, 0 };
-	char line[CTL_LINE + 1], out[STATS_LINE + 8];
+	char line[CTL_LINE + 1];
 	ssize_t n;
 
 	if (!peer_allowed(fd)) {
@@ -245,7 +288,8 @@ static int
 ctl_usage(void)
 {
 	fprintf(stderr, "usage: milter-policy ctl [-c FILE] [-s SOCKET] "
-	    "stats | reload | show RULE KEY | reset RULE KEY\n");
+	    "stats | reload | show RULE KEY | reset RULE KEY |\n"
+	    "       top [RULE] [-n N]\n");
 	return EX_USAGE;
 }
 
@@ -256,7 +300,7 @@ ctl_send(const char *path, const char *line)
 	struct sockaddr_un a;
 	char buf[STATS_LINE + 8];
 	ssize_t n;
-	int fd;
+	int fd, ok;
 
 	if (addr_of(path, &a) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
@@ -272,10 +316,12 @@ ctl_send(const char *path, const char *line)
 		close(fd);
 		return EX_UNAVAILABLE;
 	}
+	ok = strncmp(buf, "ok", 2) == 0;
+	do	/* the answer may take more than one read (top) */
+		fwrite(buf, 1, (size_t)n, stdout);
+	while ((n = read(fd, buf, sizeof buf)) > 0);
 	close(fd);
-	buf[n] = '\0';
-	fputs(buf, stdout);
-	return strncmp(buf, "ok", 2) == 0 ? 0 : 1;
+	return ok ? 0 : 1;
 }
 
 static void

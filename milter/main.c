@@ -26,10 +26,13 @@
 #include "explain.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "policy.h"
 #include "policyd.h"
 #include "reload.h"
 #include "replay.h"
+#include "report.h"
 #include "state.h"
 #include "stop.h"
 #include "try.h"
@@ -53,11 +56,13 @@ usage(FILE *out)
 	    "usage: milter-policy [-ftvhV] [-c FILE] [-p SOCKET] [-P PIDFILE]\n"
 	    "       milter-policy explain CODE\n"
 	    "       milter-policy ctl [-c FILE] [-s SOCKET] stats | reload |\n"
-	    "                         show RULE KEY | reset RULE KEY\n"
+	    "                         show RULE KEY | reset RULE KEY |\n"
+	    "                         top [RULE] [-n N]\n"
 	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
 	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
 	    "       milter-policy replay [-c FILE] [--diff OLD] [--from TIME] [--to TIME]\n"
 	    "                         [--state FILE] [--top N] [--json] LOG...\n"
+	    "       milter-policy report [--json] [--top N] [FILE...]\n"
 	    "\n"
 	    "  -c FILE    policy file (default " DEFAULT_POLICY ")\n"
 	    "  -p SOCKET  listen here instead of milter.socket: unix:/PATH,\n"
@@ -75,11 +80,13 @@ usage(FILE *out)
 	    "  explain CODE   what an SMTP reply code means, whose side the\n"
 	    "                 problem is on and what the sender should do\n"
 	    "  ctl ...        ask the running milter over milter.control_socket:\n"
-	    "                 its stats line, a reload, a counter, or a reset\n"
+	    "                 its stats line, a reload, a counter, or a reset;\n"
+	    "                 top: the counters nearest their limit\n"
 	    "  try ...        run one transaction through the policy offline and\n"
 	    "                 print each stage's verdict and reply; counters are\n"
 	    "                 read from the state file or Redis, and charged only\n"
 	    "                 to a scratch copy for the transaction's own steps\n"
+	    "  report ...     what the milter refused, from its log lines\n"
 	    "\n"
 	    "Signals: SIGUSR1 reloads the policy, SIGUSR2 logs the stats line,\n"
 	    "SIGTERM/SIGINT stop.  Not SIGHUP: libmilter treats it as stop.\n"
@@ -201,6 +208,8 @@ run(const struct options *o, struct policy *p)
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */
+	if (metrics_listen(ps->metrics.listen) < 0)	/* root, before the fork */
+		return EX_OSERR;
 	if (policyd_open(ps) < 0)	/* first: nothing to undo when it fails */
 		return EX_OSERR;
 	listen_open(conn, ps);
@@ -225,6 +234,9 @@ run(const struct options *o, struct policy *p)
 	}
 	state_start_saver();
 	ctl_serve_start();
+	if (metrics_start() < 0)
+		return EX_OSERR;
+	notify_start(ps->sendmail, ps->notify_max_per_hour, o->policy);
 	policyd_start();
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
@@ -233,6 +245,8 @@ run(const struct options *o, struct policy *p)
 	state_drain();
 	log_msg(LOG_INFO, "stopping: policy %s", pol_path(p));
 	ctl_stop();		/* before the store it reads goes */
+	metrics_stop();
+	notify_stop();
 	state_close();		/* saved, never freed: see state.h */
 	if (listen_path(conn) != NULL)
 		unlink(listen_path(conn));
@@ -257,6 +271,8 @@ main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1, DEFAULT_POLICY);
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return replay_main(argc - 1, argv + 1, DEFAULT_POLICY);
+	if (argc >= 2 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
 	if ((p = pol_load(o.policy, print_error, NULL)) == NULL) {
 		fprintf(stderr, "milter-policy: %s is not valid%s\n", o.policy,

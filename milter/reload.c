@@ -38,6 +38,7 @@ reload_now(void)
 		current_set(p);
 	}
 	pthread_mutex_unlock(&one);
+	stats_reload(p != NULL);
 	return p != NULL ? 0 : -1;
 }
 

@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "policyd.h"
 #include "session.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 struct session *
@@ -15,6 +16,7 @@ sess_new(struct policy *p, struct store *st)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 
+	stats_session(1);
 	s->pc = pol_conn_new(p, st);
 	if (policyd_listening())
 		pol_conn_door(s->pc, POL_DOOR_CONTENT);	/* limits: policyd.h */
@@ -85,6 +87,7 @@ sess_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	stats_session(-1);
 	sess_msg_reset(s);
 	free(s->client_addr);
 	free(s->client_name);

@@ -24,7 +24,9 @@ static const unsigned long latency_bound[] = { 1, 2, 5, 10, 20, 50, 100, 200,
     1000000, 2000000, 5000000 };
 #define NBOUNDS	NELEM(latency_bound)
 static atomic_ulong latency[NBOUNDS + 1], store_calls, store_errors;
-static atomic_ulong latency_max;
+static atomic_ulong latency_max, latency_sum;
+static atomic_long sessions_open;
+static atomic_ulong reloads_ok, reloads_failed;
 
 void
 stats_connection(void)
@@ -54,6 +56,7 @@ stats_store(uint64_t us, int ok)
 		i++;
 	atomic_fetch_add(&latency[i], 1);
 	atomic_fetch_add(&store_calls, 1);
+	atomic_fetch_add(&latency_sum, us);
 	if (!ok)
 		atomic_fetch_add(&store_errors, 1);
 	while (us > seen && !atomic_compare_exchange_weak(&latency_max, &seen, us))
@@ -156,4 +159,39 @@ stats_log(void)
 
 	stats_line(line);
 	log_msg(LOG_INFO, "%s", line);
+}
+
+void
+stats_session(int delta)
+{
+	atomic_fetch_add(&sessions_open, delta);
+}
+
+void
+stats_reload(int ok)
+{
+	atomic_fetch_add(ok ? &reloads_ok : &reloads_failed, 1);
+}
+
+void
+stats_snapshot(struct stats_snap *s)
+{
+	size_t i;
+
+	_Static_assert(NBOUNDS == STATS_BUCKETS, "stats.h's bucket count");
+	s->connections = atomic_load(&connections);
+	s->messages = atomic_load(&messages);
+	s->errors = atomic_load(&errors);
+	s->dry_runs = atomic_load(&dry_runs);
+	s->store_calls = atomic_load(&store_calls);
+	s->store_errors = atomic_load(&store_errors);
+	s->store_us_sum = atomic_load(&latency_sum);
+	for (i = 0; i <= NBOUNDS; i++) {
+		if (i < NBOUNDS)
+			s->bucket_us[i] = latency_bound[i];
+		s->bucket[i] = atomic_load(&latency[i]);
+	}
+	s->sessions_open = atomic_load(&sessions_open);
+	s->reloads_ok = atomic_load(&reloads_ok);
+	s->reloads_failed = atomic_load(&reloads_failed);
 }

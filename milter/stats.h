@@ -22,6 +22,24 @@ void stats_error(void);
 /* One store call (take or give) took us microseconds; ok is 0 on error. */
 void stats_store(uint64_t us, int ok);
 
+/* A session opened (delta 1) or closed (-1), for the sessions-open gauge. */
+void stats_session(int delta);
+
+/* A reload ended: ok is 1 when the new policy is in force. */
+void stats_reload(int ok);
+
+/* The totals, for the metrics endpoint (metrics.c). */
+#define STATS_BUCKETS	21
+struct stats_snap {
+	unsigned long connections, messages, errors, dry_runs;
+	unsigned long store_calls, store_errors, store_us_sum;
+	unsigned long bucket_us[STATS_BUCKETS];	/* upper bounds, us */
+	unsigned long bucket[STATS_BUCKETS + 1];	/* per bucket, not cumulative; last: +Inf */
+	long sessions_open;
+	unsigned long reloads_ok, reloads_failed;
+};
+void stats_snapshot(struct stats_snap *s);
+
 #define STATS_LINE	2048
 
 /* Write the stats line: totals since start. */

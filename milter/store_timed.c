@@ -4,6 +4,7 @@
 
 #include "stats.h"
 #include "store_timed.h"
+#include "top.h"
 #include "xmalloc.h"
 
 struct timed {
@@ -34,6 +35,8 @@ timed_take(struct store *s, const struct store_req *req, uint64_t now_ms,
 	enum store_result r = store_take(inner_of(s), req, now_ms, res);
 
 	stats_store(now_us() - t0, r == STORE_OK);
+	if (r == STORE_OK)
+		top_seen(req, res, now_ms);	/* for ctl top */
 	return r;
 }
 

@@ -9,6 +9,7 @@
  * returned.  libconfig strings never leave conf*.c: what is kept is
  * copied.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -139,6 +140,29 @@ set_control_socket(struct conf *cf, const config_setting_t *s)
 		set_string(cf, s, &cf->p->settings.control_socket);
 }
 
+static void
+set_sendmail(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] != '/')
+		conf_error(cf, s, "sendmail \"%s\": write the absolute path of "
+		    "the MTA's sendmail command, like \"/usr/sbin/sendmail\"", v);
+	else
+		set_string(cf, s, &cf->p->settings.sendmail);
+}
+
+static void
+set_notify_max(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 0 || n > 1000)
+		conf_error(cf, s, "notify_max_per_hour must be between 0 and 1000");
+	else
+		cf->p->settings.notify_max_per_hour = (unsigned)n;
+}
+
 static const struct setting milter_settings[] = {
 	{ "control_socket", TYPE_STRING, set_control_socket },
 	{ "socket", TYPE_STRING, set_socket },
@@ -149,6 +173,8 @@ static const struct setting milter_settings[] = {
 	{ "log_level", TYPE_STRING, set_log_level },
 	{ "mode", TYPE_STRING, set_milter_mode },
 	{ "stats_interval", TYPE_STRING | TYPE_INT, set_stats_interval },
+	{ "sendmail", TYPE_STRING, set_sendmail },
+	{ "notify_max_per_hour", TYPE_INT, set_notify_max },
 };
 
 /* ---- state = { } ---- */
@@ -332,6 +358,52 @@ static const struct setting policy_service_settings[] = {
 	{ "max_connections", TYPE_INT, set_ps_max_connections },
 };
 
+/* ---- metrics = { } ---- */
+
+/* "IP:PORT" or "[IPv6]:PORT", a numeric address and a port 1-65535. */
+static int
+valid_listen(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[64], *end;
+	unsigned char a[16];
+	size_t n;
+	long port;
+
+	if (colon == NULL || (n = (size_t)(colon - v)) < 2 || n >= sizeof host)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+		return 0;
+	if (v[0] == '[' && v[n - 1] == ']') {
+		memcpy(host, v + 1, n - 2);
+		host[n - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1;
+	}
+	memcpy(host, v, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, a) == 1;
+}
+
+static void
+set_metrics_listen(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v[0] == '\0') {
+		free((char *)cf->p->settings.metrics.listen);
+		cf->p->settings.metrics.listen = NULL;	/* "": off */
+	} else if (!valid_listen(v))
+		conf_error(cf, s, "listen \"%s\" is not an address and port; "
+		    "expected \"127.0.0.1:9187\" or \"[::1]:9187\"", v);
+	else
+		set_string(cf, s, &cf->p->settings.metrics.listen);
+}
+
+static const struct setting metrics_settings[] = {
+	{ "listen", TYPE_STRING, set_metrics_listen },
+};
+
 /* ---- lists ---- */
 
 static void
@@ -463,6 +535,13 @@ set_policy_service(struct conf *cf, const config_setting_t *s)
 }
 
 static void
+set_metrics(struct conf *cf, const config_setting_t *s)
+{
+	conf_group(cf, s, metrics_settings,
+	    sizeof metrics_settings / sizeof metrics_settings[0]);
+}
+
+static void
 set_lists(struct conf *cf, const config_setting_t *s)
 {
 	cf->lists = s;
@@ -493,6 +572,7 @@ static const struct setting top_settings[] = {
 	{ "milter", TYPE_GROUP, set_milter },
 	{ "state", TYPE_GROUP, set_state },
 	{ "policy_service", TYPE_GROUP, set_policy_service },
+	{ "metrics", TYPE_GROUP, set_metrics },
 	{ "lists", TYPE_GROUP, set_lists },
 	{ "replies", TYPE_GROUP, set_replies },
 	{ "relay", TYPE_GROUP, set_relay },
@@ -518,6 +598,8 @@ settings_default(struct pol_settings *s)
 	s->redis.prefix = xstrdup("milter-policy:");
 	s->redis.timeout_ms = 50;
 	s->policy_service.max_connections = 1000;
+	s->sendmail = xstrdup("/usr/sbin/sendmail");
+	s->notify_max_per_hour = 10;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */

@@ -513,6 +513,27 @@ set_stage(struct conf *cf, const config_setting_t *s)
 		cf->rule->stage = (enum pol_stage)i;
 }
 
+/* An address to tell when a counter goes over its limit: one plain
+ * local@domain, passed to sendmail as an argument, so nothing else. */
+static void
+set_notify(struct conf *cf, const config_setting_t *s)
+{
+	const char *v = config_setting_get_string(s), *at = strchr(v, '@'), *p;
+
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("-_.+@", *p) == NULL)
+			break;
+	if (*p != '\0' || at == NULL || at == v || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL || v[0] == '-' || p - v > 254) {
+		conf_error(cf, s, "notify \"%s\": write one address, like "
+		    "\"postmaster@example.com\" (letters, digits, '-', '_', "
+		    "'.', '+')", v);
+		return;
+	}
+	free(cf->rule->notify);
+	cf->rule->notify = xstrdup(v);
+}
+
 static const struct setting rule_settings[] = {
 	{ "name", TYPE_STRING, set_name },
 	{ "when", TYPE_GROUP, set_when },
@@ -525,6 +546,7 @@ static const struct setting rule_settings[] = {
 	{ "limit", TYPE_GROUP, set_limit },
 	{ "charge", TYPE_STRING, set_charge },
 	{ "duplicates", TYPE_GROUP, set_duplicates },
+	{ "notify", TYPE_STRING, set_notify },
 };
 
 /* ---- checks across a rule's keys ---- */
@@ -737,6 +759,12 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	    config_setting_get_member(g, "limit") == NULL) {
 		conf_error(cf, g, "rule %s: charge applies to limit rules only",
 		    r->name);
+		return;
+	}
+	if (r->notify != NULL && r->limit == NULL) {
+		conf_error(cf, config_setting_get_member(g, "notify"), "rule %s: "
+		    "notify applies to limit rules only (it tells when a counter "
+		    "goes over its limit)", r->name);
 		return;
 	}
 	if (r->limit != NULL && r->dup != NULL) {

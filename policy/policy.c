@@ -84,6 +84,7 @@ policy_free(struct policy *p)
 		return;
 	for (i = 0; i < p->nrules; i++) {
 		free(p->rules[i].name);
+		free(p->rules[i].notify);
 		condset_free(&p->rules[i].when);
 		condset_free(&p->rules[i].unless);
 		reply_free(p->rules[i].reply);
@@ -110,6 +111,8 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.password);
 	free((char *)p->settings.redis.password_file);
 	free((char *)p->settings.policy_service.listen);
+	free((char *)p->settings.metrics.listen);
+	free((char *)p->settings.sendmail);
 	free(p->path);
 	free(p);
 }
@@ -502,6 +505,7 @@ count_verdict(const struct pol_conn *c, const struct rule *r,
 	if (r->limit != NULL)
 		keys_counted(&r->limit->keys, cx, v->vars.counted,
 		    sizeof v->vars.counted);
+	v->notify = r->notify;
 	return 1;
 }
 

@@ -93,6 +93,7 @@ struct pol_verdict {
 	const char *rule;		/* name of the deciding rule, or NULL */
 	struct pol_vars vars;
 	int over_first;			/* first refusal of this counter: log it once */
+	const char *notify;		/* with over_first: the rule's notify address, or NULL; valid while the policy is referenced */
 	int evicting;			/* the store began evicting: log it once */
 	char key[POL_KEY_MAX];		/* the counter's key, for the log ("" none) */
 };
@@ -126,6 +127,11 @@ struct pol_settings {
 		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
 		unsigned long max_connections;	/* open at once; more are refused */
 	} policy_service;
+	const char *sendmail;		/* the MTA's sendmail command, for notify */
+	unsigned notify_max_per_hour;	/* notify mails an hour in all; 0: none */
+	struct pol_metrics {		/* metrics = { }: the Prometheus endpoint */
+		const char *listen;	/* "IP:PORT" or "[IPv6]:PORT"; NULL: off */
+	} metrics;
 };
 
 struct policy;

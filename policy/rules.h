@@ -55,6 +55,7 @@ struct rule {
 	struct reply *reply;		/* owned; NULL for accept/continue/discard... */
 	struct limit *limit;		/* a limit rule, or NULL */
 	struct dupspec *dup;		/* a duplicates rule, or NULL */
+	char *notify;			/* an address told of over-limit, or NULL */
 };
 
 struct relay {

@@ -1,0 +1,57 @@
+/*
+ * report_log.h: one line of a mail log turned into what `milter-policy
+ * report` counts (report_log.c).  Pure: no I/O, no engine, no allocation.
+ *
+ * Understood: this milter's own stable lines (README "Logging"), the
+ * decision line and the over-limit notice, after a syslog head
+ * ("Dec  1 11:38:22 host milter-policy[812]: ", fractions of a second
+ * allowed, or an RFC 3339 time) or the `-f` stderr head
+ * ("milter-policy[812]: ", no time: time_ms is -1).  Every other line is
+ * RPL_SKIP, never an error.  Strings are copies, cut to their field.
+ */
+#ifndef REPORT_LOG_H
+#define REPORT_LOG_H
+
+#include <stdint.h>
+
+enum rpl_kind {
+	RPL_SKIP,		/* not one of ours */
+	RPL_DECISION,		/* QID: VERB stage=... rule=... */
+	RPL_OVER		/* QID: over-limit rule=... key=... limit=N/W */
+};
+
+#define RPL_VALUE_MAX	264	/* a logged value: cut to 256 by the milter */
+
+struct rpl_event {
+	enum rpl_kind kind;
+	int64_t time_ms;		/* UTC ms since the epoch; -1 unknown */
+	char verb[24];			/* "reject", "would-tempfail", ... */
+	int dry_run;			/* the verb began with "would-" */
+	char stage[16];
+	char rule[RPL_VALUE_MAX];
+	int code;			/* 0: no code= field */
+	char xcode[16];
+	char client_name[RPL_VALUE_MAX];
+	char client_addr[64];
+	char sender[RPL_VALUE_MAX];	/* without <>; has_sender says if present */
+	int has_sender;
+	char rcpt[RPL_VALUE_MAX];
+	char key[RPL_VALUE_MAX];	/* RPL_OVER */
+	char limit[48];			/* RPL_OVER: "10/1h" */
+};
+
+/* The year a syslog head leaves out: the month going back by more than
+ * six means the year turned; a first month later than today's, last year. */
+struct rpl_clock {
+	int year, month;		/* of the line before; month 0: none yet */
+	int now_year, now_month;
+};
+
+/* Start a clock for a log read at now_s (UTC seconds). */
+void rpl_clock_init(struct rpl_clock *c, int64_t now_s);
+
+/* Parse one line (without its newline) into *ev; returns ev->kind. */
+enum rpl_kind rpl_parse(const char *line, struct rpl_clock *c,
+    struct rpl_event *ev);
+
+#endif
