@@ -92,6 +92,12 @@ struct pol_verdict {
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
+/* milter.thread_stack: its bounds, and the default, sized from the
+ * deepest stack use measured (README, Performance) with a margin. */
+#define POL_STACK_MIN		(64UL << 10)
+#define POL_STACK_MAX		(64UL << 20)
+#define POL_STACK_DEFAULT	(128UL << 10)
+
 struct pol_settings {
 	const char *socket;
 	unsigned socket_mode;		/* a unix socket's mode; default 0666 */
@@ -102,6 +108,7 @@ struct pol_settings {
 	int log_level;			/* syslog priority: LOG_ERR .. LOG_DEBUG */
 	enum pol_mode mode;
 	unsigned long stats_interval_s;
+	size_t thread_stack;		/* bytes per libmilter thread; 0: system's */
 	enum pol_action on_error;	/* POL_TEMPFAIL or POL_ACCEPT */
 	const char *state_file;		/* NULL: counters are not kept across restarts */
 	unsigned long save_interval_s;

@@ -134,11 +134,46 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(s->syslog_facility, "mail");
 	ck_assert_int_eq(s->mode, POL_ENFORCE);
 	ck_assert_int_eq(s->on_error, POL_TEMPFAIL);
+	ck_assert_uint_eq(s->thread_stack, POL_STACK_DEFAULT);
 	ck_assert_int_eq(pol_rule_count(p), 0);
 	ck_assert(pol_needs_stage(p, POL_RCPT));
 	ck_assert(!pol_needs_stage(p, POL_BODY));
 	ck_assert(!pol_needs_stage(p, POL_HEADER));
 	pol_unref(p);
+}
+END_TEST
+
+/* milter.thread_stack: what each spelling gives; 1 means refused. */
+START_TEST(test_thread_stack)
+{
+	static const struct { const char *v; size_t want; } t[] = {
+		{ "\"128k\"", 128 << 10 }, { "\"256K\"", 256 << 10 },
+		{ "\"1m\"", 1 << 20 }, { "\"64m\"", 64 << 20 },
+		{ "65536", 65536 }, { "0", 0 }, { "\"0\"", 0 },
+		{ "\"63k\"", 1 }, { "\"65m\"", 1 }, { "\"1g\"", 1 },
+		{ "\"12x\"", 1 }, { "\"\"", 1 }, { "\"-1\"", 1 }, { "-1", 1 },
+		{ "\" 64k\"", 1 }, { "\"99999999999999999999k\"", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct errors e = { 0 };
+		struct policy *p;
+		FILE *fp = fopen("data/tmp-stack.conf", "w");
+
+		fprintf(fp, "milter = { thread_stack = %s; };\n", t[i].v);
+		fclose(fp);
+		p = pol_load("data/tmp-stack.conf", collect, &e);
+		remove("data/tmp-stack.conf");
+		if (t[i].want == 1) {
+			ck_assert_msg(p == NULL, "thread_stack = %s: loaded", t[i].v);
+			continue;
+		}
+		ck_assert_msg(p != NULL, "thread_stack = %s: %s", t[i].v,
+		    e.n ? e.msg[0] : "refused");
+		ck_assert_uint_eq(pol_settings(p)->thread_stack, t[i].want);
+		pol_unref(p);
+	}
 }
 END_TEST
 
@@ -155,6 +190,7 @@ main(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_thread_stack);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
