@@ -692,3 +692,64 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 	    !verdict_refuses(c, v))
 		msg_rcpt_add(c, env->rcpt);
 }
+
+/* ---- the values a policy reads, for the macros the milter asks for ---- */
+
+static unsigned
+conds_need(const struct condset *cs)
+{
+	unsigned need = 0;
+	int i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->c[i].kind == COND_DAEMON)
+			need |= POL_NEED_DAEMON;
+		else if (cs->c[i].kind == COND_AUTHENTICATED ||
+		    cs->c[i].kind == COND_AUTH_USER)
+			need |= POL_NEED_AUTH_USER;
+	return need;
+}
+
+static unsigned
+keys_need(const struct keyspec *k, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (k[i].kind == KEY_AUTH_USER)
+			return POL_NEED_AUTH_USER;
+	return 0;
+}
+
+static unsigned
+reply_need(const struct reply *r)
+{
+	int i;
+
+	for (i = 0; r != NULL && i < r->nlines; i++)
+		if (strstr(r->lines[i], "%{auth_user}") != NULL)
+			return POL_NEED_AUTH_USER;
+	return 0;
+}
+
+unsigned
+pol_needs_values(const struct policy *p)
+{
+	unsigned need = reply_need(p->relay.reply) |
+	    reply_need(p->internal_error) | reply_need(p->store_unavailable);
+	const struct rule *r;
+	int i;
+
+	if (p->relay.enabled && p->relay.permit_authenticated)
+		need |= POL_NEED_AUTH_USER;
+	for (i = 0; i < p->nrules; i++) {
+		r = &p->rules[i];
+		need |= conds_need(&r->when) | conds_need(&r->unless) |
+		    reply_need(r->reply);
+		if (r->limit != NULL)
+			need |= keys_need(r->limit->keys, r->limit->nkeys);
+		if (r->dup != NULL)
+			need |= keys_need(r->dup->keys, r->dup->nkeys);
+	}
+	return need;
+}

@@ -155,6 +155,15 @@ int pol_needs_stage(const struct policy *p, enum pol_stage stage);
  * byte counts): then the MTA need not wait for an answer there. */
 int pol_answers_at(const struct policy *p, enum pol_stage stage);
 
+/* Values of struct pol_env that only some policies read, so the milter
+ * asks the MTA for their macros only then (see pol_needs_values). */
+#define POL_NEED_DAEMON		0x01	/* env->daemon */
+#define POL_NEED_AUTH_USER	0x02	/* env->auth_user */
+
+/* The POL_NEED_* values some condition, key, reply text or the relay
+ * check of p reads; what it does not read may stay NULL in pol_env. */
+unsigned pol_needs_values(const struct policy *p);
+
 struct store_req;
 
 /* The counter of limit rule `rule` for `key`, written as the log writes

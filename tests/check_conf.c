@@ -177,6 +177,46 @@ START_TEST(test_thread_stack)
 }
 END_TEST
 
+/* The macros the milter asks for follow what a policy reads. */
+START_TEST(test_needs_values)
+{
+	static const struct { const char *text; unsigned want; } t[] = {
+		{ "", 0 },
+		{ "rules = ({ name = \"a\"; when = { daemon = \"smtpd\"; }; "
+		  "action = \"accept\"; scope = \"connection\"; });",
+		  POL_NEED_DAEMON },
+		{ "rules = ({ name = \"a\"; unless = { authenticated = true; }; "
+		  "action = \"reject\"; });", POL_NEED_AUTH_USER },
+		{ "rules = ({ name = \"a\"; limit = { count = \"messages\"; "
+		  "per = \"auth_user\"; rate = \"10/1h\"; }; });",
+		  POL_NEED_AUTH_USER },
+		{ "rules = ({ name = \"a\"; when = { helo = \"x\"; }; "
+		  "reply = \"550 5.7.1 not you, %{auth_user}\"; });",
+		  POL_NEED_AUTH_USER },
+		{ "relay = { local_domains = [ \"example.com\" ]; permit = { "
+		  "authenticated = true; }; };", POL_NEED_AUTH_USER },
+		{ "relay = { local_domains = [ \"example.com\" ]; permit = { "
+		  "client = \"10.0.0.0/8\"; }; };", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct errors e = { 0 };
+		struct policy *p;
+		FILE *fp = fopen("data/tmp-needs.conf", "w");
+
+		fprintf(fp, "%s\n", t[i].text);
+		fclose(fp);
+		p = pol_load("data/tmp-needs.conf", collect, &e);
+		remove("data/tmp-needs.conf");
+		ck_assert_msg(p != NULL, "%s: %s", t[i].text, e.n ? e.msg[0] : "");
+		ck_assert_msg(pol_needs_values(p) == t[i].want, "%s: needs %#x, "
+		    "want %#x", t[i].text, pol_needs_values(p), t[i].want);
+		pol_unref(p);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -191,6 +231,7 @@ main(void)
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_thread_stack);
+	tcase_add_test(tc, test_needs_values);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
