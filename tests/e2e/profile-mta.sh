@@ -10,8 +10,9 @@
 #
 #   sh tests/e2e/profile-mta.sh [POLICY]
 #   PROFILE_MSGS=2000 PROFILE_SESSIONS=10 PROFILE_STACK= PROFILE_OUT=
-#   (defaults; PROFILE_STACK=0 runs the milter on the system's thread
-#   stacks; PROFILE_OUT=FILE keeps perf.data there for perf report -i)
+#   PROFILE_MILTER=  (defaults; PROFILE_STACK=0 runs the milter on the
+#   system's thread stacks; PROFILE_OUT=FILE keeps perf.data there for
+#   perf report -i; PROFILE_MILTER=BINARY profiles another build)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../../bench/cpu.sh
@@ -30,7 +31,7 @@ else
 	cat "$POLICY"
 fi >"$WORK/policy.conf"
 sink_start >/dev/null
-milter_start "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" >/dev/null
+milter_start "${PROFILE_MILTER:-$E2E_ROOT/milter/milter-policy}" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" >/dev/null
 chmod 0666 "${MILTER_SOCKET#unix:}"
 pf_start "$MILTER_PF_SOCKET" >/dev/null
 
