@@ -28,7 +28,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ipolicy
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -fstack-clash-protection $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Ipolicy
 
 POLICY_SRC = $(sort $(wildcard policy/*.c))
 POLICY_OBJ = $(POLICY_SRC:.c=.o)
@@ -108,6 +108,10 @@ tests/milter_client.o: tests/milter_client.c tests/milter_client.h
 # Hostile input through the milter protocol (tests/e2e/test_protocol.sh).
 tests/milter_hostile: tests/milter_hostile.c tests/milter_client.o
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/milter_client.o
+
+# Each thread's stack high-water mark, preloaded (tests/e2e/test_stack.sh).
+tests/stackmark.so: tests/stackmark.c
+	$(CC) $(ALL_CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 bench/milter_load: bench/milter_load.c tests/milter_client.o
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< tests/milter_client.o

@@ -5,18 +5,22 @@
 # (default bench/policy.conf, bench/policy-envelope.conf and
 # bench/policy-large.conf), and with BENCH_PEERS=1 (make bench PEERS=1)
 # to rspamd's milter proxy (bench/rspamd.sh), all on unix sockets under
-# /dev/shm, no MTA.  Each figure is the median of RUNS runs (min and max
-# beside it); the runs take turns (null, policy, large, null, ...) so a
-# slow moment of a shared machine hits every row.
+# /dev/shm, no MTA.  Two more rows keep the stack comparison honest:
+# null-milter-small (the null milter on milter.thread_stack's default
+# stacks) and milter-policy-sysstack (bench/policy.conf with
+# thread_stack = 0: the system's 8 MiB stacks, as before).  Each figure
+# is the median of RUNS runs (min and max beside it); the runs take turns
+# (null, policy, large, null, ...) so a slow moment of a shared machine
+# hits every row.
 # Prints the table, then the per-step latencies of each median run.
 #
 #   sh bench/milter-load.sh [POLICY...]
-#   BENCH_RUNS=3 BENCH_CONNS=10 BENCH_TXNS=1000  (defaults)
+#   BENCH_RUNS=3 BENCH_CONNS=20 BENCH_TXNS=1000  (defaults)
 #   BENCH_SUMMARY=FILE  also append "milter-alone NAME MEDIAN MIN MAX CPU" rows
 set -e
 cd "$(dirname "$0")/.."
 RUNS=${BENCH_RUNS:-3}
-CONNS=${BENCH_CONNS:-10}
+CONNS=${BENCH_CONNS:-20}
 TXNS=${BENCH_TXNS:-1000}
 [ $# -gt 0 ] || set -- bench/policy.conf bench/policy-envelope.conf bench/policy-large.conf
 
@@ -60,8 +64,12 @@ start() {
 	done
 }
 
-names="null-milter null-milter-noreply"
+# null-milter: libmilter's defaults, the baseline; null-milter-small: the
+# same on the thread stacks milter-policy's milter.thread_stack gives.
+stack_k=$(sed -n 's/^#define POL_STACK_DEFAULT[^(]*(\([0-9]*\)UL << 10).*/\1/p' policy/policy.h)
+names="null-milter null-milter-small null-milter-noreply"
 start null-milter bench/null_milter
+start null-milter-small bench/null_milter -S "$stack_k"
 start null-milter-noreply bench/null_milter -N
 for pol in "$@"; do
 	n=milter-policy
@@ -76,6 +84,15 @@ for pol in "$@"; do
 		exit 1
 	fi
 	names="$names $n"
+done
+# milter-policy as it was before milter.thread_stack: the system's stacks.
+for pol in "$@"; do
+	[ "$pol" = bench/policy.conf ] || continue
+	sed 's/^state = /milter = { thread_stack = 0; };\nstate = /' "$pol" >"$work/policy-sysstack.conf"
+	grep -q 'thread_stack = 0' "$work/policy-sysstack.conf" ||
+		{ echo "milter-load: no state line in $pol to put thread_stack before" >&2; exit 1; }
+	start milter-policy-sysstack milter/milter-policy -f -c "$work/policy-sysstack.conf"
+	names="$names milter-policy-sysstack"
 done
 if [ -n "${BENCH_PEERS:-}" ]; then
 	# shellcheck source=bench/rspamd.sh

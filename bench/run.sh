@@ -1,8 +1,9 @@
 #!/bin/sh
 # make bench: the engine alone, the milter alone, then Postfix end to end
 # (with BENCH_PEERS=1, from make bench PEERS=1: rspamd too); each section's
-# table, then one summary of every row against the targets of issue 8, go
-# to the terminal and to bench/results.txt.  Not part of make check.
+# table, then one summary of every row against the targets of issues 8
+# and 23, go to the terminal and to bench/results.txt.  Not part of make
+# check.
 set -e
 cd "$(dirname "$0")/.."
 
@@ -79,6 +80,14 @@ summary() {
 			row(s ": " label, med[i], lo[i], hi[i],
 			    sec[i] == "milter-alone" ? "txn/s" : "msgs/s", r, cpu[i], t, ok)
 		}
+		if (v["milter-alone/milter-policy-sysstack"]) {
+			r = v["milter-alone/milter-policy"] / v["milter-alone/milter-policy-sysstack"]
+			row("milter alone: policy / policy-sysstack", "", "", "", "txn/s", sprintf("%.2f", r), "",
+			    ">= 1.30", r >= 1.30)
+			r = c["milter-alone/milter-policy-sysstack"] ? c["milter-alone/milter-policy"] / c["milter-alone/milter-policy-sysstack"] : 0
+			row("milter alone: policy / policy-sysstack", "", "", "", "CPU", sprintf("%.2f", r), "",
+			    "<= 0.75", r > 0 && r <= 0.75)
+		}
 		if (v["milter-alone/rspamd"])
 			row("milter alone: milter-policy / rspamd", "", "", "", "",
 			    sprintf("%.2f", v["milter-alone/milter-policy"] / v["milter-alone/rspamd"]), "", "", 0)
@@ -86,6 +95,9 @@ summary() {
 			r = v["end-to-end/milter-policy"] / v["end-to-end/rspamd"]
 			row("end to end: milter-policy / rspamd", "", "", "", "", sprintf("%.2f", r), "",
 			    ">= 1.6", r >= 1.6)
+			r = c["end-to-end/rspamd"] ? c["end-to-end/milter-policy"] / c["end-to-end/rspamd"] : 0
+			row("end to end: milter-policy / rspamd", "", "", "", "CPU", sprintf("%.2f", r), "",
+			    "< 1.00", r > 0 && r < 1.00)
 			if (c["end-to-end/milter-policy"] > 0)
 				printf "CPU per message, rspamd / milter-policy: %.1fx end to end (milter-policy on Redis: %.1fx), %.1fx alone\n",
 				    c["end-to-end/rspamd"] / c["end-to-end/milter-policy"],

@@ -137,12 +137,20 @@ cb_protocol_flags(const struct policy *p)
 	return flags | cb_noreply_flags(p);
 }
 
-/* Ask for exactly the macros we read (Postfix honours this per milter). */
+/* Ask for exactly the macros the policy reads, and the queue id the log
+ * lines carry; none at all at HELO.  Postfix sends no macro of a stage
+ * left out once a milter gives any list; Sendmail keeps its own
+ * Milter.macros for it, so an empty list is given. */
 static void
-cb_request_macros(SMFICTX *ctx)
+cb_request_macros(SMFICTX *ctx, const struct policy *p)
 {
-	smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name}");
-	smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen}");
+	unsigned need = pol_needs_values(p);
+
+	smfi_setsymlist(ctx, SMFIM_CONNECT,
+	    need & POL_NEED_DAEMON ? "{daemon_name}" : "");
+	smfi_setsymlist(ctx, SMFIM_HELO, "");
+	smfi_setsymlist(ctx, SMFIM_ENVFROM,
+	    need & POL_NEED_AUTH_USER ? "i {auth_authen}" : "i");
 	smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
 	smfi_setsymlist(ctx, SMFIM_DATA, "i");
 	smfi_setsymlist(ctx, SMFIM_EOH, "i");
@@ -165,7 +173,7 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf2 = *pf3 = 0;
 	s->noreply = *pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
 	if (f0 & SMFIF_SETSYMLIST)
-		cb_request_macros(ctx);
+		cb_request_macros(ctx, pol_conn_policy(s->pc));
 	return SMFIS_CONTINUE;
 }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,32 @@ raise_open_files(void)
 	}
 }
 
+/* milter.thread_stack for every thread started from now on: libmilter
+ * starts one per connection with the default attributes, and glibc keeps
+ * only a few 8 MiB stacks for reuse, so each connection would map and
+ * unmap a fresh one.  The guard page stays.  Called last before
+ * smfi_main(): the signal (reload), control and saver threads, which
+ * parse policies, keep the process's own stack size. */
+static void
+thread_stack_set(size_t bytes)
+{
+	pthread_attr_t a;
+	int e;
+
+	if (bytes == 0)
+		return;
+	if ((e = pthread_attr_init(&a)) != 0)
+		goto fail;
+	if ((e = pthread_attr_setstacksize(&a, bytes)) == 0)
+		e = pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+	if (e == 0)
+		return;
+fail:
+	log_msg(LOG_WARNING, "milter.thread_stack %zu: %s; connections get "
+	    "the system's default stack", bytes, strerror(e));
+}
+
 static int
 run(const struct options *o, struct policy *p)
 {
@@ -238,6 +265,7 @@ run(const struct options *o, struct policy *p)
 		return EX_OSERR;
 	notify_start(ps->sendmail, ps->notify_max_per_hour, o->policy);
 	policyd_start();
+	thread_stack_set(ps->thread_stack);
 	log_msg(LOG_INFO, "starting: policy %s, %d rules, socket %s",
 	    pol_path(p), pol_rule_count(p), conn);
 	rc = stop_run();

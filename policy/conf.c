@@ -163,6 +163,50 @@ set_notify_max(struct conf *cf, const config_setting_t *s)
 		cf->p->settings.notify_max_per_hour = (unsigned)n;
 }
 
+/* "256k", "1m" or a plain number of bytes; ~0 when it is none of them. */
+static unsigned long long
+parse_bytes(const char *v)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!isdigit((unsigned char)v[0]))
+		return ~0ULL;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || n > (~0ULL >> 20))
+		return ~0ULL;
+	if (*end == 'k' || *end == 'K')
+		n <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		n <<= 20, end++;
+	return *end == '\0' ? n : ~0ULL;
+}
+
+/* The stack of each thread libmilter starts; 0: the system's default.
+ * The guard page below each stack stays (milter/main.c). */
+static void
+set_thread_stack(struct conf *cf, const config_setting_t *s)
+{
+	unsigned long long n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		n = parse_bytes(config_setting_get_string(s));
+	else if (config_setting_type(s) == CONFIG_TYPE_INT)
+		n = config_setting_get_int(s) < 0 ? ~0ULL :
+		    (unsigned long long)config_setting_get_int(s);
+	else
+		n = config_setting_get_int64(s) < 0 ? ~0ULL :
+		    (unsigned long long)config_setting_get_int64(s);
+	if (n != 0 && (n < POL_STACK_MIN || n > POL_STACK_MAX)) {
+		conf_error(cf, s, "thread_stack: expected a size from 64k to "
+		    "64m such as \"%luk\" (the default), or 0 for the "
+		    "system's default", POL_STACK_DEFAULT >> 10);
+		return;
+	}
+	cf->p->settings.thread_stack = (size_t)n;
+}
+
 static const struct setting milter_settings[] = {
 	{ "control_socket", TYPE_STRING, set_control_socket },
 	{ "socket", TYPE_STRING, set_socket },
@@ -175,6 +219,7 @@ static const struct setting milter_settings[] = {
 	{ "stats_interval", TYPE_STRING | TYPE_INT, set_stats_interval },
 	{ "sendmail", TYPE_STRING, set_sendmail },
 	{ "notify_max_per_hour", TYPE_INT, set_notify_max },
+	{ "thread_stack", TYPE_STRING | TYPE_INT, set_thread_stack },
 };
 
 /* ---- state = { } ---- */
@@ -589,6 +634,7 @@ settings_default(struct pol_settings *s)
 	s->log_level = LOG_INFO;
 	s->mode = POL_ENFORCE;
 	s->stats_interval_s = 300;
+	s->thread_stack = POL_STACK_DEFAULT;
 	s->on_error = POL_TEMPFAIL;
 	s->state_file = xstrdup("/var/lib/milter-policy/state");
 	s->save_interval_s = 60;

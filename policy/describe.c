@@ -1,10 +1,12 @@
 /*
  * describe.c: what a compiled policy's rules need, for the callers that
  * serve or report on a policy rather than evaluate it: the policy
- * service's `-t` and its share of the rules (pol_rule_content), and
- * `milter-policy replay` (pol_rule_needs_content).  Read-only views of a
+ * service's `-t` and its share of the rules (pol_rule_content),
+ * `milter-policy replay` (pol_rule_needs_content), and the macros the
+ * milter asks the MTA for (pol_needs_values).  Read-only views of a
  * referenced policy; see policy.h.
  */
+#include <string.h>
 #include <strings.h>
 
 #include "rules.h"
@@ -89,4 +91,64 @@ pol_rule_needs_content(const struct policy *p, int i)
 	    conds_header(&r->when, 1) || conds_header(&r->unless, 1))
 		return "headers other than Message-ID";
 	return NULL;
+}
+
+
+static unsigned
+conds_need(const struct condset *cs)
+{
+	unsigned need = 0;
+	int i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->c[i].kind == COND_DAEMON)
+			need |= POL_NEED_DAEMON;
+		else if (cs->c[i].kind == COND_AUTHENTICATED ||
+		    cs->c[i].kind == COND_AUTH_USER)
+			need |= POL_NEED_AUTH_USER;
+	return need;
+}
+
+static unsigned
+keys_need(const struct keyset *ks)
+{
+	int i;
+
+	for (i = 0; i < ks->n; i++)
+		if (ks->k[i].kind == KEY_AUTH_USER)
+			return POL_NEED_AUTH_USER;
+	return 0;
+}
+
+static unsigned
+reply_need(const struct reply *r)
+{
+	int i;
+
+	for (i = 0; r != NULL && i < r->nlines; i++)
+		if (strstr(r->lines[i], "%{auth_user}") != NULL)
+			return POL_NEED_AUTH_USER;
+	return 0;
+}
+
+unsigned
+pol_needs_values(const struct policy *p)
+{
+	unsigned need = reply_need(p->relay.reply) |
+	    reply_need(p->internal_error) | reply_need(p->store_unavailable);
+	const struct rule *r;
+	int i;
+
+	if (p->relay.enabled && p->relay.permit_authenticated)
+		need |= POL_NEED_AUTH_USER;
+	for (i = 0; i < p->nrules; i++) {
+		r = &p->rules[i];
+		need |= conds_need(&r->when) | conds_need(&r->unless) |
+		    reply_need(r->reply);
+		if (r->limit != NULL)
+			need |= keys_need(&r->limit->keys);
+		if (r->dup != NULL)
+			need |= keys_need(&r->dup->keys);
+	}
+	return need;
 }

@@ -99,6 +99,12 @@ struct pol_verdict {
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
+/* milter.thread_stack: its bounds, and the default, sized from the
+ * deepest stack use measured (README, Performance) with a margin. */
+#define POL_STACK_MIN		(64UL << 10)
+#define POL_STACK_MAX		(64UL << 20)
+#define POL_STACK_DEFAULT	(128UL << 10)
+
 struct pol_settings {
 	const char *socket;
 	unsigned socket_mode;		/* a unix socket's mode; default 0666 */
@@ -109,6 +115,7 @@ struct pol_settings {
 	int log_level;			/* syslog priority: LOG_ERR .. LOG_DEBUG */
 	enum pol_mode mode;
 	unsigned long stats_interval_s;
+	size_t thread_stack;		/* bytes per libmilter thread; 0: system's */
 	enum pol_action on_error;	/* POL_TEMPFAIL or POL_ACCEPT */
 	const char *state_file;		/* NULL: counters are not kept across restarts */
 	unsigned long save_interval_s;
@@ -168,6 +175,15 @@ int pol_answers_at(const struct policy *p, enum pol_stage stage);
  * headers or body), or NULL when the envelope and the size suffice; *name
  * gets the rule's name.  For `-t`: what a door without content cannot serve. */
 const char *pol_rule_content(const struct policy *p, int i, const char **name);
+
+/* Values of struct pol_env that only some policies read, so the milter
+ * asks the MTA for their macros only then (see pol_needs_values). */
+#define POL_NEED_DAEMON		0x01	/* env->daemon */
+#define POL_NEED_AUTH_USER	0x02	/* env->auth_user */
+
+/* The POL_NEED_* values some condition, key, reply text or the relay
+ * check of p reads; what it does not read may stay NULL in pol_env. */
+unsigned pol_needs_values(const struct policy *p);
 
 struct store_req;
 

@@ -136,6 +136,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(s->syslog_facility, "mail");
 	ck_assert_int_eq(s->mode, POL_ENFORCE);
 	ck_assert_int_eq(s->on_error, POL_TEMPFAIL);
+	ck_assert_uint_eq(s->thread_stack, POL_STACK_DEFAULT);
 	ck_assert_int_eq(pol_rule_count(p), 0);
 	ck_assert(pol_needs_stage(p, POL_RCPT));
 	ck_assert(!pol_needs_stage(p, POL_BODY));
@@ -190,6 +191,80 @@ START_TEST(test_show)
 }
 END_TEST
 
+/* milter.thread_stack: what each spelling gives; 1 means refused. */
+START_TEST(test_thread_stack)
+{
+	static const struct { const char *v; size_t want; } t[] = {
+		{ "\"128k\"", 128 << 10 }, { "\"256K\"", 256 << 10 },
+		{ "\"1m\"", 1 << 20 }, { "\"64m\"", 64 << 20 },
+		{ "65536", 65536 }, { "0", 0 }, { "\"0\"", 0 },
+		{ "\"63k\"", 1 }, { "\"65m\"", 1 }, { "\"1g\"", 1 },
+		{ "\"12x\"", 1 }, { "\"\"", 1 }, { "\"-1\"", 1 }, { "-1", 1 },
+		{ "\" 64k\"", 1 }, { "\"99999999999999999999k\"", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct errors e = { 0 };
+		struct policy *p;
+		FILE *fp = fopen("data/tmp-stack.conf", "w");
+
+		fprintf(fp, "milter = { thread_stack = %s; };\n", t[i].v);
+		fclose(fp);
+		p = pol_load("data/tmp-stack.conf", collect, &e);
+		remove("data/tmp-stack.conf");
+		if (t[i].want == 1) {
+			ck_assert_msg(p == NULL, "thread_stack = %s: loaded", t[i].v);
+			continue;
+		}
+		ck_assert_msg(p != NULL, "thread_stack = %s: %s", t[i].v,
+		    e.n ? e.msg[0] : "refused");
+		ck_assert_uint_eq(pol_settings(p)->thread_stack, t[i].want);
+		pol_unref(p);
+	}
+}
+END_TEST
+
+/* The macros the milter asks for follow what a policy reads. */
+START_TEST(test_needs_values)
+{
+	static const struct { const char *text; unsigned want; } t[] = {
+		{ "", 0 },
+		{ "rules = ({ name = \"a\"; when = { daemon = \"smtpd\"; }; "
+		  "action = \"accept\"; scope = \"connection\"; });",
+		  POL_NEED_DAEMON },
+		{ "rules = ({ name = \"a\"; unless = { authenticated = true; }; "
+		  "action = \"reject\"; });", POL_NEED_AUTH_USER },
+		{ "rules = ({ name = \"a\"; limit = { count = \"messages\"; "
+		  "per = \"auth_user\"; rate = \"10/1h\"; }; });",
+		  POL_NEED_AUTH_USER },
+		{ "rules = ({ name = \"a\"; when = { helo = \"x\"; }; "
+		  "reply = \"550 5.7.1 not you, %{auth_user}\"; });",
+		  POL_NEED_AUTH_USER },
+		{ "relay = { local_domains = [ \"example.com\" ]; permit = { "
+		  "authenticated = true; }; };", POL_NEED_AUTH_USER },
+		{ "relay = { local_domains = [ \"example.com\" ]; permit = { "
+		  "client = \"10.0.0.0/8\"; }; };", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct errors e = { 0 };
+		struct policy *p;
+		FILE *fp = fopen("data/tmp-needs.conf", "w");
+
+		fprintf(fp, "%s\n", t[i].text);
+		fclose(fp);
+		p = pol_load("data/tmp-needs.conf", collect, &e);
+		remove("data/tmp-needs.conf");
+		ck_assert_msg(p != NULL, "%s: %s", t[i].text, e.n ? e.msg[0] : "");
+		ck_assert_msg(pol_needs_values(p) == t[i].want, "%s: needs %#x, "
+		    "want %#x", t[i].text, pol_needs_values(p), t[i].want);
+		pol_unref(p);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -208,6 +283,8 @@ main(void)
 	for (i = 0; i < NELEM(tests); i++)
 		tcase_add_test(tc, tests[i]);
 	tcase_add_loop_test(tc, test_show, 0, (int)NELEM(show_cases));
+	tcase_add_test(tc, test_thread_stack);
+	tcase_add_test(tc, test_needs_values);
 	suite_add_tcase(s, tc);
 	return check_run_suite(s);
 }

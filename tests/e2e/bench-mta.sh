@@ -1,9 +1,11 @@
 #!/bin/sh
 # make bench, end to end: a private Postfix on loopback (queue on tmpfs)
 # relaying to smtp-sink, loaded with smtp-source; messages per second with
-# no milter, with bench/null_milter (every step, every callback; and with
-# -N, answering only the end of the message), with milter-policy on
-# bench/policy.conf, bench/policy-envelope.conf and bench/policy-large.conf,
+# no milter, with bench/null_milter (every step, every callback; with -N,
+# answering only the end of the message; with -S, on small thread
+# stacks), with milter-policy on bench/policy.conf (and on it with the
+# system's thread stacks), bench/policy-envelope.conf and
+# bench/policy-large.conf,
 # and with BENCH_PEERS=1 rspamd through its milter proxy (bench/rspamd.sh),
 # its counters on a private redis-server, beside milter-policy with its
 # counters on the same server.  Policy service rows (no milter; one
@@ -99,9 +101,18 @@ bench_policy() {
 	CONFIGS="$CONFIGS $bm_name=policy:unix:$bm_sock"
 }
 
+# null-milter: libmilter's defaults, the baseline; null-milter-small: on
+# the stacks milter.thread_stack gives; milter-policy-sysstack:
+# bench/policy.conf on the system's 8 MiB stacks (thread_stack = 0).
+stack_k=$(sed -n 's/^#define POL_STACK_DEFAULT[^(]*(\([0-9]*\)UL << 10).*/\1/p' "$E2E_ROOT/policy/policy.h")
+sed 's/^state = /milter = { thread_stack = 0; };\nstate = /' "$E2E_ROOT/bench/policy.conf" >"$WORK/policy-sysstack.conf"
+grep -q 'thread_stack = 0' "$WORK/policy-sysstack.conf" ||
+	e2e_die "bench/policy.conf has no state line to put thread_stack before"
 bench_milter null-milter "$E2E_ROOT/bench/null_milter"
+bench_milter null-milter-small "$E2E_ROOT/bench/null_milter" -S "$stack_k"
 bench_milter null-milter-noreply "$E2E_ROOT/bench/null_milter" -N
 bench_milter milter-policy "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy.conf"
+bench_milter milter-policy-sysstack "$E2E_ROOT/milter/milter-policy" -f -c "$WORK/policy-sysstack.conf"
 bench_milter milter-policy-envelope "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-envelope.conf"
 bench_milter milter-policy-large "$E2E_ROOT/milter/milter-policy" -f -c "$E2E_ROOT/bench/policy-large.conf"
 bench_policy null-policyd "$E2E_ROOT/bench/null_policyd"
