@@ -6,7 +6,7 @@
 #                 without milters; PEERS=1: rspamd too (installs it)
 #   make fuzz     FUZZ_SECONDS=60: every libFuzzer harness (tests/fuzz)
 #   make demo     show each kind of reply through a private Postfix (after make check)
-#   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, init files, policy)
+#   make install  PREFIX=/usr/local DESTDIR= (binary, man pages, docs, init files, policy)
 #   make uninstall
 #   make deb      the Debian package, built in a copy under DEB_DIR=build/deb
 #   make check-deb  build it, install, upgrade, remove and purge it (root)
@@ -287,6 +287,7 @@ install: all
 	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/milter-policy
 	install -m 0644 examples/policy.conf init/postfix-main.cf init/sendmail.mc \
 	    $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 doc/SECURITY.md $(DESTDIR)$(DOCDIR)/SECURITY.md
 	# an admin's files are never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/default/milter-policy || \
 	    install -m 0644 init/milter-policy.default $(DESTDIR)$(SYSCONFDIR)/default/milter-policy

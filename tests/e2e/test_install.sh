@@ -15,6 +15,7 @@ etc/init.d/milter-policy
 etc/milter-policy/policy.conf
 usr/lib/systemd/system/milter-policy.service
 usr/sbin/milter-policy
+usr/share/doc/milter-policy/SECURITY.md
 usr/share/doc/milter-policy/examples/policy.conf
 usr/share/doc/milter-policy/examples/postfix-main.cf
 usr/share/doc/milter-policy/examples/sendmail.mc
