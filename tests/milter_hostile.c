@@ -29,7 +29,7 @@
 
 #define TIMEOUT_MS	10000
 #define CONCURRENT	1000
-#define RSS_PER_CONN_KB	64	/* the bound stated in README "Security" */
+#define RSS_PER_CONN_KB	64	/* the bound stated in doc/SECURITY.md */
 
 static const char *sock;
 static pid_t milter_pid;
