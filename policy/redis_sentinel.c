@@ -12,6 +12,7 @@
 #include "xmalloc.h"
 
 #define ASK_AGAIN_MS	200	/* fresh answers within this are shared */
+#define WATCH_MS	1000	/* the watcher asks the sentinels this often */
 
 struct sentinel_addr {
 	char host[REDIS_HOST_MAX];
@@ -25,7 +26,12 @@ struct redis_sentinel {
 	unsigned long timeout_ms;
 	void (*moved)(void *, const char *, const char *);
 	void *moved_arg;
+	void (*changed)(void *);	/* the store: drop connections to the old master */
+	void *changed_arg;
 	pthread_mutex_t lock;		/* everything below */
+	pthread_cond_t wake;		/* the watcher's sleep; signalled to stop it */
+	pthread_t watcher;
+	int watching, stop;
 	char host[REDIS_HOST_MAX];	/* "" until found */
 	int port;
 	uint64_t asked_ms;		/* the last time the sentinels answered */
@@ -154,37 +160,94 @@ discover(const struct redis_sentinel *s, struct sentinel_addr *m,
 	return -1;
 }
 
+/* m is the master now: tell the moved callback (after the lock) when
+ * that is news.  Called with the lock held; 1 when it changed, with the
+ * new and old addresses in now and old. */
+static int
+master_set(struct redis_sentinel *s, const struct sentinel_addr *m,
+    char *now, char *old, size_t sz)
+{
+	int changed = strcmp(m->host, s->host) != 0 || m->port != s->port;
+
+	s->asked_ms = mono_ms();
+	if (s->host[0] != '\0')
+		snprintf(old, sz, "%s:%d", s->host, s->port);
+	else
+		old[0] = '\0';
+	memcpy(s->host, m->host, sizeof s->host);
+	s->port = m->port;
+	snprintf(now, sz, "%s:%d", s->host, s->port);
+	return changed;
+}
+
+/* After the lock: log the new address, drop connections to the old one. */
+static void
+master_told(struct redis_sentinel *s, const char *now, const char *old)
+{
+	if (s->moved != NULL)
+		s->moved(s->moved_arg, now, old);
+	if (old[0] != '\0' && s->changed != NULL)
+		s->changed(s->changed_arg);
+}
+
+/* A thread that asks the sentinels every WATCH_MS, so a failover that
+ * leaves the old master answering (SENTINEL FAILOVER, until the sentinels
+ * demote it) is followed within a second, as +switch-master would be. */
+static void *
+watch(void *arg)
+{
+	struct redis_sentinel *s = arg;
+	char now[REDIS_HOST_MAX + 8], old[REDIS_HOST_MAX + 8];
+	struct sentinel_addr m;
+	struct timespec until;
+	const char *why;
+	int changed, found;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += WATCH_MS / 1000;
+		pthread_cond_timedwait(&s->wake, &s->lock, &until);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		found = discover(s, &m, &why) == 0;	/* no lock during I/O */
+		pthread_mutex_lock(&s->lock);
+		changed = found && master_set(s, &m, now, old, sizeof now);
+		if (changed) {
+			pthread_mutex_unlock(&s->lock);
+			master_told(s, now, old);
+			pthread_mutex_lock(&s->lock);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
 int
 redis_sentinel_locate(void *arg, int fresh, char *host, size_t hostsz,
     int *port, const char **why)
 {
 	struct redis_sentinel *s = arg;
 	struct sentinel_addr m;
-	char now[REDIS_HOST_MAX + 8], old[REDIS_HOST_MAX + 8] = "";
+	char now[REDIS_HOST_MAX + 8], old[REDIS_HOST_MAX + 8];
 	int changed = 0, rc = 0;
 
 	pthread_mutex_lock(&s->lock);
+	if (!s->watching)	/* here, not at start: after any fork */
+		s->watching = pthread_create(&s->watcher, NULL, watch, s) == 0;
 	if (s->host[0] == '\0' || (fresh && mono_ms() - s->asked_ms >
 	    ASK_AGAIN_MS)) {
-		if ((rc = discover(s, &m, why)) == 0) {
-			s->asked_ms = mono_ms();
-			snprintf(old, sizeof old, "%s%s%d", s->host,
-			    s->host[0] ? ":" : "", s->port);
-			if (s->host[0] == '\0')
-				old[0] = '\0';
-			changed = strcmp(m.host, s->host) != 0 || m.port != s->port;
-			memcpy(s->host, m.host, sizeof s->host);
-			s->port = m.port;
-		}
+		if ((rc = discover(s, &m, why)) == 0)
+			changed = master_set(s, &m, now, old, sizeof now);
 	}
 	if (rc == 0) {
 		snprintf(host, hostsz, "%s", s->host);
 		*port = s->port;
-		snprintf(now, sizeof now, "%s:%d", s->host, s->port);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (changed && s->moved != NULL)
-		s->moved(s->moved_arg, now, old);
+	if (changed)
+		master_told(s, now, old);
 	return rc;
 }
 
@@ -210,6 +273,7 @@ redis_sentinel_new(const struct redis_sentinel_opts *o, const char **why)
 	s->moved = o->moved;
 	s->moved_arg = o->moved_arg;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
 	return s;
 }
 
@@ -218,6 +282,13 @@ redis_sentinel_free(struct redis_sentinel *s)
 {
 	if (s == NULL)
 		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	if (s->watching)
+		pthread_join(s->watcher, NULL);
+	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s->sentinels);
 	free(s->master);
@@ -281,6 +352,12 @@ static const struct store_ops sentinel_ops = {
 	.count = ss_count, .free = ss_free,
 };
 
+static void
+inner_drop(void *inner)
+{
+	store_redis_drop(inner);
+}
+
 struct store *
 redis_sentinel_store(const struct redis_sentinel_opts *o,
     const struct store_redis_opts *ro, const char **why)
@@ -301,5 +378,7 @@ redis_sentinel_store(const struct redis_sentinel_opts *o,
 	if (r.backoff_max_ms == 0)	/* find a new master within a second */
 		r.backoff_max_ms = 1000;
 	ss->inner = store_redis_new(&r);
+	loc->changed = inner_drop;
+	loc->changed_arg = ss->inner;
 	return &ss->base;
 }

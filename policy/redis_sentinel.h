@@ -8,8 +8,11 @@
  * error, a timeout, or READONLY from a master demoted to a replica) it
  * asks the sentinels in turn (SENTINEL get-master-addr-by-name) and
  * confirms the answer with ROLE on that server, so a sentinel that has
- * not heard of a failover yet cannot send the MTAs to a replica.  Each
- * change of address is told once to the `moved` callback.
+ * not heard of a failover yet cannot send the MTAs to a replica.  A
+ * watcher thread (started by the first call) asks again every second, so
+ * a failover that leaves the old master answering (SENTINEL FAILOVER) is
+ * followed too.  Each change of address is told once to the `moved`
+ * callback, and the store drops its connections to the old master.
  *
  * Threads: any thread may call; one asks the sentinels at a time, the
  * others wait for its answer.  Strings given are copied; the locator is

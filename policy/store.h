@@ -203,6 +203,10 @@ enum store_result store_redis_routed(struct store *s,
     const struct store_req *req, int give, int asking, struct store_res *res,
     char *redirect, size_t redirectsz);
 
+/* Drop the idle connections: the next calls connect again (Sentinel: to
+ * the new master).  Connections in use are kept when they succeed. */
+void store_redis_drop(struct store *s);
+
 struct redisReply;
 
 /* One plain command on this server (CLUSTER SLOTS, ROLE), within the

@@ -683,3 +683,14 @@ store_redis_command(struct store *s, int argc, const char **argv,
 	conn_give(r, c, rep == NULL);
 	return rep;
 }
+
+void
+store_redis_drop(struct store *s)
+{
+	struct store_redis *r = (struct store_redis *)s;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->nidle > 0)
+		redisFree(r->idle[--r->nidle]);
+	pthread_mutex_unlock(&r->lock);
+}

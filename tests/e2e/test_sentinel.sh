@@ -124,7 +124,8 @@ failover() {
 	fi
 }
 
-failover "SENTINEL FAILOVER" "$RPORT" redis-cli -p "$S1" sentinel failover mymaster
+sentinel_failover() { redis-cli -p "$S1" sentinel failover mymaster >/dev/null; }
+failover "SENTINEL FAILOVER" "$RPORT" sentinel_failover
 smtp_try --local-interface 127.0.0.4 --to user@example.com --body "message 4"
 expect_reply mail 453 4.7.0 "3 per 10 min" \
 	"after SENTINEL FAILOVER: the replicated counter holds: 453"
