@@ -125,6 +125,7 @@ struct store_redis {
 	int down;			/* the last call failed */
 	uint64_t retry_at_ms;		/* down: no try before this */
 	unsigned backoff_ms;
+	char last_why[128];		/* down: why, for store_redis_command */
 };
 
 static uint64_t
@@ -161,6 +162,8 @@ health(struct store_redis *r, int ok, const char *why)
 		if (r->backoff_ms > r->o.backoff_max_ms)
 			r->backoff_ms = (unsigned)r->o.backoff_max_ms;
 		r->retry_at_ms = mono_ms() + r->backoff_ms;
+		snprintf(r->last_why, sizeof r->last_why, "%s",
+		    why != NULL ? why : "no answer");
 		while (r->nidle > 0)	/* they may lead to a demoted master */
 			redisFree(r->idle[--r->nidle]);
 	}
@@ -672,12 +675,18 @@ redisReply *
 store_redis_command(struct store *s, int argc, const char **argv,
     const char **why)
 {
+	static __thread char down_why[128];	/* conn_take's may be freed */
 	struct store_redis *r = (struct store_redis *)s;
 	redisContext *c = conn_take(r, why);
 	redisReply *rep;
 
-	if (c == NULL)
+	if (c == NULL) {
+		pthread_mutex_lock(&r->lock);
+		memcpy(down_why, r->last_why, sizeof down_why);
+		pthread_mutex_unlock(&r->lock);
+		*why = down_why;
 		return NULL;
+	}
 	rep = command(r, c, argc, argv, NULL, why);
 	health(r, rep != NULL, *why);
 	conn_give(r, c, rep == NULL);
