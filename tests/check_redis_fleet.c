@@ -104,7 +104,7 @@ on_health(void *arg, int up, const char *why)
 }
 
 static const struct store_req req = {
-	.id = "rule\0messages\0192.0.2.7", .idlen = 24, .kind = STORE_GCRA,
+	.id = "rule\0messages\0" "192.0.2.7", .idlen = 24, .kind = STORE_GCRA,
 	.window_ms = 60000, .rate = 3, .burst = 3, .units = 1,
 	.charge = STORE_CHARGE_ALLOWED,
 };

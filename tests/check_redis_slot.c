@@ -58,8 +58,8 @@ END_TEST
 START_TEST(test_key_tag)
 {
 	char a[STORE_REDIS_KEY_MAX], b[STORE_REDIS_KEY_MAX];
-	static const char id1[] = "rule-a\0messages\0192.0.2.7";
-	static const char id2[] = "rule-a\0messages\0192.0.2.8";
+	static const char id1[] = "rule-a\0messages\0" "192.0.2.7";
+	static const char id2[] = "rule-a\0messages\0" "192.0.2.8";
 	size_t la = store_redis_key("mp:", id1, sizeof id1, a, sizeof a);
 	size_t lb = store_redis_key("other:", id1, sizeof id1, b, sizeof b);
 
