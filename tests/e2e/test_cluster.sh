@@ -22,8 +22,10 @@ command -v redis-server >/dev/null || e2e_die "redis-server is not installed (ma
 PORTS=
 for _n in 1 2 3 4 5 6; do
 	e2e_free_port
+	_bus=$E2E_PORT		# the cluster bus: not PORT + 10000, unchecked
+	e2e_free_port
 	PORTS="$PORTS $E2E_PORT"
-	fleet_redis "$E2E_PORT" --cluster-enabled yes \
+	fleet_redis "$E2E_PORT" --cluster-enabled yes --cluster-port "$_bus" \
 		--cluster-config-file "$WORK/nodes-$E2E_PORT.conf" \
 		--cluster-node-timeout 2000
 done
