@@ -22,8 +22,9 @@ redis_health(void *arg, int up, const char *why)
 	const struct pol_redis *r = arg;
 
 	if (up)
-		log_msg(LOG_NOTICE, "state: redis %s answers again; counters "
-		    "are shared again", redis_what);
+		log_msg(LOG_NOTICE, "state: redis %s answers again%s%s%s; "
+		    "counters are shared again", redis_what, why ? " (" : "",
+		    why ? why : "", why ? ")" : "");
 	else
 		log_msg(LOG_ERR, "state: redis %s is unavailable (%s); %s until "
 		    "it answers", redis_what, why ? why : "no reason given",

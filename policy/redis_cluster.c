@@ -19,6 +19,7 @@ struct cnode {
 	char host[REDIS_HOST_MAX];
 	int port;
 	struct store *st;		/* this node's pool, scripts and backoff */
+	int down;			/* for notify; under the cluster's lock */
 };
 
 struct redis_cluster {
@@ -30,7 +31,7 @@ struct redis_cluster {
 	short slot[REDIS_SLOTS];	/* index into nodes, -1 unknown */
 	uint64_t refreshed_ms;
 	int refreshing;
-	int down;			/* for notify: the last call failed */
+	int down;			/* for notify: no node to ask (no slot map) */
 };
 
 static uint64_t
@@ -152,18 +153,24 @@ map_refresh(struct redis_cluster *c, char *why, size_t whysz)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Up or down: tell notify once per change. */
+/* Up or down, per node (n NULL: the slot map itself), told to notify
+ * once per change: with one master down and the others up, decisions
+ * alternate between failing and not, and the log must not. */
 static void
-health(struct redis_cluster *c, int ok, const char *why)
+health(struct redis_cluster *c, struct cnode *n, int ok, const char *why)
 {
-	int changed;
+	int *down = n != NULL ? &n->down : &c->down, changed;
+	char up[WHY_MAX];
 
 	pthread_mutex_lock(&c->lock);
-	changed = c->down == ok;
-	c->down = !ok;
+	changed = *down == ok;
+	*down = !ok;
 	pthread_mutex_unlock(&c->lock);
-	if (changed && c->ro.notify != NULL)
-		c->ro.notify(c->ro.notify_arg, ok, why);
+	if (!changed || c->ro.notify == NULL)
+		return;
+	if (ok && n != NULL)
+		snprintf(up, sizeof up, "node %.64s:%d", n->host, n->port);
+	c->ro.notify(c->ro.notify_arg, ok, ok ? (n != NULL ? up : NULL) : why);
 }
 
 /* Where a redirect points; NULL when it is not one or the table is full. */
@@ -225,7 +232,7 @@ cluster_call(struct redis_cluster *c, const struct store_req *req, int give,
 	size_t keylen = store_redis_key(c->ro.prefix, req->id, req->idlen,
 	    key, sizeof key);
 	unsigned slot = redis_slot_of(key, keylen);
-	struct cnode *n = slot_owner(c, slot);
+	struct cnode *n = slot_owner(c, slot), *last = NULL;
 	int hop, asking = 0;
 
 	if (n == NULL) {
@@ -237,12 +244,14 @@ cluster_call(struct redis_cluster *c, const struct store_req *req, int give,
 	for (hop = 0; n != NULL && hop < HOPS_MAX; hop++) {
 		if (store_redis_routed(n->st, req, give, asking, res, redir,
 		    sizeof redir) == STORE_OK) {
-			health(c, 1, NULL);
+			health(c, NULL, 1, NULL);
+			health(c, n, 1, NULL);
 			return STORE_OK;
 		}
+		last = n;
 		n = next_hop(c, n, slot, redir, &asking, why, sizeof why);
 	}
-	health(c, 0, why[0] ? why : "too many redirects");
+	health(c, last, 0, why[0] ? why : "too many redirects");
 	return STORE_ERROR;
 }
 

@@ -169,7 +169,7 @@ health(struct store_redis *r, int ok, const char *why)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (changed && r->o.notify != NULL)
-		r->o.notify(r->o.notify_arg, ok, why);
+		r->o.notify(r->o.notify_arg, ok, ok ? NULL : why);
 }
 
 /* Whether fd has bytes to read before deadline_ms (mono_ms). */

@@ -174,6 +174,12 @@ for ip in $CLIENTS; do
 done
 expect_log "state: redis cluster .* is unavailable" "the outage is logged"
 expect_log "state: redis cluster .* answers again" "the recovery is logged"
+downs=$(grep -c "is unavailable" "$MILTER_LOG")
+if [ "$downs" -ge 1 ] && [ "$downs" -le 6 ]; then
+	e2e_ok "the outage is logged $downs times: once per node that failed, not per message ($errs)"
+else
+	e2e_fail "'is unavailable' lines, got $downs, want 1 to 6 (once per node)"
+fi
 e2e_alive "$(milter_pid)" && e2e_ok "the milter is still running" || e2e_fail "the milter died"
 pf_stop
 milter_stop || e2e_fail "milter exit status after SIGTERM, got $?, want 0"
