@@ -26,6 +26,7 @@ struct redis_cluster {
 	struct store base;
 	struct store_redis_opts ro;	/* for each node: prefix, password, timeout */
 	pthread_mutex_t lock;		/* everything below */
+	pthread_cond_t refreshed;	/* a refresh under way ended */
 	struct cnode *nodes[CLUSTER_NODES_MAX];
 	int nnodes;
 	short slot[REDIS_SLOTS];	/* index into nodes, -1 unknown */
@@ -127,8 +128,9 @@ map_read(struct redis_cluster *c, struct cnode *n, char *why, size_t whysz)
 	return 0;
 }
 
-/* Read the slot map again from any node that answers, unless another
- * thread is at it or it was read less than REFRESH_MS ago. */
+/* Read the slot map again from any node that answers, unless it was
+ * read less than REFRESH_MS ago; when another thread is at it, wait for
+ * its map (bounded by its timeouts) rather than fail for want of one. */
 static void
 map_refresh(struct redis_cluster *c, char *why, size_t whysz)
 {
@@ -136,8 +138,13 @@ map_refresh(struct redis_cluster *c, char *why, size_t whysz)
 	int i, n;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->refreshing || (c->refreshed_ms != 0 &&
-	    now - c->refreshed_ms < REFRESH_MS)) {
+	if (c->refreshing) {
+		while (c->refreshing)
+			pthread_cond_wait(&c->refreshed, &c->lock);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (c->refreshed_ms != 0 && now - c->refreshed_ms < REFRESH_MS) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
@@ -150,6 +157,7 @@ map_refresh(struct redis_cluster *c, char *why, size_t whysz)
 			break;
 	pthread_mutex_lock(&c->lock);
 	c->refreshing = 0;
+	pthread_cond_broadcast(&c->refreshed);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -320,6 +328,7 @@ cluster_free(struct store *s)
 		store_free(c->nodes[i]->st);
 		free(c->nodes[i]);
 	}
+	pthread_cond_destroy(&c->refreshed);
 	pthread_mutex_destroy(&c->lock);
 	free(c->ro.prefix);
 	free(c->ro.password);
@@ -361,6 +370,7 @@ redis_cluster_new(const char *const *seeds, size_t nseeds,
 	if (c->ro.backoff_max_ms == 0)
 		c->ro.backoff_max_ms = 1000;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->refreshed, NULL);
 	memset(c->slot, 0xff, sizeof c->slot);	/* all -1 */
 	for (i = 0; i < nseeds; i++) {
 		if (seed_parse(seeds[i], host, &port) < 0 ||

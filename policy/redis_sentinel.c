@@ -342,8 +342,8 @@ ss_free(struct store *s)
 {
 	struct sentinel_store *ss = (struct sentinel_store *)s;
 
+	redis_sentinel_free(ss->loc);	/* first: its watcher drops inner's pool */
 	store_free(ss->inner);
-	redis_sentinel_free(ss->loc);
 	free(ss);
 }
 

@@ -3,12 +3,18 @@
  * reports, with nothing listening (an unreachable seed list, no sentinel
  * answering) and against a real redis-server that is neither a cluster
  * node nor a sentinel, started here on a free loopback port and stopped by
- * its PID.  The routing itself runs against real clusters and sentinels in
+ * its PID; and threads sharing one cluster store on a real three-master
+ * cluster made here (CLUSTER ADDSLOTSRANGE, MEET) while a slot holding
+ * their counters migrates under them (IMPORTING, MIGRATING, MIGRATE,
+ * SETSLOT NODE): every take answered, no count lost or doubled (run under
+ * ThreadSanitizer by make unit-tsan).  Full failovers run in
  * tests/e2e/test_cluster.sh and test_sentinel.sh.
  */
 #include <check.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,7 @@
 
 #include "redis_cluster.h"
 #include "redis_sentinel.h"
+#include "redis_slot.h"
 #include "store.h"
 
 /* A loopback port nothing listens on now. */
@@ -55,28 +62,45 @@ answers(int port)
 	return ok;
 }
 
-/* A plain redis-server (not in cluster mode); its PID. */
+/* A redis-server; in cluster mode with its bus on a free port when
+ * cluster is set; its PID. */
 static pid_t
-plain_start(int port)
+server_start(int port, int cluster, int busport)
 {
-	char p[16];
+	char p[16], bus[16], conf[64];
 	pid_t pid;
 	int i;
 
 	snprintf(p, sizeof p, "%d", port);
+	snprintf(bus, sizeof bus, "%d", busport);
+	snprintf(conf, sizeof conf, "/tmp/check-fleet-nodes-%d.conf", port);
+	remove(conf);
 	pid = fork();
 	ck_assert(pid >= 0);
 	if (pid == 0) {
 		freopen("/dev/null", "w", stdout);
-		execlp("redis-server", "redis-server", "--port", p, "--bind",
-		    "127.0.0.1", "--save", "", "--appendonly", "no",
-		    "--loglevel", "warning", (char *)NULL);
+		if (cluster)
+			execlp("redis-server", "redis-server", "--port", p,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--loglevel", "warning", "--cluster-enabled",
+			    "yes", "--cluster-port", bus, "--cluster-config-file",
+			    conf, (char *)NULL);
+		else
+			execlp("redis-server", "redis-server", "--port", p,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--loglevel", "warning", (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 100 && !answers(port); i++)
 		usleep(50000);
 	ck_assert_msg(answers(port), "redis-server did not answer on %d", port);
 	return pid;
+}
+
+static pid_t
+plain_start(int port)
+{
+	return server_start(port, 0, 0);
 }
 
 static void
@@ -226,6 +250,223 @@ START_TEST(test_addresses)
 }
 END_TEST
 
+/* ---- a real cluster, shared by threads, a slot migrating ---- */
+
+#define NODES	3
+#define THREADS	4
+#define KEYS	40
+#define ROUNDS	25
+
+static int cl_port[NODES], cl_bus[NODES];
+static pid_t cl_pid[NODES];
+
+/* One command on a node, checked; the reply freed. */
+static void
+node_do(int port, const char *fmt, ...)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisReply *r;
+	va_list ap;
+
+	ck_assert(c != NULL && !c->err);
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(r != NULL && r->type != REDIS_REPLY_ERROR,
+	    "node %d: %s: %s", port, fmt, r != NULL ? r->str : c->errstr);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+static int
+node_ok(int port)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	redisReply *r = c != NULL && !c->err ? redisCommand(c, "CLUSTER INFO") : NULL;
+	int ok = r != NULL && r->type == REDIS_REPLY_STRING &&
+	    strstr(r->str, "cluster_state:ok") != NULL &&
+	    strstr(r->str, "cluster_known_nodes:3") != NULL;
+
+	freeReplyObject(r);
+	redisFree(c);
+	return ok;
+}
+
+static void
+cluster_setup(void)
+{
+	int i, j;
+
+	for (i = 0; i < NODES; i++) {
+		cl_port[i] = free_port();
+		cl_bus[i] = free_port();
+		cl_pid[i] = server_start(cl_port[i], 1, cl_bus[i]);
+	}
+	node_do(cl_port[0], "CLUSTER ADDSLOTSRANGE 0 5460");
+	node_do(cl_port[1], "CLUSTER ADDSLOTSRANGE 5461 10922");
+	node_do(cl_port[2], "CLUSTER ADDSLOTSRANGE 10923 16383");
+	for (i = 1; i < NODES; i++)
+		node_do(cl_port[0], "CLUSTER MEET 127.0.0.1 %d %d", cl_port[i],
+		    cl_bus[i]);
+	for (j = 0; j < 300; j++) {
+		for (i = 0; i < NODES && node_ok(cl_port[i]); i++)
+			;
+		if (i == NODES)
+			return;
+		usleep(100000);
+	}
+	ck_abort_msg("the cluster did not settle within 30 s");
+}
+
+static void
+cluster_teardown(void)
+{
+	int i;
+
+	for (i = 0; i < NODES; i++)
+		if (cl_pid[i] > 0)
+			plain_stop(cl_pid[i]);
+}
+
+static struct store *cl_store;
+
+static void
+key_req(int k, struct store_req *r, char *id, size_t idsz)
+{
+	int n = snprintf(id, idsz, "count%c192.0.2.%d", 0, k);
+
+	memset(r, 0, sizeof *r);
+	r->id = id;
+	r->idlen = (size_t)n;
+	r->kind = STORE_WINDOW;
+	r->window_ms = 600000;
+	r->burst = 1000000;
+	r->units = 1;
+	r->charge = STORE_CHARGE_ALLOWED;
+}
+
+static void *
+hammer(void *arg)
+{
+	long *errors = arg;
+	struct store_req r;
+	struct store_res res;
+	char id[64];
+	int i, k;
+
+	for (i = 0; i < ROUNDS; i++)
+		for (k = 0; k < KEYS; k++) {
+			key_req(k, &r, id, sizeof id);
+			if (store_take(cl_store, &r, 0, &res) != STORE_OK)
+				(*errors)++;
+		}
+	return NULL;
+}
+
+/* The node (index) serving slot, by the map node 0 gives. */
+static int
+slot_node(unsigned slot)
+{
+	struct timeval tv = { 5, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", cl_port[0], tv);
+	redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+	struct redis_slot_range *rg;
+	const char *why;
+	int n = redis_slot_map_parse(r, &rg, &why), i, j, at = -1;
+
+	for (i = 0; i < n; i++)
+		if (slot >= rg[i].first && slot <= rg[i].last)
+			for (j = 0; j < NODES; j++)
+				if (rg[i].port == cl_port[j])
+					at = j;
+	free(rg);
+	freeReplyObject(r);
+	redisFree(c);
+	return at;
+}
+
+/* Move slot from node a to node b with its keys, as redis-cli reshard does. */
+static void
+slot_migrate(unsigned slot, int a, int b)
+{
+	char ida[64], idb[64];
+	struct timeval tv = { 5, 0 };
+	redisContext *c;
+	redisReply *r, *keys;
+	size_t i;
+
+	c = redisConnectWithTimeout("127.0.0.1", cl_port[a], tv);
+	r = redisCommand(c, "CLUSTER MYID");
+	snprintf(ida, sizeof ida, "%s", r->str);
+	freeReplyObject(r);
+	redisFree(c);
+	c = redisConnectWithTimeout("127.0.0.1", cl_port[b], tv);
+	r = redisCommand(c, "CLUSTER MYID");
+	snprintf(idb, sizeof idb, "%s", r->str);
+	freeReplyObject(r);
+	redisFree(c);
+	node_do(cl_port[b], "CLUSTER SETSLOT %u IMPORTING %s", slot, ida);
+	node_do(cl_port[a], "CLUSTER SETSLOT %u MIGRATING %s", slot, idb);
+	usleep(200000);		/* let the threads meet ASK */
+	c = redisConnectWithTimeout("127.0.0.1", cl_port[a], tv);
+	keys = redisCommand(c, "CLUSTER GETKEYSINSLOT %u 1000", slot);
+	for (i = 0; i < keys->elements; i++) {
+		r = redisCommand(c, "MIGRATE 127.0.0.1 %d %b 0 5000",
+		    cl_port[b], keys->element[i]->str, keys->element[i]->len);
+		freeReplyObject(r);
+	}
+	freeReplyObject(keys);
+	redisFree(c);
+	for (i = 0; i < NODES; i++)
+		node_do(cl_port[i], "CLUSTER SETSLOT %u NODE %s", slot, idb);
+}
+
+START_TEST(test_cluster_threads)
+{
+	struct told told = { 0 };
+	struct store_redis_opts o = { .prefix = "t:", .timeout_ms = 2000,
+	    .notify = on_health, .notify_arg = &told };
+	char seed[32], id[64], key[STORE_REDIS_KEY_MAX];
+	const char *seeds[1] = { seed }, *why = NULL;
+	pthread_t t[THREADS];
+	long errors[THREADS] = { 0 };
+	struct store_req r;
+	struct store_res res;
+	unsigned slot;
+	int i, k, from;
+
+	snprintf(seed, sizeof seed, "127.0.0.1:%d", cl_port[1]);
+	cl_store = redis_cluster_new(seeds, 1, &o, &why);
+	ck_assert(cl_store != NULL);
+	key_req(0, &r, id, sizeof id);
+	slot = redis_slot_of(key, store_redis_key("t:", r.id, r.idlen, key,
+	    sizeof key));
+	from = slot_node(slot);
+	ck_assert_msg(from >= 0, "no node serves slot %u", slot);
+	for (i = 0; i < THREADS; i++)
+		ck_assert(pthread_create(&t[i], NULL, hammer, &errors[i]) == 0);
+	usleep(100000);
+	slot_migrate(slot, from, (from + 1) % NODES);
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(errors[i] == 0, "thread %d: %ld takes failed (%d "
+		    "downs, the last: %s)", i, errors[i], told.downs, told.why);
+	}
+	ck_assert_msg(slot_node(slot) == (from + 1) % NODES, "slot %u did "
+	    "not move", slot);
+	for (k = 0; k < KEYS; k++) {
+		key_req(k, &r, id, sizeof id);
+		r.charge = STORE_CHARGE_NONE;
+		ck_assert(store_take(cl_store, &r, 0, &res) == STORE_OK);
+		ck_assert_msg(res.count == THREADS * ROUNDS, "key %d: count %llu, "
+		    "want %d", k, (unsigned long long)res.count, THREADS * ROUNDS);
+	}
+	store_free(cl_store);
+}
+END_TEST
+
 #define LOOP(tc, fn, tab) \
 	tcase_add_loop_test(tc, fn, 0, (int)(sizeof tab / sizeof tab[0]))
 
@@ -239,6 +480,11 @@ fleet_suite(void)
 	LOOP(tc, test_cluster_errors, cluster_cases);
 	LOOP(tc, test_sentinel_errors, sentinel_cases);
 	LOOP(tc, test_addresses, addr_cases);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cluster");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, cluster_setup, cluster_teardown);
+	tcase_add_test(tc, test_cluster_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
