@@ -170,7 +170,8 @@ TSAN_DIR   = build/tsan
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TSAN_CASES = check_ratelimit:limits check_store:bounds check_match:big \
              check_store_redis:core check_store_redis:wrong-answers \
-             check_top:threads
+             check_top:threads \
+             check_redis_fleet:cluster
 TSAN_TESTS = $(sort $(foreach c,$(TSAN_CASES),$(TSAN_DIR)/$(firstword $(subst :, ,$(c)))))
 $(eval $(call sanitized,$(TSAN_DIR),TSAN_FLAGS))
 

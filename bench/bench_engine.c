@@ -11,6 +11,8 @@
  *   bench/bench_engine [-q]      -q: a short run (make check builds it)
  *   BENCH_REDIS_PORT=N bench/bench_engine   also memory against a
  *                                redis-server on 127.0.0.1:N: latency added
+ *   BENCH_CLUSTER_SEED=N         and a Redis Cluster seeded at 127.0.0.1:N
+ *                                against that one server: the routing's cost
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "dupes.h"
 #include "match.h"
 #include "policy.h"
+#include "redis_cluster.h"
 #include "store.h"
 
 static const char rate_policy[] =
@@ -243,8 +246,30 @@ latency(struct policy *p, struct store *st, const char *name, int n,
 	free(t);
 }
 
-/* Memory against Redis on loopback: the latency Redis adds. */
+/* A cluster against one Redis: what routing by hash slot adds, once the
+ * slot map is known (the first decision reads it). */
 static void
+bench_cluster(struct policy *p, int seed, int n, double m_red)
+{
+	char addr[32];
+	const char *seeds[1] = { addr }, *why = NULL;
+	struct store_redis_opts o = { .prefix = "bench:", .timeout_ms = 1000 };
+	struct store *cl;
+	double m_cl;
+
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", seed);
+	if ((cl = redis_cluster_new(seeds, 1, &o, &why)) == NULL) {
+		fprintf(stderr, "bench_engine: cluster: %s\n", why);
+		exit(1);
+	}
+	latency(p, cl, "cluster", n, &m_cl);
+	printf("latency  a cluster adds %.1f us to one redis's at the median "
+	    "(target: about 0, no extra hop)\n", m_cl - m_red);
+	store_free(cl);
+}
+
+/* Memory against Redis on loopback: the latency Redis adds; its median. */
+static double
 bench_redis(struct policy *p, int port, int n)
 {
 	struct store_redis_opts o = { .host = "127.0.0.1", .port = port,
@@ -258,6 +283,7 @@ bench_redis(struct policy *p, int port, int n)
 	    "(target: under 200 us)\n", m_red - m_mem);
 	store_free(mem);
 	store_free(red);
+	return m_red;
 }
 
 int
@@ -267,6 +293,8 @@ main(int argc, char **argv)
 	unsigned long n = quick ? 20000 : 2000000;
 	struct policy *p = policy_from_text(rate_policy);
 	const char *redis_port = getenv("BENCH_REDIS_PORT");
+	const char *cluster_seed = getenv("BENCH_CLUSTER_SEED");
+	double m_red = 0;
 
 	bench_decisions(p, 1, 1, n);
 	bench_decisions(p, 1, 2, n / 2);
@@ -277,7 +305,9 @@ main(int argc, char **argv)
 	bench_fingerprint(quick ? 4 : 64);
 	bench_regex();
 	if (redis_port != NULL)
-		bench_redis(p, atoi(redis_port), quick ? 500 : 20000);
+		m_red = bench_redis(p, atoi(redis_port), quick ? 500 : 20000);
+	if (redis_port != NULL && cluster_seed != NULL)
+		bench_cluster(p, atoi(cluster_seed), quick ? 500 : 20000, m_red);
 	pol_unref(p);
 	return 0;
 }

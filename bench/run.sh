@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 
 tmp=$(mktemp -d /dev/shm/bench-run.XXXXXX)
 redis_pid=
+cluster_pids=
 cleanup() {
 	[ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null || :
+	for p in $cluster_pids; do kill "$p" 2>/dev/null || :; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -27,6 +29,30 @@ until redis-cli -p "$port" ping >/dev/null 2>&1 || [ "$i" -ge 50 ]; do
 	i=$((i + 1))
 done
 export BENCH_REDIS_PORT="$port"
+
+# A three-master Redis Cluster on free loopback ports, for the cost of
+# routing by hash slot (bench_engine's cluster row); skipped if it fails.
+cluster_ports=
+for n in 1 2 3; do
+	p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	bus=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+		--cluster-enabled yes --cluster-config-file "$tmp/nodes-$p.conf" \
+		--cluster-port "$bus" \
+		--dir "$tmp" --loglevel warning >/dev/null 2>&1 &
+	cluster_pids="$cluster_pids $!"
+	cluster_ports="$cluster_ports 127.0.0.1:$p"
+done
+sleep 0.5
+# shellcheck disable=SC2086 # one argument per node
+if redis-cli --cluster create $cluster_ports --cluster-yes >/dev/null 2>&1; then
+	i=0
+	until redis-cli -p "$p" cluster info 2>/dev/null | grep -q cluster_state:ok || [ "$i" -ge 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	export BENCH_CLUSTER_SEED="$p"
+fi
 export BENCH_SUMMARY="$tmp/summary"
 : >"$BENCH_SUMMARY"
 peers=

@@ -292,19 +292,117 @@ set_redis_timeout(struct conf *cf, const config_setting_t *s)
 
 	if (ms < 1 || ms > 5000)
 		conf_error(cf, s, "timeout must be from 1ms to 5s (default "
-		    "50ms): a store slower than that stalls the MTA");
+		    "1s): a store slower than that stalls the MTA");
 	else
 		cf->p->settings.redis.timeout_ms = ms;
 }
 
+/* HOST:PORT, the port after the last colon. */
+static int
+redis_addr_ok(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == v || colon - v > 255)
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return colon[1] != '\0' && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+/* A list of 1 to 64 "HOST:PORT" strings into a NULL-terminated array. */
+static void
+set_redis_addrs(struct conf *cf, const config_setting_t *s, const char ***field,
+    const char *example)
+{
+	int i, n = config_setting_length(s);
+	const char **v;
+
+	if (n < 1 || n > 64) {
+		conf_error(cf, s, "%s: expected a list of 1 to 64 addresses such "
+		    "as [ \"%s\" ]", config_setting_name(s), example);
+		return;
+	}
+	v = xcalloc((size_t)n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		const char *a = config_setting_get_string(e);
+
+		if (a == NULL || !redis_addr_ok(a)) {
+			conf_error(cf, e, "%s: \"%s\" is not an address; expected "
+			    "HOST:PORT such as \"%s\"", config_setting_name(s),
+			    a != NULL ? a : "?", example);
+			a = "";
+		}
+		v[i] = xstrdup(a);
+	}
+	pol_strv_free(*field);
+	*field = v;
+}
+
+static void
+set_redis_sentinels(struct conf *cf, const config_setting_t *s)
+{
+	set_redis_addrs(cf, s, &cf->p->settings.redis.sentinels,
+	    "127.0.0.1:26379");
+}
+
+static void
+set_redis_master(struct conf *cf, const config_setting_t *s)
+{
+	if (config_setting_get_string(s)[0] == '\0')
+		conf_error(cf, s, "master: expected the name the sentinels "
+		    "monitor, such as \"mymaster\"");
+	else
+		set_string(cf, s, &cf->p->settings.redis.master);
+}
+
+static void
+set_redis_cluster(struct conf *cf, const config_setting_t *s)
+{
+	set_redis_addrs(cf, s, &cf->p->settings.redis.cluster,
+	    "127.0.0.1:7000");
+}
+
 static const struct setting redis_settings[] = {
 	{ "server", TYPE_STRING, set_redis_server },
+	{ "sentinels", TYPE_LIST, set_redis_sentinels },
+	{ "master", TYPE_STRING, set_redis_master },
+	{ "cluster", TYPE_LIST, set_redis_cluster },
 	{ "prefix", TYPE_STRING, set_redis_prefix },
 	{ "db", TYPE_INT, set_redis_db },
 	{ "password", TYPE_STRING, set_redis_password },
 	{ "password_file", TYPE_STRING, set_redis_password_file },
 	{ "timeout", TYPE_STRING | TYPE_INT, set_redis_timeout },
 };
+
+/* One of server, sentinels + master, or cluster. */
+static void
+redis_fleet_check(struct conf *cf, const config_setting_t *s)
+{
+	const struct pol_redis *r = &cf->p->settings.redis;
+	const config_setting_t *server = config_setting_get_member(s, "server");
+
+	if (r->sentinels != NULL && r->cluster != NULL)
+		conf_error(cf, s, "redis: give sentinels (with master) or "
+		    "cluster, not both: a Sentinel set and a Cluster are two "
+		    "ways to run Redis");
+	else if (r->sentinels != NULL && r->master == NULL)
+		conf_error(cf, s, "redis: sentinels need the master's name: add "
+		    "master = \"mymaster\" (as in the sentinels' "
+		    "\"sentinel monitor\" line)");
+	else if (r->master != NULL && r->sentinels == NULL)
+		conf_error(cf, s, "redis: master names a Sentinel set: add "
+		    "sentinels = [ \"HOST:PORT\", ... ]");
+	else if (server != NULL && (r->sentinels != NULL || r->cluster != NULL))
+		conf_error(cf, server, "redis: server is one Redis; with %s "
+		    "the milter finds the servers itself: drop server",
+		    r->cluster != NULL ? "cluster" : "sentinels");
+	else if (r->cluster != NULL && r->db != 0)
+		conf_error(cf, config_setting_get_member(s, "db"), "redis: a "
+		    "Redis Cluster has only db 0: drop db");
+}
 
 static void
 set_redis(struct conf *cf, const config_setting_t *s)
@@ -314,6 +412,7 @@ set_redis(struct conf *cf, const config_setting_t *s)
 	    cf->p->settings.redis.password_file != NULL)
 		conf_error(cf, s, "redis: give password or password_file, not "
 		    "both");
+	redis_fleet_check(cf, s);
 }
 
 static void
@@ -642,7 +741,7 @@ settings_default(struct pol_settings *s)
 	s->backend = POL_BACKEND_MEMORY;
 	s->redis.server = xstrdup("127.0.0.1:6379");
 	s->redis.prefix = xstrdup("milter-policy:");
-	s->redis.timeout_ms = 50;
+	s->redis.timeout_ms = STORE_REDIS_TIMEOUT_MS;
 	s->policy_service.max_connections = 1000;
 	s->sendmail = xstrdup("/usr/sbin/sendmail");
 	s->notify_max_per_hour = 10;

@@ -110,11 +110,24 @@ policy_free(struct policy *p)
 	free((char *)p->settings.redis.prefix);
 	free((char *)p->settings.redis.password);
 	free((char *)p->settings.redis.password_file);
+	free((char *)p->settings.redis.master);
+	pol_strv_free(p->settings.redis.sentinels);
+	pol_strv_free(p->settings.redis.cluster);
 	free((char *)p->settings.policy_service.listen);
 	free((char *)p->settings.metrics.listen);
 	free((char *)p->settings.sendmail);
 	free(p->path);
 	free(p);
+}
+
+void
+pol_strv_free(const char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free((char *)v[i]);
+	free(v);
 }
 
 struct policy *

@@ -129,6 +129,9 @@ struct pol_settings {
 		const char *password_file;
 		unsigned long timeout_ms;
 		int local;		/* on_error = "local": memory while down */
+		const char **sentinels;	/* "HOST:PORT"s, NULL-terminated, or NULL */
+		const char *master;	/* with sentinels: the monitored name */
+		const char **cluster;	/* seed "HOST:PORT"s, NULL-terminated, or NULL */
 	} redis;
 	struct pol_policy_service {	/* policy_service = { }: Postfix's policy protocol */
 		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
@@ -152,6 +155,9 @@ struct policy *pol_load(const char *path, pol_error_fn *err, void *arg);
 
 /* Take one more reference; returns p. */
 struct policy *pol_ref(struct policy *p);
+
+/* Free a NULL-terminated array of strings (state.redis lists); NULL is fine. */
+void pol_strv_free(const char **v);
 
 /* Drop a reference; the last one frees the policy.  NULL is fine. */
 void pol_unref(struct policy *p);

@@ -172,16 +172,55 @@ struct store_redis_opts {
 	char *prefix;			/* before every key */
 	int db;				/* SELECT db when not 0 */
 	char *password;			/* AUTH when set */
-	unsigned long timeout_ms;	/* connect and each command; 0: 50 */
+	unsigned long timeout_ms;	/* connect and each command; 0: STORE_REDIS_TIMEOUT_MS */
 	/* Told once per change between up (1) and down (0), with why. */
 	void (*notify)(void *arg, int up, const char *why);
 	void *notify_arg;
+	/* Sentinel: the address for each new connection instead of host and
+	 * port; fresh when the last call failed (ask again).  0 when found,
+	 * else -1 and *why. */
+	int (*locate)(void *arg, int fresh, char *host, size_t hostsz,
+	    int *port, const char **why);
+	void *locate_arg;
+	unsigned long backoff_max_ms;	/* the longest pause after failures; 0: 5 s */
 };
+
+/* Long enough that a loaded but healthy machine never trips it (rspamd
+ * waits 1 s; Postfix waits 30 s for a milter), short beside the MTAs'. */
+#define STORE_REDIS_TIMEOUT_MS	1000
+
+/* A key's longest form: prefix, rule, ":{", hex identity, "}", NUL. */
+#define STORE_REDIS_KEY_MAX	(200 + 128 + 3 + 2 * 512 + 2)
 
 /* A store on a Redis server; connects on first use.  The strings of o are
  * copied.  The server's clock decides (now_ms is ignored); save does
  * nothing and count is 0: the server keeps the data. */
 struct store *store_redis_new(const struct store_redis_opts *o);
+
+/* The Redis key of a counter (its hash tag: the hex identity in braces);
+ * returns its length.  out holds STORE_REDIS_KEY_MAX. */
+size_t store_redis_key(const char *prefix, const void *id, size_t idlen,
+    char *out, size_t outsz);
+
+/* For cluster routing: a take (give = 0) or give on this server, with
+ * ASKING first when asking.  An answer that names another node or says
+ * "later" (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is STORE_ERROR with its text
+ * in redirect (cleaned, at most redirectsz) and does not count as the
+ * server failing; any other error leaves redirect "". */
+enum store_result store_redis_routed(struct store *s,
+    const struct store_req *req, int give, int asking, struct store_res *res,
+    char *redirect, size_t redirectsz);
+
+/* Drop the idle connections: the next calls connect again (Sentinel: to
+ * the new master).  Connections in use are kept when they succeed. */
+void store_redis_drop(struct store *s);
+
+struct redisReply;
+
+/* One plain command on this server (CLUSTER SLOTS, ROLE), within the
+ * timeout; the reply (freeReplyObject) or NULL and *why. */
+struct redisReply *store_redis_command(struct store *s, int argc,
+    const char **argv, const char **why);
 
 /* ---- a fallback pair (store_fallback.c) ---- */
 

@@ -20,7 +20,8 @@
  *
  * Answers: hiredis' reader builds each answer through our own object
  * functions, which refuse, before allocating, any array longer than the
- * script's four elements and any nested array; and an answer still
+ * script's four elements and any nested array (the fleet's plain
+ * commands get a larger but still bounded shape); and an answer still
  * incomplete after REPLY_BYTES_MAX bytes is refused unread.  A hostile
  * server (or anything on its port) cannot make the milter allocate for a
  * "*1000000000" header or buffer a gigabyte of bulk string: every answer
@@ -34,7 +35,13 @@
  * answers STORE_ERROR at once, without trying, until a backoff (doubling
  * from 100 ms to 5 s) has passed, so a dead server costs no MTA a timeout
  * per message.  The notify callback hears every change between up and
- * down, once.
+ * down, once.  A failure also drops the idle connections: after a
+ * failover they lead to a server that is no longer the master.
+ *
+ * For a fleet (redis_sentinel.c, redis_cluster.c): a locate callback names
+ * the server before each new connection, store_redis_routed hands MOVED
+ * and ASK back to the caller instead of counting them as failures, and
+ * store_redis_command runs one plain command (CLUSTER SLOTS, ROLE).
  */
 #include <errno.h>
 #include <poll.h>
@@ -53,8 +60,8 @@
 
 #define POOL_MAX	64
 #define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
-#define KEY_MAX		(200 + 128 + 3 + 2 * 512 + 2)	/* prefix, rule, ":{", hex, "}" */
+#define BACKOFF_MAX_MS	5000	/* unless opts say less */
+#define KEY_MAX		STORE_REDIS_KEY_MAX
 #define REPLY_ARRAY_MAX	4		/* the scripts' {allowed, retry, count, first} */
 #define REPLY_BYTES_MAX	65536		/* unparsed bytes of one answer */
 
@@ -138,6 +145,7 @@ struct store_redis {
 	int down;			/* the last call failed */
 	uint64_t retry_at_ms;		/* down: no try before this */
 	unsigned backoff_ms;
+	char last_why[128];		/* down: why, for store_redis_command */
 };
 
 static uint64_t
@@ -171,13 +179,17 @@ health(struct store_redis *r, int ok, const char *why)
 		r->backoff_ms = 0;
 	else {
 		r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
-		if (r->backoff_ms > BACKOFF_MAX_MS)
-			r->backoff_ms = BACKOFF_MAX_MS;
+		if (r->backoff_ms > r->o.backoff_max_ms)
+			r->backoff_ms = (unsigned)r->o.backoff_max_ms;
 		r->retry_at_ms = mono_ms() + r->backoff_ms;
+		snprintf(r->last_why, sizeof r->last_why, "%s",
+		    why != NULL ? why : "no answer");
+		while (r->nidle > 0)	/* they may lead to a demoted master */
+			redisFree(r->idle[--r->nidle]);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (changed && r->o.notify != NULL)
-		r->o.notify(r->o.notify_arg, ok, why);
+		r->o.notify(r->o.notify_arg, ok, ok ? NULL : why);
 }
 
 /* ---- the reader's object functions: hiredis 0.14's reply objects (freed
@@ -223,14 +235,40 @@ answer_string(const redisReadTask *task, char *str, size_t len)
 	return rep;
 }
 
+/* The shapes an answer may have: elements of the outer array, of each
+ * nested one, and how deep they nest.  A script's answer is {int x4}; the
+ * fleet's plain commands (store_redis_command: CLUSTER SLOTS, ROLE,
+ * SENTINEL) answer ranges of nodes, bounded so that no header can make
+ * the milter allocate more than 4096 * 16 pointers in all. */
+struct answer_shape {
+	int outer, nested, depth;
+};
+
+static const struct answer_shape script_shape = { REPLY_ARRAY_MAX, 0, 0 };
+static const struct answer_shape command_shape = { 4096, 16, 3 };
+
+static int
+task_depth(const redisReadTask *task)
+{
+	int d = 0;
+
+	for (; task->parent != NULL; task = task->parent)
+		d++;
+	return d;
+}
+
 /* The refusal that matters: hiredis would allocate elements * 8 bytes
  * for the header alone, whatever follows it. */
 static void *
 answer_array(const redisReadTask *task, int elements)
 {
+	const struct answer_shape *sh = task->privdata != NULL ?
+	    task->privdata : &script_shape;
+	int depth = task_depth(task);
 	redisReply *rep;
 
-	if (elements < 0 || elements > REPLY_ARRAY_MAX || task->parent != NULL)
+	if (elements < 0 || depth > sh->depth ||
+	    elements > (depth == 0 ? sh->outer : sh->nested))
 		return NULL;
 	if ((rep = answer_new(task, REDIS_REPLY_ARRAY)) == NULL)
 		return NULL;
@@ -364,9 +402,22 @@ static redisContext *
 conn_open(struct store_redis *r, const char **why)
 {
 	struct timeval tv = timeout_tv(r);
-	redisContext *c = r->o.unix_path != NULL ?
+	char host[256];
+	int port = r->o.port, down;
+	redisContext *c;
+
+	if (r->o.locate != NULL) {	/* Sentinel: where the master is now */
+		pthread_mutex_lock(&r->lock);
+		down = r->down;
+		pthread_mutex_unlock(&r->lock);
+		if (r->o.locate(r->o.locate_arg, down, host, sizeof host, &port,
+		    why) < 0)
+			return NULL;
+	}
+	c = r->o.unix_path != NULL ?
 	    redisConnectUnixWithTimeout(r->o.unix_path, tv) :
-	    redisConnectWithTimeout(r->o.host, r->o.port, tv);
+	    redisConnectWithTimeout(r->o.locate != NULL ? host : r->o.host,
+	    port, tv);
 
 	if (c == NULL || c->err) {
 		*why = c != NULL && c->errstr[0] ? c->errstr : "cannot connect";
@@ -452,11 +503,25 @@ script_load(struct store_redis *r, redisContext *c, enum script s,
 	return ok ? 0 : -1;
 }
 
+/* ASKING: the next command may use a slot being imported (cluster). */
+static int
+asking_send(const struct store_redis *r, redisContext *c, const char **why)
+{
+	const char *argv[1] = { "ASKING" };
+	redisReply *rep = command(r, c, 1, argv, NULL, why);
+	int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+
+	if (rep != NULL && !ok)
+		*why = "ASKING refused";
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
 /* EVALSHA script on key with args; loads the script when the server
  * does not have it.  NULL with *why set on failure. */
 static redisReply *
 script_run(struct store_redis *r, redisContext *c, enum script s,
-    const char *key, size_t keylen, char args[][24], int nargs,
+    const char *key, size_t keylen, char args[][24], int nargs, int asking,
     const char **why)
 {
 	const char *argv[4 + 6];
@@ -486,6 +551,8 @@ script_run(struct store_redis *r, redisContext *c, enum script s,
 			argv[4 + i] = args[i];
 			len[4 + i] = strlen(args[i]);
 		}
+		if (asking && asking_send(r, c, why) < 0)
+			return NULL;
 		if ((rep = command(r, c, 4 + nargs, argv, len, why)) == NULL)
 			return NULL;
 		if (!is_noscript(rep))
@@ -503,8 +570,8 @@ script_run(struct store_redis *r, redisContext *c, enum script s,
 
 /* PREFIX RULE ":{" hex(id) "}"; the rule is the identity up to its NUL. */
 static size_t
-key_build(const struct store_redis *r, const void *id, size_t idlen,
-    char *out, size_t outsz)
+key_build(const char *prefix, const void *id, size_t idlen, char *out,
+    size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = id;
@@ -512,7 +579,7 @@ key_build(const struct store_redis *r, const void *id, size_t idlen,
 
 	if (idlen > 512)
 		idlen = 512;	/* identities are far shorter (keys.h) */
-	n = (size_t)snprintf(out, outsz, "%.200s%.*s:{", r->o.prefix,
+	n = (size_t)snprintf(out, outsz, "%.200s%.*s:{", prefix,
 	    (int)(rule < 128 ? rule : 128), (const char *)id);
 	if (n > outsz - 2)
 		n = outsz - 2;	/* cannot happen with KEY_MAX; never overflow */
@@ -542,10 +609,30 @@ script_answer_ok(const redisReply *rep)
 	return rep->element[0]->integer <= 1 && rep->element[3]->integer <= 1;
 }
 
-/* Run the script of req's kind: op "take" or "give". */
+/* A cluster's answer for another node (MOVED, ASK) or for later
+ * (TRYAGAIN, CLUSTERDOWN): copied for the caller when it routes. */
+static int
+is_redirect(const redisReply *rep, char *redirect, size_t sz)
+{
+	static const char *const kinds[] = { "MOVED ", "ASK ", "TRYAGAIN",
+	    "CLUSTERDOWN" };
+	size_t i;
+
+	if (redirect == NULL || rep == NULL || rep->type != REDIS_REPLY_ERROR)
+		return 0;
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strncmp(rep->str, kinds[i], strlen(kinds[i])) == 0) {
+			text_clean(rep->str, redirect, sz);
+			return 1;
+		}
+	return 0;
+}
+
+/* Run the script of req's kind: op "take" or "give"; see
+ * store_redis_routed for asking and redirect. */
 static enum store_result
 redis_call(struct store_redis *r, const struct store_req *req, const char *op,
-    struct store_res *res)
+    struct store_res *res, int asking, char *redirect, size_t redirectsz)
 {
 	char key[KEY_MAX], args[6][24], msg[TEXT_VALUE_MAX + 1];
 	const char *why = NULL;
@@ -557,15 +644,21 @@ redis_call(struct store_redis *r, const struct store_req *req, const char *op,
 
 	if (c == NULL)
 		return STORE_ERROR;
-	keylen = key_build(r, req->id, req->idlen, key, sizeof key);
+	keylen = key_build(r->o.prefix, req->id, req->idlen, key, sizeof key);
 	snprintf(args[0], 24, "%llu", (unsigned long long)req->window_ms);
 	snprintf(args[1], 24, "%llu", (unsigned long long)req->rate);
 	snprintf(args[2], 24, "%llu", (unsigned long long)req->burst);
 	snprintf(args[3], 24, "%llu", (unsigned long long)req->units);
 	snprintf(args[4], 24, "%s", charge_arg[req->charge]);
 	snprintf(args[5], 24, "%s", op);
-	rep = script_run(r, c, s, key, keylen, args, 6, &why);
+	rep = script_run(r, c, s, key, keylen, args, 6, asking, &why);
 	ok = script_answer_ok(rep);
+	if (!ok && is_redirect(rep, redirect, redirectsz)) {
+		health(r, 1, NULL);	/* it answered: routing is the caller's */
+		conn_give(r, c, 0);
+		freeReplyObject(rep);
+		return STORE_ERROR;
+	}
 	if (ok && res != NULL) {
 		res->allowed = (int)rep->element[0]->integer;
 		res->retry_after_ms = (uint64_t)rep->element[1]->integer;
@@ -590,7 +683,7 @@ redis_take(struct store *s, const struct store_req *req, uint64_t now_ms,
 {
 	(void)now_ms;		/* the server's clock decides */
 	memset(res, 0, sizeof *res);
-	return redis_call((struct store_redis *)s, req, "take", res);
+	return redis_call((struct store_redis *)s, req, "take", res, 0, NULL, 0);
 }
 
 static enum store_result
@@ -599,7 +692,8 @@ redis_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 	(void)now_ms;
 	if (req->kind != STORE_GCRA)
 		return STORE_OK;	/* windows are never given back */
-	return redis_call((struct store_redis *)s, req, "give", NULL);
+	return redis_call((struct store_redis *)s, req, "give", NULL, 0, NULL,
+	    0);
 }
 
 static enum store_result
@@ -617,7 +711,7 @@ redis_reset(struct store *s, const void *id, size_t idlen)
 		return STORE_ERROR;
 	argv[0] = "DEL";
 	len[0] = 3;
-	len[1] = key_build(r, id, idlen, key, sizeof key);
+	len[1] = key_build(r->o.prefix, id, idlen, key, sizeof key);
 	argv[1] = key;
 	rep = command(r, c, 2, argv, len, &why);
 	ok = rep != NULL && rep->type == REDIS_REPLY_INTEGER;
@@ -687,7 +781,68 @@ store_redis_new(const struct store_redis_opts *o)
 	r->o.prefix = xstrdup(o->prefix != NULL ? o->prefix : "");
 	r->o.password = dup_or_null(o->password);
 	if (r->o.timeout_ms == 0)
-		r->o.timeout_ms = 50;
+		r->o.timeout_ms = STORE_REDIS_TIMEOUT_MS;
+	if (r->o.backoff_max_ms == 0)
+		r->o.backoff_max_ms = BACKOFF_MAX_MS;
 	pthread_mutex_init(&r->lock, NULL);
 	return &r->base;
+}
+
+/* ---- for a fleet: redis_sentinel.c and redis_cluster.c ---- */
+
+size_t
+store_redis_key(const char *prefix, const void *id, size_t idlen, char *out,
+    size_t outsz)
+{
+	return key_build(prefix != NULL ? prefix : "", id, idlen, out, outsz);
+}
+
+enum store_result
+store_redis_routed(struct store *s, const struct store_req *req, int give,
+    int asking, struct store_res *res, char *redirect, size_t redirectsz)
+{
+	struct store_redis *r = (struct store_redis *)s;
+
+	redirect[0] = '\0';
+	if (res != NULL)
+		memset(res, 0, sizeof *res);
+	if (give && req->kind != STORE_GCRA)
+		return STORE_OK;
+	return redis_call(r, req, give ? "give" : "take", res, asking,
+	    redirect, redirectsz);
+}
+
+redisReply *
+store_redis_command(struct store *s, int argc, const char **argv,
+    const char **why)
+{
+	static __thread char down_why[128];	/* conn_take's may be freed */
+	struct store_redis *r = (struct store_redis *)s;
+	redisContext *c = conn_take(r, why);
+	redisReply *rep;
+
+	if (c == NULL) {
+		pthread_mutex_lock(&r->lock);
+		memcpy(down_why, r->last_why, sizeof down_why);
+		pthread_mutex_unlock(&r->lock);
+		*why = down_why;
+		return NULL;
+	}
+	redisReaderSetPrivdata(c->reader, (void *)&command_shape);
+	rep = command(r, c, argc, argv, NULL, why);
+	redisReaderSetPrivdata(c->reader, NULL);
+	health(r, rep != NULL, *why);
+	conn_give(r, c, rep == NULL);
+	return rep;
+}
+
+void
+store_redis_drop(struct store *s)
+{
+	struct store_redis *r = (struct store_redis *)s;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->nidle > 0)
+		redisFree(r->idle[--r->nidle]);
+	pthread_mutex_unlock(&r->lock);
 }

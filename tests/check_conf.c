@@ -37,6 +37,8 @@ static const char *const good_files[] = {
 	"data/good-all-conditions.conf",
 	"data/good-redis.conf",
 	"data/good-show.conf",
+	"data/good-redis-sentinel.conf",
+	"data/good-redis-cluster.conf",
 };
 
 START_TEST(test_good_files)
