@@ -62,6 +62,8 @@ tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 # A suite that tests milter/ code builds its source in (no libmilter).
 CHECK_SRC_explain = milter/explain.c
 tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
+CHECK_SRC_log_once = milter/log_once.c
+tests/check_log_once: $(CHECK_SRC_log_once) milter/log_once.h
 
 # check_replay also tests milter/'s log reader for `replay` (pure code,
 # no libmilter): its sources are built in, for each sanitizer too.
@@ -140,6 +142,7 @@ $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
+$(1)/check_log_once: $$(CHECK_SRC_log_once) milter/log_once.h
 
 $(1)/check_top: tests/check_top.c milter/top.c milter/top.h $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/top.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)

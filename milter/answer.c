@@ -5,10 +5,12 @@
 
 #include "answer.h"
 #include "log.h"
+#include "log_once.h"
 #include "metrics.h"
 #include "notify.h"
 #include "replies.h"
 #include "text.h"
+#include "session.h"
 #include "stats.h"
 
 #define VALUE_BUF (TEXT_VALUE_MAX + 8)
@@ -48,6 +50,17 @@ verb_name(const struct pol_verdict *v)
 	return class == 4 ? "tempfail" : "reject";
 }
 
+/* A rule's own error (a regex out of its budget) is logged once per rule
+ * and client in a window: a client that sends it again and again must not
+ * fill the log.  Store errors are logged once per outage by the store. */
+static int
+error_repeated(const struct session *s, const struct pol_verdict *v)
+{
+	return v->action == POL_ERROR && v->rule != NULL && v->reply != NULL &&
+	    strcmp(v->reply->name, "store_unavailable") != 0 &&
+	    !log_once_first(v->rule, s->client_addr, sess_now_ms());
+}
+
 /* The decision line: "QUEUEID: verb stage=... rule=... code=... ...". */
 static void
 decision_log(const struct session *s, const struct pol_verdict *v,
@@ -73,8 +86,9 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 	if (s->rcpt != NULL && v->stage == POL_RCPT && len < sizeof msg)
 		len += snprintf(msg + len, sizeof msg - len, " rcpt=<%s>",
 		    log_value(s->rcpt, r));
-	log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s", msg,
-	    extra ? extra : "");
+	if (!error_repeated(s, v))
+		log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s",
+		    msg, extra ? extra : "");
 	if (v->action == POL_ERROR)
 		stats_error();
 	stats_decision(v->rule, v->reply ? v->reply->code : 0,

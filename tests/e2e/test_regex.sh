@@ -3,7 +3,7 @@
 # against /(a|a){1,17}b/ took 41 s and passed as "continue", as PCRE2's
 # match limit counts per start position.  Now the rule runs out of its
 # budget: an error verdict (on_error: 451 4.3.0), answered at once, through
-# Postfix and through `try`.  Timing is only checked against a generous
+# Postfix and through `try`, and logged once per rule and client.  Timing is only checked against a generous
 # 10 s; what a match costs is for `make bench` and the README.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +58,18 @@ smtp_try --local-interface 127.0.0.4 --from "$HOSTILE" --to user@example.com
 expect_quick "$t0" "Postfix, the 2 kB hostile sender"
 expect_reply mail 451 4.3.0 "" "Postfix: the 2 kB hostile sender gets the rule's error, 451 4.3.0"
 expect_log "error stage=mail rule=aab code=451 xcode=4.3.0" "milter log: the error line names the rule"
+# The same client again, twice: answered the same, logged once (per rule
+# and client); another client's error is its own line.
+for n in 2 3; do
+	smtp_try --local-interface 127.0.0.4 --from "$HOSTILE" --to user@example.com
+	expect_reply mail 451 4.3.0 "" "Postfix: the hostile sender again ($n): 451 4.3.0"
+done
+n4=$(grep -c "error stage=mail rule=aab .*\[127\.0\.0\.4\]" "$MILTER_LOG")
+[ "$n4" -eq 1 ] && e2e_ok "the rule's error for 127.0.0.4 is logged once for three messages" ||
+	e2e_fail "error lines for rule aab and 127.0.0.4, got $n4, want 1 (once per rule and client)"
+smtp_try --local-interface 127.0.0.5 --from "$HOSTILE" --to user@example.com
+expect_reply mail 451 4.3.0 "" "Postfix: another client with the hostile sender: 451 4.3.0"
+expect_log "error stage=mail rule=aab .*\[127\.0\.0\.5\]" "another client's error has a line of its own"
 smtp_try --local-interface 127.0.0.4 --from aaab@client.e2e.test --to user@example.com
 expect_reply mail 550 5.7.1 "run of a then b" "Postfix: a sender that matches gets the rule's 550"
 smtp_try --local-interface 127.0.0.4 --to user@example.com
