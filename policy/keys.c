@@ -35,18 +35,35 @@ idvals_add(struct idvals *v, const void *p, size_t n)
 	crypto_generichash_update(&v->st, p, n);
 }
 
-/* Add a value lower-cased, without one trailing dot. */
+#define ID_ESC	0x1d	/* escapes the three bytes below 0x20 we use, and '#' */
+
+/*
+ * Add a value lower-cased, without one trailing dot, escaped so identities
+ * are unambiguous: 0x1d, 0x1e (before a fingerprint) and 0x1f (between
+ * values) become 0x1d and the byte + 0x40, and a '#' that begins the
+ * values (lead) becomes 0x1d '#', so a raw value never reads as the
+ * hashed form.  A value without those bytes is added as it is: counters
+ * named before the escape kept their names.
+ */
 static void
-idvals_add_lower(struct idvals *v, const char *s)
+idvals_add_value(struct idvals *v, const char *s, int lead)
 {
-	unsigned char chunk[64];
+	unsigned char chunk[2 * 64];
 	size_t len = strlen(s), i, k;
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
-	for (i = 0; i < len; i += k) {
-		for (k = 0; k < sizeof chunk && i + k < len; k++)
-			chunk[k] = (unsigned char)tolower((unsigned char)s[i + k]);
+	for (i = 0; i < len;) {
+		for (k = 0; k < sizeof chunk - 1 && i < len; i++) {
+			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
+
+			if (c >= ID_ESC && c <= 0x1f) {
+				chunk[k++] = ID_ESC;
+				c += 0x40;
+			} else if (c == '#' && lead && i == 0)
+				chunk[k++] = ID_ESC;
+			chunk[k++] = c;
+		}
 		idvals_add(v, chunk, k);
 	}
 }
@@ -151,7 +168,7 @@ keys_id(const char *rule, const char *what, const struct keyset *keys,
 			return 0;
 		if (i > 0)
 			idvals_add(&v, "\x1f", 1);
-		idvals_add_lower(&v, val);
+		idvals_add_value(&v, val, i == 0);
 		human_add(cx->key, &hlen, val, i == 0);
 	}
 	if (keys->n == 0)

@@ -10,10 +10,15 @@
  * canonical form, IPv4-mapped IPv6 as IPv4, the null sender as "<>".
  *
  * An identity is "RULE\0WHAT\0" followed by the key values joined by 0x1f
- * (and a fingerprint, for duplicates).  The rate is not part of it, so an
+ * (and 0x1e and a fingerprint, for duplicates).  Inside a value the bytes
+ * 0x1d-0x1f are escaped (0x1d, then the byte + 0x40), and so is a '#'
+ * that would begin the values, so no two lists of values, and no raw
+ * value and a hashed one, give one identity; values without those bytes
+ * read as they did before the escape, so upgrading kept every counter.  The rate is not part of it, so an
  * admin may change a rate and keep the history.  When the values add up to
  * more than KEYS_VALUE_MAX bytes they are replaced by a 16-byte BLAKE2b
- * digest, so a 64 kB address costs what a short one does.  Pure functions,
+ * digest ('#' and 16 bytes; the digest is of the escaped values), so a
+ * 64 kB address costs what a short one does.  Pure functions,
  * thread safe, no allocation.
  */
 #ifndef KEYS_H
