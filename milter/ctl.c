@@ -45,6 +45,22 @@ addr_of(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
+/* "ok rule=R key=K used=N next=... retry_after=Ns limit=RATE/WINDOW":
+ * the count and the limit in force (new fields go last: scripts read it). */
+static void
+show_line(const char *rule, const char *key, const struct store_req *look,
+    const struct store_res *res, char *out)
+{
+	char w[32];
+
+	pol_window_text((unsigned long)(look->window_ms / 1000), w, sizeof w);
+	snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu next=%s "
+	    "retry_after=%llus limit=%llu/%s", rule, key,
+	    (unsigned long long)res->count, res->allowed ? "allowed" :
+	    "refused", (unsigned long long)(res->retry_after_ms + 999) / 1000,
+	    (unsigned long long)look->rate, w);
+}
+
 /* show or reset RULE KEY against the current policy and the store. */
 static void
 cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
@@ -69,10 +85,7 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);
 	} else if (!reset && store_take(st, &look, sess_now_ms(), &res) ==
 	    STORE_OK)
-		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu "
-		    "next=%s retry_after=%llus", rule, key,
-		    (unsigned long long)res.count, res.allowed ? "allowed" :
-		    "refused", (unsigned long long)(res.retry_after_ms + 999) / 1000);
+		show_line(rule, key, &look, &res, out);
 	else
 		snprintf(out, STATS_LINE, "error the store did not answer");
 	pol_unref(p);

@@ -2,6 +2,7 @@
  * counter.c: a limit rule's counter named by the key an admin reads in
  * the log, for `milter-policy ctl show|reset RULE KEY`; see policy.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,4 +109,20 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 		return -1;
 	look->charge = STORE_CHARGE_NONE;
 	return 0;
+}
+
+void
+pol_window_text(unsigned long s, char *out, size_t outsz)
+{
+	static const struct { unsigned long s; char unit; } u[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof u / sizeof u[0]; i++)
+		if (s != 0 && s % u[i].s == 0) {
+			snprintf(out, outsz, "%lu%c", s / u[i].s, u[i].unit);
+			return;
+		}
+	snprintf(out, outsz, "%lus", s);
 }

@@ -160,6 +160,9 @@ const char *pol_rule_content(const struct policy *p, int i, const char **name);
 
 struct store_req;
 
+/* A window as the policy language writes it, no spaces: 3600 -> "1h". */
+void pol_window_text(unsigned long window_s, char *out, size_t outsz);
+
 /* The counter of limit rule `rule` for `key`, written as the log writes
  * it (key values joined by ",", "*" for a rule without keys): its
  * identity into id (POL_ID_MAX bytes) and a look-only request into *look.

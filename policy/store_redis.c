@@ -12,10 +12,16 @@
  * Keys: PREFIX RULE ":{" hex(identity) "}".  The identity travels only as
  * a binary-safe argument; the braces are a Redis Cluster hash tag.
  *
- * A GCRA counter is a hash {t, r, o}: the theoretical arrival time as
- * whole ms t plus a remainder r in ms/rate units, so the arithmetic is as
- * exact as the memory store's (Lua numbers are doubles: exact below 2^53,
- * far above burst * window_ms of any sane rule).  o marks "refused once".
+ * A GCRA counter is a hash {t, r, o, n, w}: the theoretical arrival time
+ * as whole ms t plus a remainder r in ms/rate units, so the arithmetic is
+ * as exact as the memory store's (Lua numbers are doubles: exact below
+ * 2^53, far above burst * window_ms of any sane rule).  o marks "refused
+ * once".  n and w are the rate and window_ms t and r are in: a script run
+ * under another limit (a reload changed it) carries the level, the debt
+ * over the old unit cost, into its own rate, rounded up, and writes it
+ * back in its own; so the count stays whichever MTA of a half-reloaded
+ * fleet touches it, each applying its own limit to it.  A counter without
+ * n and w (written by the release before) is read in the rate in force.
  * A window counter is {c, o} with the window's end as the key's TTL.
  *
  * Answers: hiredis' reader builds each answer through our own object
@@ -73,16 +79,20 @@ static const char gcra_lua[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local cap, cost = burst * window, units * window\n"
-    "local h = redis.call('HMGET', key, 't', 'r', 'o')\n"
+    "local h = redis.call('HMGET', key, 't', 'r', 'o', 'n', 'w')\n"
+    "local orate, owin = tonumber(h[4]) or rate, tonumber(h[5]) or window\n"
     "local d = 0\n"
-    "if h[1] then d = (tonumber(h[1]) - now) * rate + tonumber(h[2]) end\n"
+    "if h[1] then d = (tonumber(h[1]) - now) * orate + tonumber(h[2]) end\n"
     "if d < 0 then d = 0 end\n"
+    "if d > 0 and (orate ~= rate or owin ~= window) then\n"
+    "  d = math.ceil(d / owin * window)\n"
+    "end\n"
     "if d > 2 * cap then d = 2 * cap end\n"
     "local over = h[3] ~= false and d > 0\n"
     "local function put(nd, o)\n"
     "  if nd <= 0 then redis.call('DEL', key) return end\n"
     "  local ms = math.floor(nd / rate)\n"
-    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate)\n"
+    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate, 'n', rate, 'w', window)\n"
     "  if o then redis.call('HSET', key, 'o', 1) end\n"
     "  redis.call('PEXPIRE', key, math.ceil(nd / rate))\n"
     "end\n"

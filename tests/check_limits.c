@@ -1,0 +1,477 @@
+/*
+ * check_limits: a changed limit applies to the count (issue 13 §1) in the
+ * memory store (injected clock), through its state file (version 2, and
+ * version 1 as the release before wrote it) and on a real redis-server
+ * (started here on a free loopback port, stopped by its PID); and counter
+ * identities that no two key lists share (issue 20 item 8).
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "check_util.h"
+#include "keys.h"
+#include "store.h"
+
+typedef unsigned long long ull;
+
+#define T0	1000000		/* the injected clock's start, ms */
+#define W0	1700000000000LL	/* wall clock at T0 */
+#define MIN	60000
+#define HOUR	3600000
+
+/* ---- a limit changed between two series of takes ---- */
+
+struct change {
+	const char *name;
+	uint64_t rate1, window1, burst1;	/* the limit the count was made under */
+	int used;				/* taken under it at T0 */
+	uint64_t rate2, window2, burst2;	/* the limit in force after */
+	int pass;			/* takes that then pass at T0 */
+	uint64_t count;			/* the count a look sees after them */
+	uint64_t wait_ms;		/* then, later by this (memory only) */
+	int pass_later;			/* takes that pass then */
+};
+
+static const struct change changes[] = {
+	/* the issue's examples */
+	{ "3/1m raised to 5/1m", 3, MIN, 3, 3, 5, MIN, 5, 2, 5, 0, 0 },
+	{ "5/1m lowered to 3/1m", 5, MIN, 5, 5, 3, MIN, 3, 0, 5, 60000, 1 },
+	{ "5/1m lowered to 3/1m, not yet", 5, MIN, 5, 5, 3, MIN, 3, 0, 5,
+	  59999, 0 },
+	{ "10/1m to 600/1h keeps the count", 10, MIN, 10, 10, 600, HOUR, 600,
+	  590, 600, 0, 0 },
+	{ "10/1h raised to 20/1h", 10, HOUR, 10, 10, 20, HOUR, 20, 10, 20, 0,
+	  0 },
+	/* the period alone, and the burst alone */
+	{ "10/1m to 10/1h keeps 10", 10, MIN, 10, 10, 10, HOUR, 10, 0, 10,
+	  HOUR / 10, 1 },
+	{ "burst 3 raised to 6", 3, MIN, 3, 3, 3, MIN, 6, 3, 6, 0, 0 },
+	{ "a part used, rate raised", 100, HOUR, 100, 40, 200, HOUR, 200, 160,
+	  200, 0, 0 },
+	{ "unchanged", 3, MIN, 3, 3, 3, MIN, 3, 0, 3, 20000, 1 },
+};
+
+static struct store_req
+req_of(const char *id, uint64_t rate, uint64_t window, uint64_t burst,
+    enum store_charge charge)
+{
+	struct store_req r = { id, strlen(id), STORE_GCRA, window, rate, burst,
+	    1, charge };
+
+	return r;
+}
+
+/* Take one at a time until refused (at most max); how many passed. */
+static int
+take_until_refused(struct store *s, const struct store_req *req,
+    uint64_t now, int max)
+{
+	struct store_res res;
+	int n;
+
+	for (n = 0; n < max; n++) {
+		ck_assert(store_take(s, req, now, &res) == STORE_OK);
+		if (!res.allowed)
+			break;
+	}
+	return n;
+}
+
+static uint64_t
+look_count(struct store *s, struct store_req req, uint64_t now)
+{
+	struct store_res res;
+
+	req.charge = STORE_CHARGE_NONE;
+	ck_assert(store_take(s, &req, now, &res) == STORE_OK);
+	return res.count;
+}
+
+/* The series under the first limit; the store is the caller's. */
+static void
+change_before(struct store *s, const struct change *c, uint64_t now)
+{
+	struct store_req r1 = req_of(c->name, c->rate1, c->window1, c->burst1,
+	    STORE_CHARGE_ALLOWED);
+	int n = take_until_refused(s, &r1, now, c->used);
+
+	ck_assert_msg(n == c->used, "%s: before: %d passed, want %d", c->name,
+	    n, c->used);
+}
+
+/* The series under the second limit, at now (and later when wait_ms). */
+static void
+change_after(struct store *s, const struct change *c, uint64_t now,
+    int later)
+{
+	struct store_req r2 = req_of(c->name, c->rate2, c->window2, c->burst2,
+	    STORE_CHARGE_ALLOWED);
+	int n = take_until_refused(s, &r2, now, 10000);
+	uint64_t cnt = look_count(s, r2, now);
+
+	ck_assert_msg(n == c->pass, "%s: %d passed, want %d", c->name, n,
+	    c->pass);
+	ck_assert_msg(cnt == c->count, "%s: count %llu, want %llu", c->name,
+	    (ull)cnt, (ull)c->count);
+	if (!later || c->wait_ms == 0)
+		return;
+	n = take_until_refused(s, &r2, now + c->wait_ms, 10000);
+	ck_assert_msg(n == c->pass_later, "%s: %llu ms later %d passed, want "
+	    "%d", c->name, (ull)c->wait_ms, n, c->pass_later);
+}
+
+START_TEST(test_change_memory)
+{
+	const struct change *c = &changes[_i];
+	struct store *s = store_memory_new(1000);
+
+	change_before(s, c, T0);
+	change_after(s, c, T0, 1);
+	store_free(s);
+}
+END_TEST
+
+static char tmpdir[64];
+
+static void
+tmp_setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_limits.XXXXXX");
+	ck_assert(mkdtemp(tmpdir) != NULL);
+}
+
+static void
+tmp_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+/* A reload across a restart: saved under the old limit, loaded, read
+ * under the new one (a minute later by the monotonic clock). */
+START_TEST(test_change_state_file)
+{
+	const struct change *c = &changes[_i];
+	struct store *s = store_memory_new(1000), *b = store_memory_new(1000);
+	char path[128], err[256] = "";
+
+	snprintf(path, sizeof path, "%s/state", tmpdir);
+	change_before(s, c, T0);
+	ck_assert(store_save(s, path, T0, W0, err, sizeof err) == STORE_OK);
+	ck_assert_msg(store_memory_load(b, path, 5 * T0, W0, err, sizeof err) ==
+	    STORE_LOAD_OK, "%s: load: %s", c->name, err);
+	change_after(b, c, 5 * T0, 1);
+	store_free(s);
+	store_free(b);
+}
+END_TEST
+
+/* ---- the state file the release before wrote (version 1) ---- */
+
+static unsigned char *
+read_all(const char *path, size_t *n)
+{
+	FILE *fp = fopen(path, "rb");
+	struct stat st;
+	unsigned char *p;
+
+	ck_assert(fp != NULL && fstat(fileno(fp), &st) == 0);
+	*n = (size_t)st.st_size;
+	p = malloc(*n);
+	ck_assert(p != NULL && fread(p, 1, *n, fp) == *n);
+	fclose(fp);
+	return p;
+}
+
+/* Rewrite a version 2 file as version 1: 32-byte records without the
+ * rate, a new checksum. */
+static void
+to_version1(const char *path)
+{
+	size_t n, nrec, i, m;
+	unsigned char *p = read_all(path, &n), *q;
+	FILE *fp;
+
+	nrec = (n - 40 - 40) / 48;
+	q = calloc(1, 40 + nrec * 32 + 40);
+	memcpy(q, p, 40);
+	q[8] = 1;
+	q[12] = 32;
+	for (i = 0; i < nrec; i++)
+		memcpy(q + 40 + i * 32, p + 40 + i * 48, 32);
+	m = 40 + nrec * 32;
+	memcpy(q + m, p + n - 40, 8);
+	crypto_generichash(q + m + 8, 32, q, m + 8, NULL, 0);
+	fp = fopen(path, "wb");
+	ck_assert(fp != NULL && fwrite(q, 1, m + 40, fp) == m + 40);
+	fclose(fp);
+	free(p);
+	free(q);
+}
+
+/* An upgrade with the limit unchanged keeps every count exactly. */
+START_TEST(test_version1_file)
+{
+	struct store *s = store_memory_new(1000), *b = store_memory_new(1000);
+	struct store_req r = req_of("v1", 7, HOUR, 7, STORE_CHARGE_ALLOWED);
+	char path[128], err[256] = "";
+	int n;
+
+	snprintf(path, sizeof path, "%s/state-v1", tmpdir);
+	ck_assert(take_until_refused(s, &r, T0, 5) == 5);
+	ck_assert(store_save(s, path, T0, W0, err, sizeof err) == STORE_OK);
+	to_version1(path);
+	ck_assert_msg(store_memory_load(b, path, T0, W0, err, sizeof err) ==
+	    STORE_LOAD_OK, "load version 1: %s", err);
+	ck_assert_msg(look_count(b, r, T0) == 5, "count after the upgrade: "
+	    "got %llu, want 5", (ull)look_count(b, r, T0));
+	n = take_until_refused(b, &r, T0, 100);
+	ck_assert_msg(n == 2, "7/1h, 5 used before the upgrade: %d passed, "
+	    "want 2", n);
+	store_free(s);
+	store_free(b);
+}
+END_TEST
+
+/* ---- the same on Redis ---- */
+
+static pid_t server_pid;
+static int server_port;
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int
+server_answers(void)
+{
+	struct timeval tv = { 0, 200000 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", server_port, tv);
+	redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
+	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	if (c != NULL)
+		redisFree(c);
+	return ok;
+}
+
+static void
+redis_setup(void)
+{
+	char port[16];
+	int i;
+
+	server_port = free_port();
+	snprintf(port, sizeof port, "%d", server_port);
+	server_pid = fork();
+	ck_assert(server_pid >= 0);
+	if (server_pid == 0) {
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+		    "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel",
+		    "warning", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 250 && !server_answers(); i++)
+		usleep(20000);
+	ck_assert_msg(server_answers(), "redis-server did not answer");
+}
+
+static void
+redis_teardown(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+	}
+	server_pid = 0;
+}
+
+static struct store *
+redis_store(const char *prefix)
+{
+	struct store_redis_opts o = { .host = "127.0.0.1", .port = server_port,
+	    .prefix = (char *)prefix, .timeout_ms = 2000 };
+
+	return store_redis_new(&o);
+}
+
+/* The server's clock runs: only the cases decided at once (a drain of a
+ * few ms cannot change them). */
+START_TEST(test_change_redis)
+{
+	const struct change *c = &changes[_i];
+	char prefix[32];
+	struct store *s;
+
+	snprintf(prefix, sizeof prefix, "lim%d:", _i);
+	s = redis_store(prefix);
+	change_before(s, c, 0);
+	change_after(s, c, 0, 0);
+	store_free(s);
+}
+END_TEST
+
+/* Two MTAs of a half-reloaded fleet take turns on one counter, each
+ * under its own limit: the count stays whole, each applies its limit. */
+START_TEST(test_half_reloaded_fleet)
+{
+	struct store *a = redis_store("fleet:"), *b = redis_store("fleet:");
+	struct store_req old = req_of("f", 3, MIN, 3, STORE_CHARGE_ALLOWED);
+	struct store_req new = req_of("f", 5, MIN, 5, STORE_CHARGE_ALLOWED);
+	struct store_res res;
+	int i, passed_new = 0;
+
+	ck_assert(take_until_refused(a, &old, 0, 3) == 3);
+	for (i = 0; i < 4; i++) {
+		ck_assert(store_take(b, &new, 0, &res) == STORE_OK);
+		passed_new += res.allowed;
+		ck_assert(store_take(a, &old, 0, &res) == STORE_OK);
+		ck_assert_msg(!res.allowed, "the old limit let one through");
+	}
+	ck_assert_msg(passed_new == 2, "the new limit: %d passed, want 2",
+	    passed_new);
+	ck_assert_msg(look_count(a, old, 0) == 5, "count under the old limit: "
+	    "%llu, want 5", (ull)look_count(a, old, 0));
+	store_free(a);
+	store_free(b);
+}
+END_TEST
+
+/* ---- identities (issue 20 item 8) ---- */
+
+struct id_case {
+	const char *name;
+	const char *sender1, *helo1, *sender2, *helo2;
+	int same;
+};
+
+static const struct id_case id_cases[] = {
+	{ "0x1f moved between values", "a\x1f" "b", "c", "a", "b\x1f" "c", 0 },
+	{ "0x1e in a value", "a\x1e" "b", "c", "a", "b\x1e" "c", 0 },
+	{ "the escape byte", "a\x1d" "_b", "c", "a\x1f" "b", "c", 0 },
+	{ "case still folds", "A@B.example", "x", "a@b.example", "x", 1 },
+	{ "a trailing dot still drops", "a@b.example.", "x", "a@b.example",
+	  "x", 1 },
+};
+
+static size_t
+id_of(const char *sender, const char *helo, unsigned char *id)
+{
+	struct keyspec k[2] = { { KEY_SENDER, 0 }, { KEY_HELO, 0 } };
+	struct keyset ks = { 2, k };
+	struct pol_env env = { 0 };
+	struct count_ctx cx = { .env = &env };
+
+	env.sender = sender;
+	env.helo = helo;
+	return keys_id("r", "messages", &ks, &cx, id);
+}
+
+START_TEST(test_identities)
+{
+	const struct id_case *c = &id_cases[_i];
+	unsigned char a[KEYS_ID_MAX], b[KEYS_ID_MAX];
+	size_t na = id_of(c->sender1, c->helo1, a);
+	size_t nb = id_of(c->sender2, c->helo2, b);
+	int same = na == nb && memcmp(a, b, na) == 0;
+
+	ck_assert_msg(same == c->same, "%s: same %d, want %d", c->name, same,
+	    c->same);
+}
+END_TEST
+
+/* A raw value '#' + 16 bytes never reads as the hashed form of a long
+ * one; and a plain value's identity is what it was before the escape. */
+START_TEST(test_identity_forms)
+{
+	unsigned char a[KEYS_ID_MAX], h[KEYS_ID_MAX];
+	char raw[18], long_v[200];
+	struct keyspec k = { KEY_SENDER, 0 };
+	struct keyset ks = { 1, &k };
+	struct pol_env env = { 0 };
+	struct count_ctx cx = { .env = &env };
+	size_t na, nh;
+	static const char plain[] = "r\0messages\0a@b.example\x1fhelo.example";
+
+	memset(long_v, 'x', sizeof long_v - 1);
+	long_v[sizeof long_v - 1] = '\0';
+	env.sender = long_v;
+	nh = keys_id("r", "messages", &ks, &cx, h);
+	ck_assert(nh == 11 + 17 && h[11] == '#');
+	memcpy(raw, h + 11, 17);
+	raw[17] = '\0';
+	if (memchr(raw, '\0', 17) == NULL) {	/* a value cannot hold a NUL */
+		env.sender = raw;
+		na = keys_id("r", "messages", &ks, &cx, a);
+		ck_assert_msg(na != nh || memcmp(a, h, nh) != 0,
+		    "a raw '#' value took the hashed form's identity");
+	}
+	na = id_of("a@b.example", "helo.example", a);
+	ck_assert_msg(na == sizeof plain - 1 && memcmp(a, plain, na) == 0,
+	    "a plain identity changed");
+}
+END_TEST
+
+static Suite *
+limits_suite(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *mem = tcase_create("memory"), *red = tcase_create("redis");
+	TCase *ids = tcase_create("identities");
+
+	tcase_add_loop_test(mem, test_change_memory, 0, NELEM(changes));
+	tcase_add_unchecked_fixture(mem, tmp_setup, tmp_teardown);
+	tcase_add_loop_test(mem, test_change_state_file, 0, NELEM(changes));
+	tcase_add_test(mem, test_version1_file);
+	suite_add_tcase(s, mem);
+	tcase_add_unchecked_fixture(red, redis_setup, redis_teardown);
+	tcase_set_timeout(red, 60);
+	tcase_add_loop_test(red, test_change_redis, 0, NELEM(changes));
+	tcase_add_test(red, test_half_reloaded_fleet);
+	suite_add_tcase(s, red);
+	tcase_add_loop_test(ids, test_identities, 0, NELEM(id_cases));
+	tcase_add_test(ids, test_identity_forms);
+	suite_add_tcase(s, ids);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(limits_suite());
+	int failed;
+
+	if (sodium_init() < 0)
+		return 1;
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
