@@ -72,14 +72,22 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 	struct store_req look;
 	struct store_res res;
 	size_t idlen;
+	int kind = 0;
 
 	text_clean(rule_in, rule, sizeof rule);
 	text_clean(key_in, key, sizeof key);
 	if (p == NULL || st == NULL)
 		snprintf(out, STATS_LINE, "error the milter is stopping");
-	else if (pol_counter(p, rule_in, key_in, id, &idlen, &look) < 0)
+	else if ((kind = pol_counter(p, rule_in, key_in, id, &idlen,
+	    &look)) < 0)
 		snprintf(out, STATS_LINE, "error no limit rule \"%s\" with a "
 		    "key like \"%s\"", rule, key);
+	else if (!reset && kind != 0)
+		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=0 next=%s "
+		    "retry_after=0s limit=%s", rule, key,
+		    kind == POL_COUNTER_ZERO ? "refused" : "allowed",
+		    kind == POL_COUNTER_ZERO ? "0 (overrides: refused always)" :
+		    "unlimited (overrides: never refused nor counted)");
 	else if (reset && store_reset(st, id, idlen) == STORE_OK) {
 		snprintf(out, STATS_LINE, "ok reset rule=%s key=%s", rule, key);
 		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);

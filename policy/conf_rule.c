@@ -280,8 +280,15 @@ set_counter(struct conf *cf, const config_setting_t *s)
 	l->counter = xstrdup(config_setting_get_string(s));
 }
 
+static void
+set_overrides(struct conf *cf, const config_setting_t *s)
+{
+	conf_overrides(cf, s, &limit_get(cf)->overrides);
+}
+
 static const struct setting limit_settings[] = {
 	{ "counter", TYPE_STRING, set_counter },
+	{ "overrides", TYPE_STRING, set_overrides },
 	{ "count", TYPE_STRING, set_count },
 	{ "per", TYPE_STRING | TYPE_LIST, set_per },
 	{ "rate", TYPE_STRING, set_rate },

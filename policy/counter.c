@@ -83,6 +83,7 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
 	struct pol_env env = { 0 };
 	struct count_ctx cx = { .env = &env };
+	const struct ov_limit *ov;
 	int i, n;
 
 	if (r == NULL || r->limit->keys.n > KEYS_PER_MAX)
@@ -99,8 +100,9 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	/* every value used, none left over; a rule without keys is "*" */
 	*idlen = i == n && (n == 0 ? strcmp(key, "*") == 0 : v == NULL) ?
 	    rl_id(r->limit, r->name, &cx, id) : 0;
+	ov = *idlen > 0 ? rl_override(r->limit, &cx) : NULL;
 	if (*idlen > 0)
-		rl_request(r->limit, id, *idlen, 1, look);
+		rl_request(r->limit, ov, id, *idlen, 1, look);
 	for (i = 0; i < KEYS_PER_MAX; i++)
 		free(owned[i]);
 	free(hdrs);
@@ -108,6 +110,9 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	if (*idlen == 0)
 		return -1;
 	look->charge = STORE_CHARGE_NONE;
+	if (ov != NULL && ov->kind != OV_RATE)
+		return ov->kind == OV_ZERO ? POL_COUNTER_ZERO :
+		    POL_COUNTER_UNLIMITED;
 	return 0;
 }
 

@@ -151,6 +151,13 @@ human_add(char *human, size_t *hlen, const char *v, int first)
 		*hlen = POL_KEY_MAX - 1;
 }
 
+const char *
+keys_value(const struct keyspec *k, const struct count_ctx *cx, char *buf,
+    size_t bufsz)
+{
+	return key_value(k, cx, buf, bufsz);
+}
+
 size_t
 keys_id(const char *rule, const char *what, const struct keyset *keys,
     struct count_ctx *cx, unsigned char *id)

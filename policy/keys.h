@@ -63,6 +63,8 @@ struct count_ctx {
 	size_t fplen;
 	struct store_res res;		/* out: the store's answer */
 	char key[POL_KEY_MAX];		/* out: the counter's key as logs show it */
+	unsigned long limit, window_ms;	/* out, limit rules: the limit in force */
+	int unlimited;			/* out, limit rules: an "unlimited" entry */
 };
 
 /* A counting rule's answer: under its limit, over it, skipped (a key it
@@ -75,6 +77,12 @@ enum count_result { COUNT_OK, COUNT_OVER, COUNT_SKIP, COUNT_ERROR };
  * known (no auth user, no such header). */
 size_t keys_id(const char *rule, const char *what, const struct keyset *keys,
     struct count_ctx *cx, unsigned char *id);
+
+/* The value of key k in cx as identities hold it before lower-casing
+ * (client_net as "192.0.2.0/24"), in buf or in cx's strings; NULL when
+ * it is not known.  buf holds at least INET6_ADDRSTRLEN + 8 bytes. */
+const char *keys_value(const struct keyspec *k, const struct count_ctx *cx,
+    char *buf, size_t bufsz);
 
 /* Free a key set's array; the set itself is the caller's. */
 void keys_free(struct keyset *keys);

@@ -510,9 +510,10 @@ limit_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	const struct limit *lim = r->limit;
 	struct rl_ledger *l = lim->unit == RL_CONNECTIONS ?
 	    &c->conn_charges : &c->msg_charges;
+	enum count_result rc = rl_check(lim, r->name, l, cx);
 
-	return count_verdict(c, r, rl_check(lim, r->name, l, cx), cx,
-	    lim->rate, lim->window_ms, v);
+	/* the limit in force: the rule's, or its key's overrides entry */
+	return count_verdict(c, r, rc, cx, cx->limit, cx->window_ms, v);
 }
 
 static int

@@ -167,8 +167,12 @@ void pol_window_text(unsigned long window_s, char *out, size_t outsz);
  * it (key values joined by ",", "*" for a rule without keys): its
  * identity into id (POL_ID_MAX bytes) and a look-only request into *look.
  * -1 when there is no such limit rule or the key does not fit its keys.
- * For `milter-policy ctl show|reset`. */
+ * The request carries the key's overrides entry's rate; an entry of 0 or
+ * "unlimited" answers POL_COUNTER_ZERO or POL_COUNTER_UNLIMITED (the id is
+ * still filled, so reset works).  For `milter-policy ctl show|reset`. */
 #define POL_ID_MAX	256
+#define POL_COUNTER_ZERO	1	/* an overrides entry of 0: always refused */
+#define POL_COUNTER_UNLIMITED	2	/* "unlimited": never refused nor counted */
 int pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look);
 

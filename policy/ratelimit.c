@@ -1,8 +1,10 @@
 /* ratelimit.c: limit rules through the store; see ratelimit.h. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "ratelimit.h"
 #include "xmalloc.h"
 
@@ -17,6 +19,7 @@ rl_limit_free(struct limit *lim)
 		return;
 	keys_free(&lim->keys);
 	free(lim->counter);
+	ov_free(lim->overrides);
 	free(lim);
 }
 
@@ -29,18 +32,52 @@ rl_id(const struct limit *lim, const char *name, struct count_ctx *cx,
 }
 
 void
-rl_request(const struct limit *lim, const unsigned char *id, size_t idlen,
-    uint64_t units, struct store_req *req)
+rl_request(const struct limit *lim, const struct ov_limit *ov,
+    const unsigned char *id, size_t idlen, uint64_t units,
+    struct store_req *req)
 {
+	int own = ov != NULL && ov->kind == OV_RATE;
+
 	memset(req, 0, sizeof *req);
 	req->id = id;
 	req->idlen = idlen;
 	req->kind = STORE_GCRA;
-	req->window_ms = lim->window_ms;
-	req->rate = lim->rate;
-	req->burst = lim->burst;
+	req->window_ms = own ? ov->window_ms : lim->window_ms;
+	req->rate = own ? ov->rate : lim->rate;
+	req->burst = own ? ov->rate : lim->burst;
 	req->units = units;
 	req->charge = lim->charge;
+}
+
+/* An address's entry, else its domain's. */
+static const struct ov_limit *
+override_address(const struct ov_table *t, const char *v)
+{
+	const struct ov_limit *o = ov_find_name(t, v);
+	const char *d;
+
+	if (o == NULL && (d = addr_domain(v)) != NULL)
+		o = ov_find_name(t, d);
+	return o;
+}
+
+const struct ov_limit *
+rl_override(const struct limit *lim, const struct count_ctx *cx)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const struct keyspec *k = lim->keys.n > 0 ? &lim->keys.k[0] : NULL;
+	const char *v;
+
+	if (lim->overrides == NULL || k == NULL)
+		return NULL;
+	if (k->kind == KEY_CLIENT_ADDR || k->kind == KEY_CLIENT_NET)
+		return ov_find_ip(lim->overrides, cx->env->client_addr);
+	if ((v = keys_value(k, cx, buf, sizeof buf)) == NULL)
+		return NULL;
+	if (k->kind == KEY_SENDER || k->kind == KEY_RCPT ||
+	    k->kind == KEY_AUTH_USER)
+		return override_address(lim->overrides, v);
+	return ov_find_name(lim->overrides, v);
 }
 
 static struct rl_charge *
@@ -58,8 +95,8 @@ ledger_find(struct rl_ledger *l, const struct limit *lim,
 
 static void
 ledger_add(struct rl_ledger *l, const struct limit *lim,
-    const unsigned char *id, size_t idlen, uint64_t units,
-    enum pol_stage stage)
+    const struct ov_limit *ov, const unsigned char *id, size_t idlen,
+    uint64_t units, enum pol_stage stage)
 {
 	struct rl_charge *c;
 
@@ -71,10 +108,33 @@ ledger_add(struct rl_ledger *l, const struct limit *lim,
 	}
 	c = &l->c[l->n++];
 	c->lim = lim;
+	c->ov = ov;
 	c->units = units;
 	c->stage = stage;
 	c->idlen = idlen;
 	memcpy(c->id, id, idlen);
+}
+
+/* An entry of 0 or unlimited decides without the store: 1, with *rc. */
+static int
+override_decides(const struct limit *lim, const struct ov_limit *ov,
+    struct count_ctx *cx, enum count_result *rc)
+{
+	cx->limit = ov != NULL && ov->kind == OV_RATE ? ov->rate : lim->rate;
+	cx->window_ms = ov != NULL && ov->kind == OV_RATE ? ov->window_ms :
+	    lim->window_ms;
+	cx->unlimited = ov != NULL && ov->kind == OV_UNLIMITED;
+	if (ov == NULL || ov->kind == OV_RATE)
+		return 0;
+	if (ov->kind == OV_ZERO) {
+		cx->limit = 0;
+		cx->res.retry_after_ms = lim->window_ms;
+		*rc = lim->charge == STORE_CHARGE_NONE ? COUNT_OK : COUNT_OVER;
+	} else {
+		cx->res.allowed = 1;	/* unlimited: never refused, never counted */
+		*rc = COUNT_OK;
+	}
+	return 1;
 }
 
 enum count_result
@@ -82,24 +142,32 @@ rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
     struct count_ctx *cx)
 {
 	unsigned char id[KEYS_ID_MAX];
+	const struct ov_limit *ov;
 	struct store_req req;
 	uint64_t units = lim->unit == RL_BYTES ? cx->env->size : 1;
+	enum count_result rc;
 	size_t idlen;
 
 	memset(&cx->res, 0, sizeof cx->res);
+	cx->limit = lim->rate;
+	cx->window_ms = lim->window_ms;
+	cx->unlimited = 0;
 	if (units == 0 || (idlen = rl_id(lim, name, cx, id)) == 0)
 		return COUNT_SKIP;
+	ov = rl_override(lim, cx);
+	if (override_decides(lim, ov, cx, &rc))
+		return rc;
 	/* A message or a connection is charged once, at whichever stage. */
 	if (lim->unit != RL_RECIPIENTS && lim->unit != RL_BYTES &&
 	    ledger_find(l, lim, id, idlen) != NULL)
 		return COUNT_OK;
-	rl_request(lim, id, idlen, units, &req);
+	rl_request(lim, ov, id, idlen, units, &req);
 	if (cx->st == NULL ||
 	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
 		return COUNT_ERROR;
 	if (req.charge != STORE_CHARGE_NONE &&
 	    (cx->res.allowed || req.charge == STORE_CHARGE_ALWAYS))
-		ledger_add(l, lim, id, idlen, units, cx->stage);
+		ledger_add(l, lim, ov, id, idlen, units, cx->stage);
 	return cx->res.allowed ? COUNT_OK : COUNT_OVER;
 }
 
@@ -114,7 +182,7 @@ rl_give_back(struct store *st, struct rl_ledger *l, int from, uint64_t now_ms)
 
 		if (c->lim->charge != STORE_CHARGE_ALLOWED || st == NULL)
 			continue;
-		rl_request(c->lim, c->id, c->idlen, c->units, &req);
+		rl_request(c->lim, c->ov, c->id, c->idlen, c->units, &req);
 		store_give(st, &req, now_ms);
 	}
 	if (from < l->n)

@@ -21,6 +21,8 @@
 
 #include "check_util.h"
 #include "keys.h"
+#include "overrides.h"
+#include "ratelimit.h"
 #include "store.h"
 
 typedef unsigned long long ull;
@@ -439,12 +441,223 @@ START_TEST(test_identity_forms)
 }
 END_TEST
 
+
+/* ---- overrides (issue 13 section 2) ---- */
+
+struct parse_case {
+	const char *name;
+	const char *text;
+	int errors;
+	const char *want;	/* in the first error, with its line */
+};
+
+static const struct parse_case parse_cases[] = {
+	{ "good lines", "# c\nalice@example.com 5000/1d\nexample.net 1000/1h # d\n"
+	  "203.0.113.0/24 unlimited\nsuspended@example.com 0\n\n  \n"
+	  "2001:db8::/48 10/1h\n192.0.2.7 5/1m\n", 0, NULL },
+	{ "unknown unit", "a@b 5/1w\n", 1, "1: limit \"5/1w\": expected" },
+	{ "no limit", "ok 1/1d\nalice\n", 1, "2: expected KEY LIMIT" },
+	{ "three words", "a b c\n", 1, "1: expected KEY LIMIT" },
+	{ "host bits", "203.0.113.5/24 0\n", 1, "write 203.0.113.0/24" },
+	{ "v4 prefix out of range", "10.0.0.0/33 0\n", 1, "0 to 32 for IPv4" },
+	{ "v6 prefix out of range", "::/129 0\n", 1, "0 to 128 for IPv6" },
+	{ "twice", "a@b 1/1d\nA@B 2/1d\n", 1, "2: \"A@B\" is already" },
+	{ "zero rate", "a@b 0/1d\n", 1, "N at least 1" },
+	{ "not a network", "example.com/24 0\n", 1, "ADDR/LEN" },
+	{ "a NUL byte", "a@b 1/1d\n\0x 1/1d\n", 1, "2: a NUL byte" },
+	{ "all reported", "a 1/1w\nb\nc 0\n10.0.0.1/8 0\n", 3, NULL },
+};
+
+struct err_log {
+	int n;
+	char first[512];
+};
+
+static void
+log_error(void *arg, int line, const char *msg)
+{
+	struct err_log *e = arg;
+
+	if (e->n++ == 0)
+		snprintf(e->first, sizeof e->first, "%d: %s", line, msg);
+}
+
+START_TEST(test_overrides_parse)
+{
+	const struct parse_case *c = &parse_cases[_i];
+	size_t len = strlen(c->text);
+	struct err_log e = { 0, "" };
+	struct ov_table *t;
+	int n = 0;
+
+	if (strcmp(c->name, "a NUL byte") == 0)
+		len = 17;
+	t = ov_parse(c->text, len, log_error, &e, &n);
+	ck_assert_msg(n == c->errors && e.n == n, "%s: %d errors, want %d "
+	    "(first: %s)", c->name, n, c->errors, e.first);
+	ck_assert_msg(c->want == NULL || strstr(e.first, c->want) != NULL,
+	    "%s: error \"%s\", want \"%s\"", c->name, e.first, c->want);
+	ov_free(t);
+}
+END_TEST
+
+static const char table[] =
+    "alice@example.com 5000/1d\nexample.net 1000/1h\n"
+    "suspended@example.com 0\n203.0.113.0/24 unlimited\n"
+    "203.0.113.128/25 7/1h\n2001:db8::/48 10/1h\n2001:db8:0:1::/64 0\n"
+    "192.0.2.7 3/1m\n";
+
+struct lookup_case {
+	const char *name;
+	enum key_kind key;
+	const char *value;	/* the sender, or the client address */
+	int found;
+	enum ov_kind kind;
+	unsigned long rate;
+};
+
+static const struct lookup_case lookup_cases[] = {
+	{ "an address exactly", KEY_SENDER, "Alice@Example.COM", 1, OV_RATE, 5000 },
+	{ "then its domain", KEY_SENDER, "bob@example.net", 1, OV_RATE, 1000 },
+	{ "a subdomain is not the domain", KEY_SENDER, "bob@x.example.net", 0, 0, 0 },
+	{ "0", KEY_SENDER, "suspended@example.com", 1, OV_ZERO, 0 },
+	{ "no entry", KEY_SENDER, "carol@example.com", 0, 0, 0 },
+	{ "sender_domain", KEY_SENDER_DOMAIN, "x@example.net", 1, OV_RATE, 1000 },
+	{ "a /24", KEY_CLIENT_ADDR, "203.0.113.5", 1, OV_UNLIMITED, 0 },
+	{ "the longer /25 wins", KEY_CLIENT_ADDR, "203.0.113.200", 1, OV_RATE, 7 },
+	{ "a host", KEY_CLIENT_ADDR, "192.0.2.7", 1, OV_RATE, 3 },
+	{ "next to the host", KEY_CLIENT_ADDR, "192.0.2.8", 0, 0, 0 },
+	{ "a /48", KEY_CLIENT_ADDR, "2001:db8:0:2::9", 1, OV_RATE, 10 },
+	{ "the /64 in it", KEY_CLIENT_ADDR, "2001:DB8:0:1::9", 1, OV_ZERO, 0 },
+	{ "mapped IPv4", KEY_CLIENT_ADDR, "::ffff:192.0.2.7", 1, OV_RATE, 3 },
+	{ "client_net by the address", KEY_CLIENT_NET, "203.0.113.1", 1,
+	  OV_UNLIMITED, 0 },
+	{ "outside", KEY_CLIENT_ADDR, "198.51.100.1", 0, 0, 0 },
+};
+
+static struct limit *
+limit_with(enum key_kind key, const char *text)
+{
+	struct limit *l = calloc(1, sizeof *l);
+	int n = 0;
+
+	l->unit = RL_MESSAGES;
+	l->keys.n = 1;
+	l->keys.k = calloc(1, sizeof *l->keys.k);
+	l->keys.k[0].kind = key;
+	l->rate = l->burst = 2;
+	l->window_ms = HOUR;
+	l->charge = STORE_CHARGE_ALLOWED;
+	l->overrides = ov_parse(text, strlen(text), log_error,
+	    &(struct err_log){ 0, "" }, &n);
+	ck_assert(n == 0);
+	return l;
+}
+
+static void
+env_for(const struct lookup_case *c, struct pol_env *env)
+{
+	memset(env, 0, sizeof *env);
+	if (c->key == KEY_CLIENT_ADDR || c->key == KEY_CLIENT_NET)
+		env->client_addr = c->value;
+	else
+		env->sender = c->value;
+}
+
+START_TEST(test_overrides_lookup)
+{
+	const struct lookup_case *c = &lookup_cases[_i];
+	struct limit *l = limit_with(c->key, table);
+	struct pol_env env;
+	struct count_ctx cx = { .env = &env };
+	const struct ov_limit *o;
+
+	env_for(c, &env);
+	o = rl_override(l, &cx);
+	ck_assert_msg((o != NULL) == c->found, "%s: found %d, want %d",
+	    c->name, o != NULL, c->found);
+	if (o != NULL)
+		ck_assert_msg(o->kind == c->kind && o->rate == c->rate,
+		    "%s: kind %d rate %lu, want %d %lu", c->name, o->kind,
+		    o->rate, c->kind, c->rate);
+	rl_limit_free(l);
+}
+END_TEST
+
+/* Through the charge: 0 refuses, unlimited never refuses nor counts, an
+ * entry's rate replaces the rule's (2/1h). */
+START_TEST(test_overrides_charge)
+{
+	static const struct { const char *sender; int pass; size_t keys; } c[] = {
+		{ "suspended@example.com", 0, 0 },
+		{ "x@example.org", 2, 1 },
+		{ "alice@example.com", 50, 1 },
+	};
+	struct limit *l = limit_with(KEY_SENDER, table);
+	struct limit *u = limit_with(KEY_CLIENT_ADDR, table);
+	struct store *st;
+	struct rl_ledger led = { 0 };
+	struct pol_env env = { .client_addr = "203.0.113.9" };
+	struct count_ctx cx = { .env = &env, .now_ms = T0 };
+	size_t i;
+	int n;
+
+	for (i = 0; i < NELEM(c); i++) {
+		cx.st = st = store_memory_new(1000);
+		env.sender = c[i].sender;
+		for (n = 0; n < 50; n++) {
+			led.n = 0;
+			if (rl_check(l, "r", &led, &cx) != COUNT_OK)
+				break;
+		}
+		ck_assert_msg(n == c[i].pass, "%s: %d passed, want %d",
+		    c[i].sender, n, c[i].pass);
+		ck_assert_msg(store_count(st) == c[i].keys, "%s: %zu counters, "
+		    "want %zu", c[i].sender, store_count(st), c[i].keys);
+		store_free(st);
+	}
+	cx.st = st = store_memory_new(1000);
+	for (n = 0; n < 100; n++) {
+		led.n = 0;
+		ck_assert(rl_check(u, "u", &led, &cx) == COUNT_OK && cx.unlimited);
+	}
+	ck_assert_msg(store_count(st) == 0, "unlimited charged: %zu counters",
+	    store_count(st));
+	free(led.c);
+	store_free(st);
+	rl_limit_free(l);
+	rl_limit_free(u);
+}
+END_TEST
+
+/* 100,000 lines: every one loaded (the time is bench's business). */
+START_TEST(test_overrides_big)
+{
+	size_t cap = 100000 * 40, len = 0, i;
+	char *buf = malloc(cap);
+	struct err_log e = { 0, "" };
+	struct ov_table *t;
+	int n = 0;
+
+	for (i = 0; i < 100000; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "user%zu@example.com "
+		    "%zu/1d\n", i, i + 1);
+	t = ov_parse(buf, len, log_error, &e, &n);
+	ck_assert_msg(n == 0 && ov_count(t) == 100000, "%d errors (%s), %zu "
+	    "entries", n, e.first, ov_count(t));
+	ck_assert(ov_find_name(t, "user99999@example.com")->rate == 100000);
+	ov_free(t);
+	free(buf);
+}
+END_TEST
+
 static Suite *
 limits_suite(void)
 {
 	Suite *s = suite_create("limits");
 	TCase *mem = tcase_create("memory"), *red = tcase_create("redis");
 	TCase *ids = tcase_create("identities");
+	TCase *ov = tcase_create("overrides");
 
 	tcase_add_loop_test(mem, test_change_memory, 0, NELEM(changes));
 	tcase_add_unchecked_fixture(mem, tmp_setup, tmp_teardown);
@@ -459,6 +672,11 @@ limits_suite(void)
 	tcase_add_loop_test(ids, test_identities, 0, NELEM(id_cases));
 	tcase_add_test(ids, test_identity_forms);
 	suite_add_tcase(s, ids);
+	tcase_add_loop_test(ov, test_overrides_parse, 0, NELEM(parse_cases));
+	tcase_add_loop_test(ov, test_overrides_lookup, 0, NELEM(lookup_cases));
+	tcase_add_test(ov, test_overrides_charge);
+	tcase_add_test(ov, test_overrides_big);
+	suite_add_tcase(s, ov);
 	return s;
 }
 
