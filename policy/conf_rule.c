@@ -185,18 +185,27 @@ key_add(struct conf *cf, const config_setting_t *s, const char *name,
 	struct keyspec k = { .kind = KEY_HEADER };
 	const char *hdr = header_name(name);
 	size_t i, n = NELEM(key_names);
+	char err[ERR_MAX];
 
 	for (i = 0; i < n && hdr == NULL; i++)
-		if (strcmp(name, key_names[i]) == 0) {
+		if (strcmp(name, key_names[i]) == 0 ||
+		    (i == KEY_CLIENT_NET && strncmp(name, "client_net", 10) == 0 &&
+		    (name[10] == '/' || name[10] == ','))) {
 			k.kind = (enum key_kind)i;
 			break;
 		}
+	if (k.kind == KEY_CLIENT_NET && keys_parse_net(name + 10, &k.net4,
+	    &k.net6, err, sizeof err) < 0) {
+		conf_error(cf, s, "per: %s", err);
+		return;
+	}
 	if (hdr != NULL)
 		k.hdr = header_index(cf->p, hdr);
 	else if (i == n) {
 		conf_error(cf, s, "per: unknown key \"%s\"; expected client_addr, "
-		    "client_net, helo, sender, sender_domain, auth_user, rcpt, "
-		    "rcpt_domain or header:NAME", name);
+		    "client_net (or client_net/22,/48), helo, sender, "
+		    "sender_domain, auth_user, rcpt, rcpt_domain or header:NAME",
+		    name);
 		return;
 	}
 	keys->k = xrealloc(keys->k, (keys->n + 1) * sizeof *keys->k);

@@ -68,21 +68,40 @@ idvals_add_value(struct idvals *v, const char *s, int lead)
 	}
 }
 
-/* "192.0.2.0/24" or "2001:db8:1:2::/64" for a client address. */
+/* Keep the first plen bits of the len bytes of a. */
 static void
-client_net(const char *addr, char *out, size_t outsz)
+mask_bits(unsigned char *a, size_t len, int plen)
+{
+	size_t i;
+
+	for (i = (size_t)plen / 8; i < len; i++)
+		a[i] = i == (size_t)plen / 8 && plen % 8 ?
+		    a[i] & (unsigned char)(0xff00 >> (plen % 8)) : 0;
+}
+
+/* "192.0.2.0/24" or "2001:db8:1:2::/64" for a client address, with the
+ * key's prefix lengths (default /24 and /64). */
+static void
+client_net(const struct keyspec *k, const char *addr, char *out,
+    size_t outsz)
 {
 	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
+	char text[INET6_ADDRSTRLEN], norm[INET6_ADDRSTRLEN + 8];
+	int p4 = k->net4 ? k->net4 : KEYS_NET4_DEFAULT;
+	int p6 = k->net6 ? k->net6 : KEYS_NET6_DEFAULT;
+
+	/* "[...]", IPv4-mapped IPv6: the address itself */
+	if (addr != NULL && addr_ip_normalise(addr, norm, sizeof norm) == 0)
+		addr = norm;
 
 	if (addr != NULL && inet_pton(AF_INET, addr, a) == 1) {
-		a[3] = 0;
+		mask_bits(a, 4, p4);
 		inet_ntop(AF_INET, a, text, sizeof text);
-		snprintf(out, outsz, "%s/24", text);
+		snprintf(out, outsz, "%s/%d", text, p4);
 	} else if (addr != NULL && inet_pton(AF_INET6, addr, a) == 1) {
-		memset(a + 8, 0, 8);
+		mask_bits(a, 16, p6);
 		inet_ntop(AF_INET6, a, text, sizeof text);
-		snprintf(out, outsz, "%s/64", text);
+		snprintf(out, outsz, "%s/%d", text, p6);
 	} else
 		snprintf(out, outsz, "unknown");
 }
@@ -117,7 +136,7 @@ key_value(const struct keyspec *k, const struct count_ctx *cx, char *net,
 			return env->client_addr ? env->client_addr : "unknown";
 		return net;
 	case KEY_CLIENT_NET:
-		client_net(env->client_addr, net, netsz);
+		client_net(k, env->client_addr, net, netsz);
 		return net;
 	case KEY_HELO:
 		return env->helo ? env->helo : "";
@@ -193,6 +212,53 @@ keys_id(const char *rule, const char *what, const struct keyset *keys,
 	}
 	memcpy(id + len, v.buf, v.len);
 	return len + v.len;
+}
+
+/* "/N" (or "") after client_net, for a family of at most max bits:
+ * the length in *plen (0 when absent); -1 when out of range. */
+static int
+net_len(const char *s, const char *end, int max, unsigned char *plen)
+{
+	int n = 0;
+
+	*plen = 0;
+	if (s == end)
+		return 0;
+	if (*s++ != '/' || s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s) || (n = n * 10 + *s - '0') > max)
+			return -1;
+	}
+	if (n < 1)
+		return -1;
+	*plen = (unsigned char)n;
+	return 0;
+}
+
+int
+keys_parse_net(const char *spec, unsigned char *net4, unsigned char *net6,
+    char *err, size_t errsz)
+{
+	const char *comma = strchr(spec, ',');
+	const char *end4 = comma ? comma : spec + strlen(spec);
+
+	if (net_len(spec, end4, 32, net4) < 0) {
+		snprintf(err, errsz, "the IPv4 prefix in \"client_net%s\" must "
+		    "be /1 to /32: write e.g. \"client_net/22,/48\" (the default "
+		    "is /24 and /64)", spec);
+		return -1;
+	}
+	if (comma != NULL && (net_len(comma + 1, comma + 1 + strlen(comma + 1),
+	    128, net6) < 0 || *net6 == 0)) {
+		snprintf(err, errsz, "the IPv6 prefix in \"client_net%s\" must "
+		    "be /1 to /128: write e.g. \"client_net/22,/48\" (the default "
+		    "is /24 and /64)", spec);
+		return -1;
+	}
+	if (comma == NULL)
+		*net6 = 0;
+	return 0;
 }
 
 void

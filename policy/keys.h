@@ -43,7 +43,12 @@ enum key_kind {
 struct keyspec {
 	enum key_kind kind;
 	int hdr;			/* KEY_HEADER: index in policy->headers */
+	unsigned char net4, net6;	/* KEY_CLIENT_NET: the prefix lengths,
+					   1-32 and 1-128; 0: /24 and /64 */
 };
+
+#define KEYS_NET4_DEFAULT	24
+#define KEYS_NET6_DEFAULT	64
 
 /* per = [ ... ]: a rule's keys, owned by the rule's spec. */
 struct keyset {
@@ -83,6 +88,12 @@ size_t keys_id(const char *rule, const char *what, const struct keyset *keys,
  * it is not known.  buf holds at least INET6_ADDRSTRLEN + 8 bytes. */
 const char *keys_value(const struct keyspec *k, const struct count_ctx *cx,
     char *buf, size_t bufsz);
+
+/* The prefix lengths of "client_net/22,/48": spec is what follows
+ * "client_net" ("", "/22", "/22,/48", ",/48"); 0 for a family not given.
+ * 0, or -1 with err saying what to write. */
+int keys_parse_net(const char *spec, unsigned char *net4, unsigned char *net6,
+    char *err, size_t errsz);
 
 /* Free a key set's array; the set itself is the caller's. */
 void keys_free(struct keyset *keys);

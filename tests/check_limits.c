@@ -6,6 +6,7 @@
  * identities that no two key lists share (issue 20 item 8).
  */
 #include <check.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -386,7 +387,7 @@ static const struct id_case id_cases[] = {
 static size_t
 id_of(const char *sender, const char *helo, unsigned char *id)
 {
-	struct keyspec k[2] = { { KEY_SENDER, 0 }, { KEY_HELO, 0 } };
+	struct keyspec k[2] = { { .kind = KEY_SENDER }, { .kind = KEY_HELO } };
 	struct keyset ks = { 2, k };
 	struct pol_env env = { 0 };
 	struct count_ctx cx = { .env = &env };
@@ -415,7 +416,7 @@ START_TEST(test_identity_forms)
 {
 	unsigned char a[KEYS_ID_MAX], h[KEYS_ID_MAX];
 	char raw[18], long_v[200];
-	struct keyspec k = { KEY_SENDER, 0 };
+	struct keyspec k = { .kind = KEY_SENDER };
 	struct keyset ks = { 1, &k };
 	struct pol_env env = { 0 };
 	struct count_ctx cx = { .env = &env };
@@ -651,13 +652,87 @@ START_TEST(test_overrides_big)
 }
 END_TEST
 
+/* ---- client_net prefixes (issue 13 section 3) ---- */
+
+struct net_case {
+	const char *spec;	/* after "client_net" */
+	int ok;
+	unsigned char net4, net6;
+};
+
+static const struct net_case net_cases[] = {
+	{ "", 1, 0, 0 }, { "/22", 1, 22, 0 }, { "/22,/48", 1, 22, 48 },
+	{ ",/48", 1, 0, 48 }, { "/1", 1, 1, 0 }, { "/32", 1, 32, 0 },
+	{ "/24,/1", 1, 24, 1 }, { "/24,/128", 1, 24, 128 },
+	{ "/0", 0, 0, 0 }, { "/33", 0, 0, 0 }, { "/24,/0", 0, 0, 0 },
+	{ "/24,/129", 0, 0, 0 }, { "/", 0, 0, 0 }, { "/24,", 0, 0, 0 },
+	{ "/24,48", 0, 0, 0 }, { "/2a", 0, 0, 0 }, { "/-1", 0, 0, 0 },
+	{ "/0024", 1, 24, 0 }, { "/99999999999", 0, 0, 0 },
+};
+
+START_TEST(test_net_parse)
+{
+	const struct net_case *c = &net_cases[_i];
+	unsigned char n4 = 99, n6 = 99;
+	char err[256] = "";
+	int rc = keys_parse_net(c->spec, &n4, &n6, err, sizeof err);
+
+	ck_assert_msg((rc == 0) == c->ok, "\"client_net%s\": rc %d, want %s "
+	    "(%s)", c->spec, rc, c->ok ? "ok" : "an error", err);
+	if (c->ok)
+		ck_assert_msg(n4 == c->net4 && n6 == c->net6, "\"client_net%s\": "
+		    "/%d,/%d, want /%d,/%d", c->spec, n4, n6, c->net4, c->net6);
+	else
+		ck_assert_msg(strstr(err, "write e.g. \"client_net/22,/48\"") !=
+		    NULL, "\"client_net%s\": err \"%s\"", c->spec, err);
+}
+END_TEST
+
+struct mask_case {
+	unsigned char net4, net6;
+	const char *addr, *want;
+};
+
+static const struct mask_case mask_cases[] = {
+	{ 0, 0, "192.0.2.77", "192.0.2.0/24" },
+	{ 0, 0, "2001:db8:1:2:3::9", "2001:db8:1:2::/64" },
+	{ 22, 0, "192.0.3.255", "192.0.0.0/22" },
+	{ 22, 0, "192.0.4.0", "192.0.4.0/22" },
+	{ 23, 0, "192.0.3.1", "192.0.2.0/23" },
+	{ 25, 0, "192.0.2.200", "192.0.2.128/25" },
+	{ 1, 0, "200.1.2.3", "128.0.0.0/1" },
+	{ 32, 0, "192.0.2.77", "192.0.2.77/32" },
+	{ 0, 48, "2001:db8:1:ffff::1", "2001:db8:1::/48" },
+	{ 0, 48, "2001:db8:2::1", "2001:db8:2::/48" },
+	{ 0, 56, "2001:db8:1:2ff::1", "2001:db8:1:200::/56" },
+	{ 0, 84, "2001:db8:1:2:3fff:ffff::", "2001:db8:1:2:3fff:f000::/84" },
+	{ 0, 1, "ffff::", "8000::/1" },
+	{ 0, 128, "2001:db8::1", "2001:db8::1/128" },
+	{ 22, 48, "::ffff:192.0.3.1", "192.0.0.0/22" },
+};
+
+START_TEST(test_net_mask)
+{
+	const struct mask_case *c = &mask_cases[_i];
+	struct keyspec k = { KEY_CLIENT_NET, 0, c->net4, c->net6 };
+	struct pol_env env = { .client_addr = c->addr };
+	struct count_ctx cx = { .env = &env };
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *got = keys_value(&k, &cx, buf, sizeof buf);
+
+	ck_assert_msg(got != NULL && strcmp(got, c->want) == 0, "%s at /%d,/%d: "
+	    "got %s, want %s", c->addr, c->net4, c->net6, got ? got : "NULL",
+	    c->want);
+}
+END_TEST
+
 static Suite *
 limits_suite(void)
 {
 	Suite *s = suite_create("limits");
 	TCase *mem = tcase_create("memory"), *red = tcase_create("redis");
 	TCase *ids = tcase_create("identities");
-	TCase *ov = tcase_create("overrides");
+	TCase *ov = tcase_create("overrides"), *net = tcase_create("client_net");
 
 	tcase_add_loop_test(mem, test_change_memory, 0, NELEM(changes));
 	tcase_add_unchecked_fixture(mem, tmp_setup, tmp_teardown);
@@ -677,6 +752,9 @@ limits_suite(void)
 	tcase_add_test(ov, test_overrides_charge);
 	tcase_add_test(ov, test_overrides_big);
 	suite_add_tcase(s, ov);
+	tcase_add_loop_test(net, test_net_parse, 0, NELEM(net_cases));
+	tcase_add_loop_test(net, test_net_mask, 0, NELEM(mask_cases));
+	suite_add_tcase(s, net);
 	return s;
 }
 
