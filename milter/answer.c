@@ -54,7 +54,10 @@ limit_part(const struct pol_verdict *v, char *out, size_t outsz)
 	char w[32];
 	int n;
 
-	pol_window_text(v->vars.window_s, w, sizeof w);
+	if (v->vars.period != NULL)
+		snprintf(w, sizeof w, "%s", v->vars.period);
+	else
+		pol_window_text(v->vars.window_s, w, sizeof w);
 	n = snprintf(out, outsz, " limit=%lu/%s used=%lu", v->vars.limit, w,
 	    v->vars.count);
 	return n < 0 ? 0 : (size_t)n;
@@ -123,7 +126,10 @@ notices(const struct session *s, const struct pol_verdict *v)
 		    "counters that expire soonest; raise state.max_keys");
 	if (!v->over_first)
 		return;
-	window_compact(v->vars.window_s, w, sizeof w);
+	if (v->vars.period != NULL)
+		snprintf(w, sizeof w, "%s", v->vars.period);
+	else
+		window_compact(v->vars.window_s, w, sizeof w);
 	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s "
 	    "used=%lu", s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
 	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w,

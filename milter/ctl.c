@@ -48,17 +48,21 @@ addr_of(const char *path, struct sockaddr_un *a)
 /* "ok rule=R key=K used=N next=... retry_after=Ns limit=RATE/WINDOW":
  * the count and the limit in force (new fields go last: scripts read it). */
 static void
-show_line(const char *rule, const char *key, const struct store_req *look,
-    const struct store_res *res, char *out)
+show_line(const char *rule, const char *key, const char *period,
+    const struct store_req *look, const struct store_res *res, char *out)
 {
 	char w[32];
 
-	pol_window_text((unsigned long)(look->window_ms / 1000), w, sizeof w);
+	if (period != NULL)	/* a calendar quota: N per day, week, month */
+		snprintf(w, sizeof w, "%s", period);
+	else
+		pol_window_text((unsigned long)(look->window_ms / 1000), w,
+		    sizeof w);
 	snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu next=%s "
 	    "retry_after=%llus limit=%llu/%s", rule, key,
 	    (unsigned long long)res->count, res->allowed ? "allowed" :
 	    "refused", (unsigned long long)(res->retry_after_ms + 999) / 1000,
-	    (unsigned long long)look->rate, w);
+	    (unsigned long long)(period ? look->burst : look->rate), w);
 }
 
 /* show or reset RULE KEY against the current policy and the store. */
@@ -93,7 +97,8 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);
 	} else if (!reset && store_take(st, &look, sess_now_ms(), &res) ==
 	    STORE_OK)
-		show_line(rule, key, &look, &res, out);
+		show_line(rule, key, pol_counter_period(p, rule_in), &look, &res,
+		    out);
 	else
 		snprintf(out, STATS_LINE, "error the store did not answer");
 	pol_unref(p);

@@ -103,6 +103,8 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	ov = *idlen > 0 ? rl_override(r->limit, &cx) : NULL;
 	if (*idlen > 0)
 		rl_request(r->limit, ov, id, *idlen, 1, look);
+	if (*idlen > 0 && r->limit->quota != NULL)
+		rl_quota_window(r->limit, ov, rl_wall_now(), look, NULL);
 	for (i = 0; i < KEYS_PER_MAX; i++)
 		free(owned[i]);
 	free(hdrs);
@@ -114,6 +116,15 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 		return ov->kind == OV_ZERO ? POL_COUNTER_ZERO :
 		    POL_COUNTER_UNLIMITED;
 	return 0;
+}
+
+const char *
+pol_counter_period(const struct policy *p, const char *rule)
+{
+	const struct rule *r = limit_rule(p, rule);
+
+	return r != NULL && r->limit->quota != NULL ?
+	    quota_kind_names[r->limit->quota->kind] : NULL;
 }
 
 void

@@ -70,6 +70,8 @@ struct count_ctx {
 	char key[POL_KEY_MAX];		/* out: the counter's key as logs show it */
 	unsigned long limit, window_ms;	/* out, limit rules: the limit in force */
 	int unlimited;			/* out, limit rules: an "unlimited" entry */
+	const char *period;		/* out, quota rules: "day", "week", "month" */
+	char resets[48];		/* out, quota rules: when the period ends */
 };
 
 /* A counting rule's answer: under its limit, over it, skipped (a key it

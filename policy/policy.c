@@ -513,7 +513,14 @@ limit_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	enum count_result rc = rl_check(lim, r->name, l, cx);
 
 	/* the limit in force: the rule's, or its key's overrides entry */
-	return count_verdict(c, r, rc, cx, cx->limit, cx->window_ms, v);
+	if (!count_verdict(c, r, rc, cx, cx->limit, cx->window_ms, v))
+		return 0;
+	if (cx->period != NULL && rc == COUNT_OVER) {	/* a calendar quota */
+		v->vars.period = cx->period;
+		snprintf(v->vars.resets, sizeof v->vars.resets, "%s",
+		    cx->resets);
+	}
+	return 1;
 }
 
 static int

@@ -62,6 +62,8 @@ struct pol_env {
 	unsigned long size;		/* SIZE= at mail, bytes counted at eom; 0 unknown */
 	const void *body;		/* at POL_BODY: this chunk */
 	size_t body_len;
+	int64_t wall_ms;		/* wall-clock ms, for calendar quotas;
+					   0: the engine reads the clock */
 };
 
 /* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
@@ -70,6 +72,8 @@ struct pol_vars {
 	unsigned long window_s;
 	unsigned long count;
 	unsigned long retry_after_s;
+	const char *period;		/* a quota's: "day", "week", "month"; NULL */
+	char resets[48];		/* a quota's: "00:00 CET" */
 };
 
 struct reply;
@@ -159,6 +163,10 @@ int pol_answers_at(const struct policy *p, enum pol_stage stage);
 const char *pol_rule_content(const struct policy *p, int i, const char **name);
 
 struct store_req;
+
+/* The calendar period of limit rule `rule` ("day", "week", "month"), or
+ * NULL when it has a rate (for ctl show). */
+const char *pol_counter_period(const struct policy *p, const char *rule);
 
 /* A window as the policy language writes it, no spaces: 3600 -> "1h". */
 void pol_window_text(unsigned long window_s, char *out, size_t outsz);

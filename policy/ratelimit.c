@@ -1,6 +1,7 @@
 /* ratelimit.c: limit rules through the store; see ratelimit.h. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,15 +21,53 @@ rl_limit_free(struct limit *lim)
 	keys_free(&lim->keys);
 	free(lim->counter);
 	ov_free(lim->overrides);
+	quota_free(lim->quota);
+	free(lim->time_zone);
 	free(lim);
 }
 
+/* A quota's counters are named "messages/day": a rule moved from a rate
+ * to a quota, or to another period, starts afresh (the counts mean
+ * different things); a changed N keeps them. */
 size_t
 rl_id(const struct limit *lim, const char *name, struct count_ctx *cx,
     unsigned char *id)
 {
-	return keys_id(lim->counter ? lim->counter : name,
-	    rl_unit_names[lim->unit], &lim->keys, cx, id);
+	char what[32];
+
+	if (lim->quota == NULL)
+		return keys_id(lim->counter ? lim->counter : name,
+		    rl_unit_names[lim->unit], &lim->keys, cx, id);
+	snprintf(what, sizeof what, "%s/%s", rl_unit_names[lim->unit],
+	    quota_kind_names[lim->quota->kind]);
+	return keys_id(lim->counter ? lim->counter : name, what, &lim->keys,
+	    cx, id);
+}
+
+int64_t
+rl_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
+    int64_t wall_ms, struct store_req *req, struct count_ctx *cx)
+{
+	int64_t start, end;
+	char resets[48];
+
+	(void)ov;
+	quota_period(lim->quota, wall_ms, &start, &end, resets, sizeof resets);
+	req->window_ms = (uint64_t)(end - wall_ms);
+	if (cx != NULL) {
+		cx->period = quota_kind_names[lim->quota->kind];
+		snprintf(cx->resets, sizeof cx->resets, "%s", resets);
+		cx->window_ms = req->window_ms;
+	}
 }
 
 void
@@ -47,6 +86,12 @@ rl_request(const struct limit *lim, const struct ov_limit *ov,
 	req->burst = own ? ov->rate : lim->burst;
 	req->units = units;
 	req->charge = lim->charge;
+	if (lim->quota != NULL) {	/* rl_quota_window sets the window */
+		req->kind = STORE_WINDOW;
+		req->rate = 0;
+		req->window_ms = 1;
+		req->burst = own ? ov->rate : lim->quota->n;
+	}
 }
 
 /* An address's entry, else its domain's. */
@@ -120,7 +165,8 @@ static int
 override_decides(const struct limit *lim, const struct ov_limit *ov,
     struct count_ctx *cx, enum count_result *rc)
 {
-	cx->limit = ov != NULL && ov->kind == OV_RATE ? ov->rate : lim->rate;
+	cx->limit = ov != NULL && ov->kind == OV_RATE ? ov->rate :
+	    lim->quota ? lim->quota->n : lim->rate;
 	cx->window_ms = ov != NULL && ov->kind == OV_RATE ? ov->window_ms :
 	    lim->window_ms;
 	cx->unlimited = ov != NULL && ov->kind == OV_UNLIMITED;
@@ -129,6 +175,13 @@ override_decides(const struct limit *lim, const struct ov_limit *ov,
 	if (ov->kind == OV_ZERO) {
 		cx->limit = 0;
 		cx->res.retry_after_ms = lim->window_ms;
+		if (lim->quota != NULL) {	/* "until the quota resets" */
+			struct store_req req = { .window_ms = 0 };
+
+			rl_quota_window(lim, ov, cx->env->wall_ms ?
+			    cx->env->wall_ms : rl_wall_now(), &req, cx);
+			cx->res.retry_after_ms = req.window_ms;
+		}
 		*rc = lim->charge == STORE_CHARGE_NONE ? COUNT_OK : COUNT_OVER;
 	} else {
 		cx->res.allowed = 1;	/* unlimited: never refused, never counted */
@@ -149,9 +202,11 @@ rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
 	size_t idlen;
 
 	memset(&cx->res, 0, sizeof cx->res);
-	cx->limit = lim->rate;
+	cx->limit = lim->quota ? lim->quota->n : lim->rate;
 	cx->window_ms = lim->window_ms;
 	cx->unlimited = 0;
+	cx->period = NULL;
+	cx->resets[0] = '\0';
 	if (units == 0 || (idlen = rl_id(lim, name, cx, id)) == 0)
 		return COUNT_SKIP;
 	ov = rl_override(lim, cx);
@@ -162,6 +217,9 @@ rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
 	    ledger_find(l, lim, id, idlen) != NULL)
 		return COUNT_OK;
 	rl_request(lim, ov, id, idlen, units, &req);
+	if (lim->quota != NULL)
+		rl_quota_window(lim, ov, cx->env->wall_ms ? cx->env->wall_ms :
+		    rl_wall_now(), &req, cx);
 	if (cx->st == NULL ||
 	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
 		return COUNT_ERROR;

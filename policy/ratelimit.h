@@ -16,6 +16,7 @@
 
 #include "keys.h"
 #include "overrides.h"
+#include "quota.h"
 #include "policy.h"
 #include "store.h"
 
@@ -39,6 +40,9 @@ struct limit {
 					   (unit, keys and rate copied from it);
 					   NULL: this rule's own */
 	struct ov_table *overrides;	/* overrides = "file:PATH", or NULL */
+	struct quota *quota;		/* quota = "N/day": a calendar quota
+					   (rate unused), or NULL */
+	char *time_zone;		/* time_zone = "...", or NULL */
 };
 
 struct rl_charge {
@@ -79,6 +83,15 @@ void rl_give_back(struct store *st, struct rl_ledger *l, int from,
 void rl_request(const struct limit *lim, const struct ov_limit *ov,
     const unsigned char *id, size_t idlen, uint64_t units,
     struct store_req *req);
+
+/* A quota rule's request: the window is what is left of the calendar
+ * period that holds wall_ms; the period's name and its end as replies
+ * write it go to cx (NULL: not wanted). */
+void rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
+    int64_t wall_ms, struct store_req *req, struct count_ctx *cx);
+
+/* Wall-clock ms now, for callers without an env (ctl). */
+int64_t rl_wall_now(void);
 
 /* The overrides entry for the key in cx, or NULL: the first of the rule's
  * keys decides (an address exactly, then its domain; a client address by

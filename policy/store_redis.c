@@ -22,7 +22,9 @@
  * back in its own; so the count stays whichever MTA of a half-reloaded
  * fleet touches it, each applying its own limit to it.  A counter without
  * n and w (written by the release before) is read in the rate in force.
- * A window counter is {c, o} with the window's end as the key's TTL.
+ * A window counter is {c, o} with the window's end as the key's TTL;
+ * giving back lowers c and keeps the TTL (a calendar quota's refused
+ * message).
  *
  * Answers: hiredis' reader builds each answer through our own object
  * functions, which refuse, before allocating, any array longer than the
@@ -115,11 +117,16 @@ static const char gcra_lua[] =
 static const char window_lua[] =
     "local key = KEYS[1]\n"
     "local window, burst = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local units, charge = tonumber(ARGV[4]), ARGV[5]\n"
+    "local units, charge, op = tonumber(ARGV[4]), ARGV[5], ARGV[6]\n"
     "local h = redis.call('HMGET', key, 'c', 'o')\n"
     "local cnt = tonumber(h[1]) or 0\n"
     "local ttl = redis.call('PTTL', key)\n"
     "if ttl <= 0 then ttl = window; cnt = 0 end\n"
+    "if op == 'give' then\n"
+    "  if cnt <= units then redis.call('DEL', key)\n"
+    "  else redis.call('HSET', key, 'c', cnt - units) end\n"
+    "  return {1, 0, 0, 0}\n"
+    "end\n"
     "local allowed = units <= burst and cnt <= burst - units\n"
     "local retry = 0\n"
     "if not allowed then retry = ttl end\n"
@@ -607,8 +614,6 @@ static enum store_result
 redis_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
 	(void)now_ms;
-	if (req->kind != STORE_GCRA)
-		return STORE_OK;	/* windows are never given back */
 	return redis_call((struct store_redis *)s, req, "give", NULL);
 }
 

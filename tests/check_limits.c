@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -726,6 +727,168 @@ START_TEST(test_net_mask)
 }
 END_TEST
 
+/* ---- calendar quotas (issue 13 section 4), on an injected clock ---- */
+
+struct period_case {
+	const char *name;
+	enum quota_kind kind;
+	const char *tz;		/* NULL: UTC through TZ=UTC for the test */
+	const char *at;		/* UTC "YYYY-MM-DD HH:MM:SS" */
+	const char *start, *end, *resets;
+};
+
+static const struct period_case period_cases[] = {
+	{ "a day, a minute before midnight", QUOTA_DAY, "UTC",
+	  "2026-12-01 23:59:00", "2026-12-01 00:00:00", "2026-12-02 00:00:00",
+	  "00:00 UTC" },
+	{ "a day, at midnight", QUOTA_DAY, "UTC", "2026-12-02 00:00:00",
+	  "2026-12-02 00:00:00", "2026-12-03 00:00:00", "00:00 UTC" },
+	{ "a day in Paris (CET)", QUOTA_DAY, "Europe/Paris",
+	  "2026-12-01 22:30:00", "2026-11-30 23:00:00", "2026-12-01 23:00:00",
+	  "00:00 CET" },
+	{ "past midnight in Paris", QUOTA_DAY, "Europe/Paris",
+	  "2026-12-01 23:00:00", "2026-12-01 23:00:00", "2026-12-02 23:00:00",
+	  "00:00 CET" },
+	{ "the spring DST day: 23 h", QUOTA_DAY, "Europe/Paris",
+	  "2026-03-29 12:00:00", "2026-03-28 23:00:00", "2026-03-29 22:00:00",
+	  "00:00 CEST" },
+	{ "the autumn DST day: 25 h", QUOTA_DAY, "Europe/Paris",
+	  "2026-10-25 12:00:00", "2026-10-24 22:00:00", "2026-10-25 23:00:00",
+	  "00:00 CET" },
+	{ "a week from Monday", QUOTA_WEEK, "UTC", "2026-12-06 23:00:00",
+	  "2026-11-30 00:00:00", "2026-12-07 00:00:00", "Mon 7 Dec 00:00 UTC" },
+	{ "a week on its Monday", QUOTA_WEEK, "UTC", "2026-12-07 00:00:00",
+	  "2026-12-07 00:00:00", "2026-12-14 00:00:00", "Mon 14 Dec 00:00 UTC" },
+	{ "a month's last day", QUOTA_MONTH, "UTC", "2026-01-31 23:59:59",
+	  "2026-01-01 00:00:00", "2026-02-01 00:00:00", "Sun 1 Feb 00:00 UTC" },
+	{ "February of a leap year", QUOTA_MONTH, "UTC", "2028-02-29 12:00:00",
+	  "2028-02-01 00:00:00", "2028-03-01 00:00:00", "Wed 1 Mar 00:00 UTC" },
+	{ "December into January", QUOTA_MONTH, "UTC", "2026-12-15 00:00:00",
+	  "2026-12-01 00:00:00", "2027-01-01 00:00:00", "Fri 1 Jan 00:00 UTC" },
+	{ "a month in New York", QUOTA_MONTH, "America/New_York",
+	  "2026-03-01 03:00:00", "2026-02-01 05:00:00", "2026-03-01 05:00:00",
+	  "Sun 1 Mar 00:00 EST" },
+};
+
+static int64_t
+utc_ms(const char *s)
+{
+	struct tm tm = { 0 };
+
+	ck_assert(strptime(s, "%Y-%m-%d %H:%M:%S", &tm) != NULL);
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+START_TEST(test_quota_period)
+{
+	const struct period_case *c = &period_cases[_i];
+	struct quota *q = quota_new(c->kind, 10, c->tz);
+	int64_t start, end;
+	char resets[48];
+
+	quota_period(q, utc_ms(c->at), &start, &end, resets, sizeof resets);
+	ck_assert_msg(start == utc_ms(c->start) && end == utc_ms(c->end),
+	    "%s: period %lld..%lld, want %lld..%lld", c->name, (long long)start,
+	    (long long)end, (long long)utc_ms(c->start),
+	    (long long)utc_ms(c->end));
+	ck_assert_msg(strcmp(resets, c->resets) == 0, "%s: resets \"%s\", want "
+	    "\"%s\"", c->name, resets, c->resets);
+	quota_free(q);
+}
+END_TEST
+
+struct qparse_case {
+	const char *v;
+	int ok;
+	enum quota_kind kind;
+	unsigned long n;
+};
+
+static const struct qparse_case qparse_cases[] = {
+	{ "500/day", 1, QUOTA_DAY, 500 }, { "1/week", 1, QUOTA_WEEK, 1 },
+	{ "20000/month", 1, QUOTA_MONTH, 20000 }, { "0/day", 0, 0, 0 },
+	{ "500/1d", 0, 0, 0 }, { "500/fortnight", 0, 0, 0 }, { "day", 0, 0, 0 },
+	{ "/day", 0, 0, 0 }, { "500/Day", 0, 0, 0 }, { "500/day ", 0, 0, 0 },
+};
+
+START_TEST(test_quota_parse)
+{
+	const struct qparse_case *c = &qparse_cases[_i];
+	enum quota_kind kind = QUOTA_MONTH;
+	unsigned long n = 0;
+	char err[256] = "";
+	int rc = quota_parse(c->v, &kind, &n, err, sizeof err);
+
+	ck_assert_msg((rc == 0) == c->ok, "\"%s\": rc %d (%s)", c->v, rc, err);
+	if (c->ok)
+		ck_assert_msg(kind == c->kind && n == c->n, "\"%s\": %d %lu",
+		    c->v, kind, n);
+	else
+		ck_assert_msg(strstr(err, "e.g. \"500/day\"") != NULL, "\"%s\": "
+		    "err \"%s\"", c->v, err);
+}
+END_TEST
+
+START_TEST(test_quota_tz)
+{
+	char err[256];
+
+	ck_assert(quota_tz_check("Europe/Paris", err, sizeof err) == 0);
+	ck_assert(quota_tz_check("UTC", err, sizeof err) == 0);
+	ck_assert(quota_tz_check("Mars/Olympus", err, sizeof err) < 0 &&
+	    strstr(err, "write a name such as") != NULL);
+	ck_assert(quota_tz_check("../../etc/passwd", err, sizeof err) < 0);
+	ck_assert(quota_tz_check("/etc/passwd", err, sizeof err) < 0);
+	ck_assert(quota_tz_check("", err, sizeof err) < 0);
+}
+END_TEST
+
+/* Through the charge: 2/day in UTC; two pass at 23:59, the third is told
+ * when it resets; after midnight the count is new; raised to 3/day the
+ * count stays. */
+START_TEST(test_quota_charge)
+{
+	struct limit *l = limit_with(KEY_SENDER, "");
+	struct store *st = store_memory_new(1000);
+	struct rl_ledger led = { 0 };
+	struct pol_env env = { .sender = "a@example.com" };
+	struct count_ctx cx = { .st = st, .env = &env, .now_ms = T0 };
+	int64_t w = utc_ms("2026-12-01 23:59:00");
+	int i;
+
+	l->quota = quota_new(QUOTA_DAY, 2, "UTC");
+	env.wall_ms = w;
+	for (i = 0; i < 2; i++) {
+		led.n = 0;
+		ck_assert_msg(rl_check(l, "q", &led, &cx) == COUNT_OK,
+		    "message %d of 2/day refused", i + 1);
+	}
+	led.n = 0;
+	ck_assert(rl_check(l, "q", &led, &cx) == COUNT_OVER);
+	ck_assert_msg(cx.res.retry_after_ms == 60000 && strcmp(cx.resets,
+	    "00:00 UTC") == 0 && strcmp(cx.period, "day") == 0, "retry %llu "
+	    "resets \"%s\"", (ull)cx.res.retry_after_ms, cx.resets);
+	l->quota->n = 3;	/* raised: the 2 used still count */
+	led.n = 0;
+	ck_assert(rl_check(l, "q", &led, &cx) == COUNT_OK);
+	led.n = 0;
+	ck_assert(rl_check(l, "q", &led, &cx) == COUNT_OVER);
+	env.wall_ms = w + 60000;	/* midnight */
+	cx.now_ms = T0 + 60000;
+	for (i = 0; i < 3; i++) {
+		led.n = 0;
+		ck_assert_msg(rl_check(l, "q", &led, &cx) == COUNT_OK,
+		    "after midnight: message %d of 3 refused", i + 1);
+	}
+	led.n = 0;
+	ck_assert(rl_check(l, "q", &led, &cx) == COUNT_OVER &&
+	    cx.res.retry_after_ms == 86400000);
+	free(led.c);
+	store_free(st);
+	rl_limit_free(l);
+}
+END_TEST
+
 static Suite *
 limits_suite(void)
 {
@@ -733,6 +896,7 @@ limits_suite(void)
 	TCase *mem = tcase_create("memory"), *red = tcase_create("redis");
 	TCase *ids = tcase_create("identities");
 	TCase *ov = tcase_create("overrides"), *net = tcase_create("client_net");
+	TCase *quo = tcase_create("quotas");
 
 	tcase_add_loop_test(mem, test_change_memory, 0, NELEM(changes));
 	tcase_add_unchecked_fixture(mem, tmp_setup, tmp_teardown);
@@ -755,6 +919,11 @@ limits_suite(void)
 	tcase_add_loop_test(net, test_net_parse, 0, NELEM(net_cases));
 	tcase_add_loop_test(net, test_net_mask, 0, NELEM(mask_cases));
 	suite_add_tcase(s, net);
+	tcase_add_loop_test(quo, test_quota_period, 0, NELEM(period_cases));
+	tcase_add_loop_test(quo, test_quota_parse, 0, NELEM(qparse_cases));
+	tcase_add_test(quo, test_quota_tz);
+	tcase_add_test(quo, test_quota_charge);
+	suite_add_tcase(s, quo);
 	return s;
 }
 

@@ -300,8 +300,9 @@ START_TEST(test_long_template)
 }
 END_TEST
 
-static const struct pol_vars vars_hour = { 100, 3600, 6, 130 };
-static const struct pol_vars vars_zero = { 0, 0, 0, 0 };
+static const struct pol_vars vars_hour = { .limit = 100, .window_s = 3600,
+    .count = 6, .retry_after_s = 130 };
+static const struct pol_vars vars_zero = { .limit = 0 };
 
 /* Rendering one template line with the values of ctx. */
 struct render_case {

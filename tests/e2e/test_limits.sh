@@ -4,7 +4,8 @@
 # next 2 pass, the one after gets 453; 5 at 5/1h lowered to 3/1h: none
 # passes, and 2 of 5 lowered to 3/1h: 1 passes; 5/1h to 600/1d keeps the
 # count.  The decision line, the over-limit notice and ctl show give the
-# limit in force and the count.  Rates are per hour, so a slow machine
+# limit in force and the count.  A calendar quota of 2/day (§4) refuses
+# the third message with when it resets.  Rates are per hour, so a slow machine
 # never drains a unit during the test.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -37,6 +38,9 @@ $state
 lists = { local_domains = [ "example.com" ]; };
 relay = { local_domains = "@local_domains"; };
 rules = (
+  { name = "client-quota"; when = { client = "127.0.0.9"; };
+    limit = { count = "messages"; per = "client_addr"; quota = "2/day";
+              time_zone = "UTC"; }; },
   { name = "client-msgs";
     limit = { count = "messages"; per = [ "client_addr" ]; rate = "$2"; }; }
 );
@@ -102,6 +106,18 @@ scenario() { # BACKEND
 
 	reload "$1" 600/1d
 	show "$1" 127.0.0.7 "used=5 next=allowed .* limit=600/1d"
+
+	# a calendar quota: 2 a day, then 453 saying when it resets
+	send_ok "$1" 127.0.0.9 2
+	smtp_try --local-interface 127.0.0.9 --to user@example.com
+	expect_reply mail 453 4.7.0 "Quota reached: at most 2 per day (rule client-quota) resets at 00:00 UTC, in" \
+		"$1: 127.0.0.9 message 3 of 2/day: 453 with when the quota resets"
+	expect_log "tempfail stage=mail rule=client-quota .* limit=2/day used=2" \
+		"$1: the quota's decision line: limit=2/day used=2"
+	_out=$($CTL show client-quota 127.0.0.9)
+	echo "$_out" | grep -q "used=2 next=refused retry_after=[1-9][0-9]*s limit=2/day" &&
+		e2e_ok "$1: ctl show client-quota: used=2, refused until midnight" ||
+		e2e_fail "$1: ctl show client-quota 127.0.0.9, got \"$_out\""
 	milter_stop || e2e_fail "$1: milter exit status after SIGTERM, got $?, want 0"
 }
 
