@@ -379,6 +379,12 @@ limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
 	l->rate = o->rate;
 	l->window_ms = o->window_ms;
 	l->burst = o->burst;
+	if (o->quota != NULL)
+		l->quota = quota_new(o->quota->kind, o->quota->n, o->quota->tz);
+	if (l->overrides == NULL && o->overrides != NULL) {
+		l->overrides = o->overrides;	/* the same table, the same limits */
+		l->overrides_shared = 1;
+	}
 	l->keys.n = o->keys.n;
 	l->keys.k = xcalloc(o->keys.n ? o->keys.n : 1, sizeof *l->keys.k);
 	memcpy(l->keys.k, o->keys.k, o->keys.n * sizeof *l->keys.k);

@@ -20,7 +20,8 @@ rl_limit_free(struct limit *lim)
 		return;
 	keys_free(&lim->keys);
 	free(lim->counter);
-	ov_free(lim->overrides);
+	if (!lim->overrides_shared)
+		ov_free(lim->overrides);
 	quota_free(lim->quota);
 	free(lim->time_zone);
 	free(lim);

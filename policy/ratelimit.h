@@ -40,6 +40,7 @@ struct limit {
 					   (unit, keys and rate copied from it);
 					   NULL: this rule's own */
 	struct ov_table *overrides;	/* overrides = "file:PATH", or NULL */
+	int overrides_shared;		/* counter = "RULE": RULE's, not freed here */
 	struct quota *quota;		/* quota = "N/day": a calendar quota
 					   (rate unused), or NULL */
 	char *time_zone;		/* time_zone = "...", or NULL */
