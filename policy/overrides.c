@@ -24,7 +24,19 @@ struct ov_table {
 	char *keys;
 	size_t keylen, keycap;
 	unsigned char plen4[33], plen6[129];	/* prefix lengths held */
+	/* per family and prefix length of at least 16: a bit per value of
+	 * the address's first 16 bits that some entry has, so a probe that
+	 * cannot hit costs a look at 8 kB that stay in the cache */
+	unsigned char *top16[2][129];
 };
+
+#define TOP16_BYTES	(65536 / 8)
+
+static unsigned
+top16_of(const unsigned char *addr)
+{
+	return (unsigned)addr[0] << 8 | addr[1];
+}
 
 /* FNV-1a: the keys are the admin's, so no one can choose collisions
  * that lengthen a probe; a lookup only reads. */
@@ -152,6 +164,8 @@ ov_add_net(struct ov_table *t, int af, const unsigned char *addr, int plen,
 {
 	unsigned char key[OV_NET_KEY];
 
+	unsigned char **top = &t->top16[af == AF_INET6][plen];
+
 	ov_net_key(af, addr, plen, key);
 	if (ov_put(t, key, sizeof key, l) < 0)
 		return -1;
@@ -159,6 +173,12 @@ ov_add_net(struct ov_table *t, int af, const unsigned char *addr, int plen,
 		t->plen4[plen] = 1;
 	else
 		t->plen6[plen] = 1;
+	if (plen >= 16) {
+		if (*top == NULL)
+			*top = xcalloc(1, TOP16_BYTES);
+		(*top)[top16_of(key + 3) / 8] |= (unsigned char)(1u <<
+		    top16_of(key + 3) % 8);
+	}
 	return 0;
 }
 
@@ -187,7 +207,10 @@ ov_find_ip(const struct ov_table *t, const char *ip)
 		return NULL;
 	have = af == AF_INET ? t->plen4 : t->plen6;
 	for (plen = af == AF_INET ? 32 : 128; plen >= 0; plen--) {
-		if (!have[plen])
+		const unsigned char *top = t->top16[af == AF_INET6][plen];
+
+		if (!have[plen] || (top != NULL && !(top[top16_of(a) / 8] >>
+		    top16_of(a) % 8 & 1)))
 			continue;
 		ov_net_key(af, a, plen, key);
 		e = ov_probe(t, key, sizeof key, ov_hash(key, sizeof key));
@@ -206,8 +229,12 @@ ov_count(const struct ov_table *t)
 void
 ov_free(struct ov_table *t)
 {
+	int i;
+
 	if (t == NULL)
 		return;
+	for (i = 0; i < 2 * 129; i++)
+		free(t->top16[i / 129][i % 129]);
 	free(t->e);
 	free(t->keys);
 	free(t);
