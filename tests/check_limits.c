@@ -368,6 +368,32 @@ START_TEST(test_half_reloaded_fleet)
 }
 END_TEST
 
+
+/* A quota's window on Redis: given back (a refused message), it keeps
+ * its end. */
+START_TEST(test_redis_window_give)
+{
+	struct store *s = redis_store("give:");
+	struct store_req w = { "w", 1, STORE_WINDOW, 600000, 0, 2, 1,
+	    STORE_CHARGE_ALLOWED };
+	struct store_res res;
+
+	ck_assert(take_until_refused(s, &w, 0, 5) == 2);
+	ck_assert(store_give(s, &w, 0) == STORE_OK);
+	w.charge = STORE_CHARGE_NONE;
+	ck_assert(store_take(s, &w, 0, &res) == STORE_OK);
+	ck_assert_msg(res.count == 1 && res.allowed, "after a give: count "
+	    "%llu allowed %d, want 1 and 1", (ull)res.count, res.allowed);
+	ck_assert_msg(res.retry_after_ms == 0, "a look that is allowed has "
+	    "no retry");
+	w.charge = STORE_CHARGE_ALLOWED;
+	ck_assert(take_until_refused(s, &w, 0, 5) == 1);
+	ck_assert(store_take(s, &w, 0, &res) == STORE_OK && !res.allowed &&
+	    res.retry_after_ms > 590000 && res.retry_after_ms <= 600000);
+	store_free(s);
+}
+END_TEST
+
 /* ---- identities (issue 20 item 8) ---- */
 
 struct id_case {
@@ -907,6 +933,7 @@ limits_suite(void)
 	tcase_set_timeout(red, 60);
 	tcase_add_loop_test(red, test_change_redis, 0, NELEM(changes));
 	tcase_add_test(red, test_half_reloaded_fleet);
+	tcase_add_test(red, test_redis_window_give);
 	suite_add_tcase(s, red);
 	tcase_add_loop_test(ids, test_identities, 0, NELEM(id_cases));
 	tcase_add_test(ids, test_identity_forms);
