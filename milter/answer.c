@@ -61,6 +61,23 @@ error_repeated(const struct session *s, const struct pol_verdict *v)
 	    !log_once_first(v->rule, s->client_addr, sess_now_ms());
 }
 
+/* " limit=5/1m used=5": the limit in force and the count, for a counting
+ * rule's verdict; its length. */
+static size_t
+limit_part(const struct pol_verdict *v, char *out, size_t outsz)
+{
+	char w[32];
+	int n;
+
+	if (v->vars.period != NULL)
+		snprintf(w, sizeof w, "%s", v->vars.period);
+	else
+		pol_window_text(v->vars.window_s, w, sizeof w);
+	n = snprintf(out, outsz, " limit=%lu/%s used=%lu", v->vars.limit, w,
+	    v->vars.count);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 /* The decision line: "QUEUEID: verb stage=... rule=... code=... ...". */
 static void
 decision_log(const struct session *s, const struct pol_verdict *v,
@@ -86,6 +103,8 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 	if (s->rcpt != NULL && v->stage == POL_RCPT && len < sizeof msg)
 		len += snprintf(msg + len, sizeof msg - len, " rcpt=<%s>",
 		    log_value(s->rcpt, r));
+	if (v->vars.window_s != 0 && len < sizeof msg)
+		len += limit_part(v, msg + len, sizeof msg - len);
 	if (!error_repeated(s, v))
 		log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s",
 		    msg, extra ? extra : "");
@@ -144,10 +163,14 @@ notices(const struct session *s, const struct pol_verdict *v)
 		    "counters that expire soonest; raise state.max_keys");
 	if (!v->over_first)
 		return;
-	window_compact(v->vars.window_s, w, sizeof w);
-	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s",
-	    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
-	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w);
+	if (v->vars.period != NULL)
+		snprintf(w, sizeof w, "%s", v->vars.period);
+	else
+		window_compact(v->vars.window_s, w, sizeof w);
+	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s "
+	    "used=%lu", s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
+	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w,
+	    v->vars.count);
 	metrics_over_limit(v->rule);
 	if (v->notify != NULL)
 		tell(s, v, w);

@@ -47,6 +47,26 @@ addr_of(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
+/* "ok rule=R key=K used=N next=... retry_after=Ns limit=RATE/WINDOW":
+ * the count and the limit in force (new fields go last: scripts read it). */
+static void
+show_line(const char *rule, const char *key, const char *period,
+    const struct store_req *look, const struct store_res *res, char *out)
+{
+	char w[32];
+
+	if (period != NULL)	/* a calendar quota: N per day, week, month */
+		snprintf(w, sizeof w, "%s", period);
+	else
+		pol_window_text((unsigned long)(look->window_ms / 1000), w,
+		    sizeof w);
+	snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu next=%s "
+	    "retry_after=%llus limit=%llu/%s", rule, key,
+	    (unsigned long long)res->count, res->allowed ? "allowed" :
+	    "refused", (unsigned long long)(res->retry_after_ms + 999) / 1000,
+	    (unsigned long long)(period ? look->burst : look->rate), w);
+}
+
 /* show or reset RULE KEY against the current policy and the store. */
 static void
 cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
@@ -58,23 +78,29 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 	struct store_req look;
 	struct store_res res;
 	size_t idlen;
+	int kind = 0;
 
 	text_clean(rule_in, rule, sizeof rule);
 	text_clean(key_in, key, sizeof key);
 	if (p == NULL || st == NULL)
 		snprintf(out, STATS_LINE, "error the milter is stopping");
-	else if (pol_counter(p, rule_in, key_in, id, &idlen, &look) < 0)
+	else if ((kind = pol_counter(p, rule_in, key_in, id, &idlen,
+	    &look)) < 0)
 		snprintf(out, STATS_LINE, "error no limit rule \"%s\" with a "
 		    "key like \"%s\"", rule, key);
+	else if (!reset && kind != 0)
+		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=0 next=%s "
+		    "retry_after=0s limit=%s", rule, key,
+		    kind == POL_COUNTER_ZERO ? "refused" : "allowed",
+		    kind == POL_COUNTER_ZERO ? "0 (overrides: refused always)" :
+		    "unlimited (overrides: never refused nor counted)");
 	else if (reset && store_reset(st, id, idlen) == STORE_OK) {
 		snprintf(out, STATS_LINE, "ok reset rule=%s key=%s", rule, key);
 		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);
 	} else if (!reset && store_take(st, &look, sess_now_ms(), &res) ==
 	    STORE_OK)
-		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=%llu "
-		    "next=%s retry_after=%llus", rule, key,
-		    (unsigned long long)res.count, res.allowed ? "allowed" :
-		    "refused", (unsigned long long)(res.retry_after_ms + 999) / 1000);
+		show_line(rule, key, pol_counter_period(p, rule_in), &look, &res,
+		    out);
 	else
 		snprintf(out, STATS_LINE, "error the store did not answer");
 	pol_unref(p);

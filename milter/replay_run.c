@@ -85,10 +85,12 @@ run_stage(struct rrun *r, struct rrun_conn *rc, enum pol_stage stage,
     const struct pol_env *env, int64_t t)
 {
 	struct pol_verdict v;
+	struct pol_env e = *env;
 
+	e.wall_ms = t;		/* the log's clock, for calendar quotas */
 	r->env = env;
 	r->t = t;
-	pol_eval(rc->pc, stage, env, (uint64_t)t, &v);
+	pol_eval(rc->pc, stage, &e, (uint64_t)t, &v);
 	if (v.action != POL_CONTINUE)
 		record(r, &v, env, t);
 	if (v.close || (is_refusal(v.action) && stage <= POL_HELO))

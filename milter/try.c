@@ -98,7 +98,16 @@ print_verdict(const struct pol_verdict *v, const struct pol_env *env,
 	    v->mode == POL_DRY_RUN ? "would-" : "", pol_action_name(v->action));
 	if (v->rule != NULL)
 		printf(" by rule %s", v->rule);
-	if (v->key[0] != '\0')
+	if (v->key[0] != '\0' && v->vars.window_s != 0) {
+		char w[32];
+
+		if (v->vars.period != NULL)
+			snprintf(w, sizeof w, "%s", v->vars.period);
+		else
+			pol_window_text(v->vars.window_s, w, sizeof w);
+		printf(" (key %s: used %lu, limit %lu/%s)", v->key,
+		    v->vars.count, v->vars.limit, w);
+	} else if (v->key[0] != '\0')
 		printf(" (key %s)", v->key);
 	printf("%s\n", why);
 	if (v->reply == NULL)

@@ -101,4 +101,14 @@ void conf_hint(const char *path, int line, char *out, size_t size);
 /* Compile rules = ( ... ) into cf->p->rules. */
 void conf_rules(struct conf *cf, const config_setting_t *list);
 
+/* ---- conf_overrides.c ---- */
+
+struct ov_table;
+
+/* limit = { overrides = "file:PATH"; }: load the table into *out (a
+ * table already there is freed); each bad line is an error at its
+ * FILE:LINE. */
+void conf_overrides(struct conf *cf, const config_setting_t *s,
+    struct ov_table **out);
+
 #endif

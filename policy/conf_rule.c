@@ -180,18 +180,27 @@ key_add(struct conf *cf, const config_setting_t *s, const char *name,
 	struct keyspec k = { .kind = KEY_HEADER };
 	const char *hdr = header_name(name);
 	size_t i, n = NELEM(keys_kind_names);
+	char err[ERR_MAX];
 
 	for (i = 0; i < n && hdr == NULL; i++)
-		if (strcmp(name, keys_kind_names[i]) == 0) {
+		if (strcmp(name, keys_kind_names[i]) == 0 ||
+		    (i == KEY_CLIENT_NET && strncmp(name, "client_net", 10) == 0 &&
+		    (name[10] == '/' || name[10] == ','))) {
 			k.kind = (enum key_kind)i;
 			break;
 		}
+	if (k.kind == KEY_CLIENT_NET && keys_parse_net(name + 10, &k.net4,
+	    &k.net6, err, sizeof err) < 0) {
+		conf_error(cf, s, "per: %s", err);
+		return;
+	}
 	if (hdr != NULL)
 		k.hdr = header_index(cf->p, hdr);
 	else if (i == n) {
 		conf_error(cf, s, "per: unknown key \"%s\"; expected client_addr, "
-		    "client_net, helo, sender, sender_domain, auth_user, rcpt, "
-		    "rcpt_domain or header:NAME", name);
+		    "client_net (or client_net/22,/48), helo, sender, "
+		    "sender_domain, auth_user, rcpt, rcpt_domain or header:NAME",
+		    name);
 		return;
 	}
 	keys->k = xrealloc(keys->k, (keys->n + 1) * sizeof *keys->k);
@@ -275,8 +284,48 @@ set_counter(struct conf *cf, const config_setting_t *s)
 	l->counter = xstrdup(config_setting_get_string(s));
 }
 
+static void
+set_quota(struct conf *cf, const config_setting_t *s)
+{
+	struct limit *l = limit_get(cf);
+	enum quota_kind kind;
+	unsigned long n;
+	char err[ERR_MAX];
+
+	if (quota_parse(config_setting_get_string(s), &kind, &n, err,
+	    sizeof err) < 0) {
+		conf_error(cf, s, "%s", err);
+		return;
+	}
+	quota_free(l->quota);
+	l->quota = quota_new(kind, n, NULL);
+}
+
+static void
+set_time_zone(struct conf *cf, const config_setting_t *s)
+{
+	struct limit *l = limit_get(cf);
+	char err[ERR_MAX];
+
+	if (quota_tz_check(config_setting_get_string(s), err, sizeof err) < 0) {
+		conf_error(cf, s, "%s", err);
+		return;
+	}
+	free(l->time_zone);
+	l->time_zone = xstrdup(config_setting_get_string(s));
+}
+
+static void
+set_overrides(struct conf *cf, const config_setting_t *s)
+{
+	conf_overrides(cf, s, &limit_get(cf)->overrides);
+}
+
 static const struct setting limit_settings[] = {
 	{ "counter", TYPE_STRING, set_counter },
+	{ "overrides", TYPE_STRING, set_overrides },
+	{ "quota", TYPE_STRING, set_quota },
+	{ "time_zone", TYPE_STRING, set_time_zone },
 	{ "count", TYPE_STRING, set_count },
 	{ "per", TYPE_STRING | TYPE_LIST, set_per },
 	{ "rate", TYPE_STRING, set_rate },
@@ -302,7 +351,8 @@ limit_earlier(const struct conf *cf, const char *name)
 static void
 limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
 {
-	static const char *const own[] = { "count", "per", "rate", "burst" };
+	static const char *const own[] = { "count", "per", "rate", "burst",
+	    "quota", "time_zone" };
 	const struct limit *o = limit_earlier(cf, l->counter);
 	size_t i;
 
@@ -324,9 +374,38 @@ limit_share(struct conf *cf, const config_setting_t *s, struct limit *l)
 	l->rate = o->rate;
 	l->window_ms = o->window_ms;
 	l->burst = o->burst;
+	if (o->quota != NULL)
+		l->quota = quota_new(o->quota->kind, o->quota->n, o->quota->tz);
+	if (l->overrides == NULL && o->overrides != NULL) {
+		l->overrides = o->overrides;	/* the same table, the same limits */
+		l->overrides_shared = 1;
+	}
 	l->keys.n = o->keys.n;
 	l->keys.k = xcalloc(o->keys.n ? o->keys.n : 1, sizeof *l->keys.k);
 	memcpy(l->keys.k, o->keys.k, o->keys.n * sizeof *l->keys.k);
+}
+
+/* A quota takes the place of rate and burst; time_zone is its.  1 when
+ * the limit has a quota (checked here). */
+static int
+limit_quota_check(struct conf *cf, const config_setting_t *s,
+    struct limit *l)
+{
+	if (l->quota == NULL) {
+		if (l->time_zone != NULL)
+			conf_error(cf, s, "limit: time_zone is the zone of a "
+			    "quota's midnight; set quota = \"N/day\" (week, "
+			    "month) or remove time_zone");
+		return 0;
+	}
+	if (config_setting_get_member(s, "rate") != NULL ||
+	    config_setting_get_member(s, "burst") != NULL)
+		conf_error(cf, s, "limit: quota counts per calendar period and "
+		    "takes no rate or burst; keep one: quota = \"500/day\" or "
+		    "rate = \"500/1d\"");
+	if (l->time_zone != NULL)
+		l->quota->tz = xstrdup(l->time_zone);
+	return 1;
 }
 
 static void
@@ -339,9 +418,11 @@ set_limit(struct conf *cf, const config_setting_t *s)
 		limit_share(cf, s, l);
 		return;
 	}
+	if (limit_quota_check(cf, s, l))
+		return;
 	if (l->rate == 0 && config_setting_get_member(s, "rate") == NULL)
 		conf_error(cf, s, "limit needs rate = \"N/DURATION\", e.g. "
-		    "\"100/1h\"");
+		    "\"100/1h\", or quota = \"N/day\" (week, month)");
 	if (l->burst == 0)
 		l->burst = l->rate;
 }
@@ -699,7 +780,8 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	}
 	if (r->limit != NULL && r->reply == NULL && (!action_set ||
 	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
-		r->reply = conf_reply_named(cf, limit_replies[r->limit->unit]);
+		r->reply = conf_reply_named(cf, r->limit->quota != NULL ?
+		    "quota_reached" : limit_replies[r->limit->unit]);
 		class = r->reply->code / 100;
 	}
 	if (!action_set && r->reply == NULL) {

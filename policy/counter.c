@@ -2,6 +2,7 @@
  * counter.c: a limit rule's counter named by the key an admin reads in
  * the log, for `milter-policy ctl show|reset RULE KEY`; see policy.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
 	struct pol_env env = { 0 };
 	struct count_ctx cx = { .env = &env };
+	const struct ov_limit *ov;
 	int i, n;
 
 	if (r == NULL || r->limit->keys.n > KEYS_PER_MAX)
@@ -98,8 +100,11 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	/* every value used, none left over; a rule without keys is "*" */
 	*idlen = i == n && (n == 0 ? strcmp(key, "*") == 0 : v == NULL) ?
 	    rl_id(r->limit, r->name, &cx, id) : 0;
+	ov = *idlen > 0 ? rl_override(r->limit, &cx) : NULL;
 	if (*idlen > 0)
-		rl_request(r->limit, id, *idlen, 1, look);
+		rl_request(r->limit, ov, id, *idlen, 1, look);
+	if (*idlen > 0 && r->limit->quota != NULL)
+		rl_quota_window(r->limit, ov, rl_wall_now(), look, NULL);
 	for (i = 0; i < KEYS_PER_MAX; i++)
 		free(owned[i]);
 	free(hdrs);
@@ -107,5 +112,33 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	if (*idlen == 0)
 		return -1;
 	look->charge = STORE_CHARGE_NONE;
+	if (ov != NULL && ov->kind != OV_RATE)
+		return ov->kind == OV_ZERO ? POL_COUNTER_ZERO :
+		    POL_COUNTER_UNLIMITED;
 	return 0;
+}
+
+const char *
+pol_counter_period(const struct policy *p, const char *rule)
+{
+	const struct rule *r = limit_rule(p, rule);
+
+	return r != NULL && r->limit->quota != NULL ?
+	    quota_kind_names[r->limit->quota->kind] : NULL;
+}
+
+void
+pol_window_text(unsigned long s, char *out, size_t outsz)
+{
+	static const struct { unsigned long s; char unit; } u[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof u / sizeof u[0]; i++)
+		if (s != 0 && s % u[i].s == 0) {
+			snprintf(out, outsz, "%lu%c", s / u[i].s, u[i].unit);
+			return;
+		}
+	snprintf(out, outsz, "%lus", s);
 }

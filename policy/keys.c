@@ -40,37 +40,73 @@ idvals_add(struct idvals *v, const void *p, size_t n)
 	crypto_generichash_update(&v->st, p, n);
 }
 
-/* Add a value lower-cased, without one trailing dot. */
+#define ID_ESC	0x1d	/* escapes the three bytes below 0x20 we use, and '#' */
+
+/*
+ * Add a value lower-cased, without one trailing dot, escaped so identities
+ * are unambiguous: 0x1d, 0x1e (before a fingerprint) and 0x1f (between
+ * values) become 0x1d and the byte + 0x40, and a '#' that begins the
+ * values (lead) becomes 0x1d '#', so a raw value never reads as the
+ * hashed form.  A value without those bytes is added as it is: counters
+ * named before the escape kept their names.
+ */
 static void
-idvals_add_lower(struct idvals *v, const char *s)
+idvals_add_value(struct idvals *v, const char *s, int lead)
 {
-	unsigned char chunk[64];
+	unsigned char chunk[2 * 64];
 	size_t len = strlen(s), i, k;
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
-	for (i = 0; i < len; i += k) {
-		for (k = 0; k < sizeof chunk && i + k < len; k++)
-			chunk[k] = (unsigned char)tolower((unsigned char)s[i + k]);
+	for (i = 0; i < len;) {
+		for (k = 0; k < sizeof chunk - 1 && i < len; i++) {
+			unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
+
+			if (c >= ID_ESC && c <= 0x1f) {
+				chunk[k++] = ID_ESC;
+				c += 0x40;
+			} else if (c == '#' && lead && i == 0)
+				chunk[k++] = ID_ESC;
+			chunk[k++] = c;
+		}
 		idvals_add(v, chunk, k);
 	}
 }
 
-/* "192.0.2.0/24" or "2001:db8:1:2::/64" for a client address. */
+/* Keep the first plen bits of the len bytes of a. */
 static void
-client_net(const char *addr, char *out, size_t outsz)
+mask_bits(unsigned char *a, size_t len, int plen)
+{
+	size_t i;
+
+	for (i = (size_t)plen / 8; i < len; i++)
+		a[i] = i == (size_t)plen / 8 && plen % 8 ?
+		    a[i] & (unsigned char)(0xff00 >> (plen % 8)) : 0;
+}
+
+/* "192.0.2.0/24" or "2001:db8:1:2::/64" for a client address, with the
+ * key's prefix lengths (default /24 and /64). */
+static void
+client_net(const struct keyspec *k, const char *addr, char *out,
+    size_t outsz)
 {
 	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
+	char text[INET6_ADDRSTRLEN], norm[INET6_ADDRSTRLEN + 8];
+	int p4 = k->net4 ? k->net4 : KEYS_NET4_DEFAULT;
+	int p6 = k->net6 ? k->net6 : KEYS_NET6_DEFAULT;
+
+	/* "[...]", IPv4-mapped IPv6: the address itself */
+	if (addr != NULL && addr_ip_normalise(addr, norm, sizeof norm) == 0)
+		addr = norm;
 
 	if (addr != NULL && inet_pton(AF_INET, addr, a) == 1) {
-		a[3] = 0;
+		mask_bits(a, 4, p4);
 		inet_ntop(AF_INET, a, text, sizeof text);
-		snprintf(out, outsz, "%s/24", text);
+		snprintf(out, outsz, "%s/%d", text, p4);
 	} else if (addr != NULL && inet_pton(AF_INET6, addr, a) == 1) {
-		memset(a + 8, 0, 8);
+		mask_bits(a, 16, p6);
 		inet_ntop(AF_INET6, a, text, sizeof text);
-		snprintf(out, outsz, "%s/64", text);
+		snprintf(out, outsz, "%s/%d", text, p6);
 	} else
 		snprintf(out, outsz, "unknown");
 }
@@ -105,7 +141,7 @@ key_value(const struct keyspec *k, const struct count_ctx *cx, char *net,
 			return env->client_addr ? env->client_addr : "unknown";
 		return net;
 	case KEY_CLIENT_NET:
-		client_net(env->client_addr, net, netsz);
+		client_net(k, env->client_addr, net, netsz);
 		return net;
 	case KEY_HELO:
 		return env->helo ? env->helo : "";
@@ -139,6 +175,13 @@ human_add(char *human, size_t *hlen, const char *v, int first)
 		*hlen = POL_KEY_MAX - 1;
 }
 
+const char *
+keys_value(const struct keyspec *k, const struct count_ctx *cx, char *buf,
+    size_t bufsz)
+{
+	return key_value(k, cx, buf, bufsz);
+}
+
 size_t
 keys_id(const char *rule, const char *what, const struct keyset *keys,
     struct count_ctx *cx, unsigned char *id)
@@ -156,7 +199,7 @@ keys_id(const char *rule, const char *what, const struct keyset *keys,
 			return 0;
 		if (i > 0)
 			idvals_add(&v, "\x1f", 1);
-		idvals_add_lower(&v, val);
+		idvals_add_value(&v, val, i == 0);
 		human_add(cx->key, &hlen, val, i == 0);
 	}
 	if (keys->n == 0)
@@ -174,6 +217,53 @@ keys_id(const char *rule, const char *what, const struct keyset *keys,
 	}
 	memcpy(id + len, v.buf, v.len);
 	return len + v.len;
+}
+
+/* "/N" (or "") after client_net, for a family of at most max bits:
+ * the length in *plen (0 when absent); -1 when out of range. */
+static int
+net_len(const char *s, const char *end, int max, unsigned char *plen)
+{
+	int n = 0;
+
+	*plen = 0;
+	if (s == end)
+		return 0;
+	if (*s++ != '/' || s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s) || (n = n * 10 + *s - '0') > max)
+			return -1;
+	}
+	if (n < 1)
+		return -1;
+	*plen = (unsigned char)n;
+	return 0;
+}
+
+int
+keys_parse_net(const char *spec, unsigned char *net4, unsigned char *net6,
+    char *err, size_t errsz)
+{
+	const char *comma = strchr(spec, ',');
+	const char *end4 = comma ? comma : spec + strlen(spec);
+
+	if (net_len(spec, end4, 32, net4) < 0) {
+		snprintf(err, errsz, "the IPv4 prefix in \"client_net%s\" must "
+		    "be /1 to /32: write e.g. \"client_net/22,/48\" (the default "
+		    "is /24 and /64)", spec);
+		return -1;
+	}
+	if (comma != NULL && (net_len(comma + 1, comma + 1 + strlen(comma + 1),
+	    128, net6) < 0 || *net6 == 0)) {
+		snprintf(err, errsz, "the IPv6 prefix in \"client_net%s\" must "
+		    "be /1 to /128: write e.g. \"client_net/22,/48\" (the default "
+		    "is /24 and /64)", spec);
+		return -1;
+	}
+	if (comma == NULL)
+		*net6 = 0;
+	return 0;
 }
 
 void

@@ -10,10 +10,15 @@
  * canonical form, IPv4-mapped IPv6 as IPv4, the null sender as "<>".
  *
  * An identity is "RULE\0WHAT\0" followed by the key values joined by 0x1f
- * (and a fingerprint, for duplicates).  The rate is not part of it, so an
+ * (and 0x1e and a fingerprint, for duplicates).  Inside a value the bytes
+ * 0x1d-0x1f are escaped (0x1d, then the byte + 0x40), and so is a '#'
+ * that would begin the values, so no two lists of values, and no raw
+ * value and a hashed one, give one identity; values without those bytes
+ * read as they did before the escape, so upgrading kept every counter.  The rate is not part of it, so an
  * admin may change a rate and keep the history.  When the values add up to
  * more than KEYS_VALUE_MAX bytes they are replaced by a 16-byte BLAKE2b
- * digest, so a 64 kB address costs what a short one does.  Pure functions,
+ * digest ('#' and 16 bytes; the digest is of the escaped values), so a
+ * 64 kB address costs what a short one does.  Pure functions,
  * thread safe, no allocation.
  */
 #ifndef KEYS_H
@@ -41,7 +46,12 @@ extern const char *const keys_kind_names[KEY_HEADER];
 struct keyspec {
 	enum key_kind kind;
 	int hdr;			/* KEY_HEADER: index in policy->headers */
+	unsigned char net4, net6;	/* KEY_CLIENT_NET: the prefix lengths,
+					   1-32 and 1-128; 0: /24 and /64 */
 };
+
+#define KEYS_NET4_DEFAULT	24
+#define KEYS_NET6_DEFAULT	64
 
 /* per = [ ... ]: a rule's keys, owned by the rule's spec. */
 struct keyset {
@@ -61,6 +71,10 @@ struct count_ctx {
 	size_t fplen;
 	struct store_res res;		/* out: the store's answer */
 	char key[POL_KEY_MAX];		/* out: the counter's key as logs show it */
+	unsigned long limit, window_ms;	/* out, limit rules: the limit in force */
+	int unlimited;			/* out, limit rules: an "unlimited" entry */
+	const char *period;		/* out, quota rules: "day", "week", "month" */
+	char resets[48];		/* out, quota rules: when the period ends */
 };
 
 /* A counting rule's answer: under its limit, over it, skipped (a key it
@@ -73,6 +87,18 @@ enum count_result { COUNT_OK, COUNT_OVER, COUNT_SKIP, COUNT_ERROR };
  * known (no auth user, no such header). */
 size_t keys_id(const char *rule, const char *what, const struct keyset *keys,
     struct count_ctx *cx, unsigned char *id);
+
+/* The value of key k in cx as identities hold it before lower-casing
+ * (client_net as "192.0.2.0/24"), in buf or in cx's strings; NULL when
+ * it is not known.  buf holds at least INET6_ADDRSTRLEN + 8 bytes. */
+const char *keys_value(const struct keyspec *k, const struct count_ctx *cx,
+    char *buf, size_t bufsz);
+
+/* The prefix lengths of "client_net/22,/48": spec is what follows
+ * "client_net" ("", "/22", "/22,/48", ",/48"); 0 for a family not given.
+ * 0, or -1 with err saying what to write. */
+int keys_parse_net(const char *spec, unsigned char *net4, unsigned char *net6,
+    char *err, size_t errsz);
 
 /* Free a key set's array; the set itself is the caller's. */
 void keys_free(struct keyset *keys);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mem_counter.h"
+#include "mem_rate.h"
 
 typedef unsigned __int128 u128;
 
@@ -81,6 +82,32 @@ tat_decode(const struct slot *sl, uint64_t rate)
 	return (u128)sl->t * rate - rem;
 }
 
+/*
+ * The TAT of a slot written under another rate, in the request's ticks:
+ * the level it had left (its debt over the old unit cost) carries over,
+ * and drains at the rate in force from now on.  Rounded up, so a level of
+ * exactly 3 stays 3.  A tag the table does not know (0: a counter from a
+ * state file without rates) is read as written under the rate in force.
+ */
+static u128
+tat_convert(const struct slot *sl, const struct store_req *req, uint64_t now)
+{
+	uint64_t orate, owin;
+	u128 tat, onow, debt, q;
+
+	if (mr_find(MC_TAG(sl->flags), &orate, &owin) != 0 ||
+	    (orate == req->rate && owin == req->window_ms))
+		return tat_decode(sl, req->rate);
+	tat = tat_decode(sl, orate);
+	onow = (u128)now * orate;
+	if (tat <= onow)
+		return (u128)now * req->rate;
+	debt = tat - onow;		/* level * owin */
+	q = debt / owin * req->window_ms +
+	    (debt % owin * req->window_ms + owin - 1) / owin;
+	return sat_add((u128)now * req->rate, q);
+}
+
 static void
 tat_encode(struct slot *sl, u128 tat, uint64_t rate)
 {
@@ -88,6 +115,14 @@ tat_encode(struct slot *sl, u128 tat, uint64_t rate)
 	sl->count = 0;
 	if (rate <= UINT32_MAX && (u128)sl->t * rate >= tat)
 		sl->count = (uint32_t)((u128)sl->t * rate - tat);
+}
+
+/* Write a TAT in ticks of 1/rate ms and the tag of the rate it is in. */
+static void
+gcra_put(struct slot *sl, u128 tat, uint64_t rate, uint32_t tag)
+{
+	tat_encode(sl, tat, rate);
+	sl->flags = (sl->flags & MC_FLAGS) | tag << MC_TAG_SHIFT;
 }
 
 static void
@@ -99,7 +134,7 @@ gcra_init(struct gcra *g, const struct store_req *req, uint64_t now,
 	g->cap = (u128)req->burst * req->window_ms;
 	g->cost = (u128)req->units * req->window_ms;
 	g->limit = sat_add(g->now, sat_add(g->cap, g->cap));
-	g->tat = sl != NULL ? tat_decode(sl, req->rate) : g->now;
+	g->tat = sl != NULL ? tat_convert(sl, req, now) : g->now;
 	if (g->tat < g->now)
 		g->tat = g->now;
 	if (g->tat > g->limit)
@@ -133,6 +168,7 @@ gcra_take(struct shard *sh, const struct hkey *h, const struct store_req *req,
 {
 	struct slot *sl = counter_find(sh, h, now, 0);
 	int over = sl != NULL && (sl->flags & MC_OVER);
+	uint32_t tag = mr_tag(req->rate, req->window_ms);
 	struct gcra g;
 	u128 after;
 	size_t i;
@@ -143,10 +179,11 @@ gcra_take(struct shard *sh, const struct hkey *h, const struct store_req *req,
 	res->first_over = !res->allowed && req->charge != STORE_CHARGE_NONE &&
 	    !over;
 	if (req->charge == STORE_CHARGE_NONE || after == g.now ||
-	    (sl != NULL && after == g.tat && !res->first_over))
+	    (sl != NULL && after == g.tat && !res->first_over &&
+	    MC_TAG(sl->flags) == tag))
 		return;
 	i = counter_get(sh, h, now, 0, evicted);
-	tat_encode(&sh->slots[i], after, req->rate);
+	gcra_put(&sh->slots[i], after, req->rate, tag);
 	if (!res->allowed)
 		sh->slots[i].flags |= MC_OVER;
 }
@@ -164,7 +201,8 @@ gcra_give(struct shard *sh, const struct hkey *h, const struct store_req *req,
 	if (g.tat - g.now <= g.cost)
 		shard_del(sh, (size_t)(sl - sh->slots));
 	else
-		tat_encode(sl, g.tat - g.cost, req->rate);
+		gcra_put(sl, g.tat - g.cost, req->rate,
+		    mr_tag(req->rate, req->window_ms));
 }
 
 /* ---- fixed windows ---- */

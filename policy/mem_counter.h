@@ -13,6 +13,14 @@
  * would admit 6 at once).  A window's slot keeps t = the window's end and
  * count = its events.  So "live" is t > now for both kinds.
  *
+ * A GCRA slot's TAT is in the ticks of the rate it was written under,
+ * whose tag (mem_rate.h) sits in the flags' upper bits.  Read under
+ * another rate or period (a reload changed the limit), the level it had
+ * left, (TAT - now) / T(1) of the old rate, is carried into the rate in
+ * force: the count stays, the new limit applies to it, and it drains at
+ * the new rate from then on.  A slot not used since the change drains at
+ * the old rate until it is, and expires when it would have under it.
+ *
  * Where store.h leaves a choice: a look (STORE_CHARGE_NONE) never reports
  * first_over, since it cannot spend it; more units than the bucket holds
  * are refused with retry_after_ms the time until the bucket is empty; an
@@ -29,6 +37,8 @@
 #define MC_WINDOW	1u	/* slot flag: the kind, set for STORE_WINDOW */
 #define MC_OVER		2u	/* slot flag: refused once since it was new */
 #define MC_FLAGS	(MC_WINDOW | MC_OVER)	/* every flag a slot may have */
+#define MC_TAG_SHIFT	2	/* flags' other 30 bits: a GCRA slot's rate tag */
+#define MC_TAG(flags)	((flags) >> MC_TAG_SHIFT)
 
 /* 1 if req is one the store can answer (units, window, kind, charge). */
 int mc_req_ok(const struct store_req *req);

@@ -10,14 +10,16 @@
 #include <sodium.h>
 
 #include "mem_counter.h"
+#include "mem_rate.h"
 #include "mem_snapshot.h"
 #include "text.h"
 #include "xmalloc.h"
 
 #define SNAP_MAGIC	"MPSTORE\n"
-#define SNAP_VERSION	1
+#define SNAP_VERSION	2
 #define SNAP_HDR	40
-#define SNAP_REC	32
+#define SNAP_REC	48	/* version 2 */
+#define SNAP_REC_V1	32	/* version 1: no rate; still read */
 #define SNAP_SUM	32
 #define SNAP_TRAILER	(8 + SNAP_SUM)
 #define SNAP_CHUNK	2048	/* records per read or write */
@@ -113,6 +115,22 @@ save_header(const struct shard_set *set, struct out *o, int64_t wall)
 	out_put(o, h, sizeof h, 1);
 }
 
+/* Count, flags and the rate a GCRA slot's TAT is in (0, 0 for a window
+ * or an unknown rate) into rec. */
+static void
+rec_rate(const struct slot *sl, unsigned char *rec)
+{
+	uint64_t rate = 0, window = 0;
+
+	if (!(sl->flags & MC_WINDOW) &&
+	    mr_find(MC_TAG(sl->flags), &rate, &window) != 0)
+		rate = window = 0;
+	put32(rec + 24, sl->count);
+	put32(rec + 28, sl->flags & MC_FLAGS);
+	put64(rec + 32, rate);
+	put64(rec + 40, window);
+}
+
 /* Write every live slot; how many. */
 static uint64_t
 save_records(struct shard_set *set, struct out *o, uint64_t now, int64_t wall)
@@ -130,8 +148,7 @@ save_records(struct shard_set *set, struct out *o, uint64_t now, int64_t wall)
 			put64(rec, buf[j].k0);
 			put64(rec + 8, buf[j].k1);
 			put64(rec + 16, (uint64_t)wall_of(buf[j].t, now, wall));
-			put32(rec + 24, buf[j].count);
-			put32(rec + 28, buf[j].flags);
+			rec_rate(&buf[j], rec);
 			out_put(o, rec, sizeof rec, 1);
 			n++;
 		}
@@ -314,7 +331,7 @@ read_fail(int e, char *err, size_t errsz)
 /* Check the header and the size against the record count; 0 or -1. */
 static int
 load_header(int fd, uint64_t size, unsigned char *hdr, uint64_t *nrec,
-    char *err, size_t errsz)
+    size_t *recsz, char *err, size_t errsz)
 {
 	unsigned char cnt[8];
 
@@ -328,14 +345,17 @@ load_header(int fd, uint64_t size, unsigned char *hdr, uint64_t *nrec,
 		return text_err(err, errsz, "bad magic");
 	if (size < SNAP_HDR + SNAP_TRAILER)
 		return text_err(err, errsz, "truncated");
-	if (get32(hdr + 8) != SNAP_VERSION)
-		return text_err(err, errsz, "version %u not supported",
-		    get32(hdr + 8));
-	if (get32(hdr + 12) != SNAP_REC)
+	if (get32(hdr + 8) != SNAP_VERSION && get32(hdr + 8) != 1)
+		return text_err(err, errsz, "version %u not supported (this "
+		    "release reads versions 1 and 2; start the release that "
+		    "wrote it, or move the file aside to start with no "
+		    "counters)", get32(hdr + 8));
+	*recsz = get32(hdr + 8) == 1 ? SNAP_REC_V1 : SNAP_REC;
+	if (get32(hdr + 12) != *recsz)
 		return text_err(err, errsz, "record size %u not supported",
 		    get32(hdr + 12));
-	*nrec = (size - SNAP_HDR - SNAP_TRAILER) / SNAP_REC;
-	if ((size - SNAP_HDR - SNAP_TRAILER) % SNAP_REC != 0)
+	*nrec = (size - SNAP_HDR - SNAP_TRAILER) / *recsz;
+	if ((size - SNAP_HDR - SNAP_TRAILER) % *recsz != 0)
 		return text_err(err, errsz, "truncated");
 	if (read_at(fd, cnt, sizeof cnt, (off_t)(size - SNAP_TRAILER)) < 0)
 		return read_fail(errno, err, errsz);
@@ -373,19 +393,30 @@ load_checksum(int fd, uint64_t size, char *err, size_t errsz)
 	return 0;
 }
 
-/* Insert one saved record unless expired; -1 if it is malformed. */
+/*
+ * Insert one saved record unless expired; -1 if it is malformed.  A
+ * version 1 record has no rate: its TAT is read under the rate in force
+ * the first time the counter is used (what it meant when it was written,
+ * unless the limit changed across the upgrade).
+ */
 static int
-load_record(struct shard_set *set, const unsigned char *p, uint64_t now,
-    int64_t wall)
+load_record(struct shard_set *set, const unsigned char *p, size_t recsz,
+    uint64_t now, int64_t wall)
 {
 	struct slot sl = { get64(p), get64(p + 8), 0, get32(p + 24),
 	    get32(p + 28) };
 	__int128 d = (__int128)(int64_t)get64(p + 16) - wall;
+	uint64_t rate = recsz == SNAP_REC ? get64(p + 32) : 0;
+	uint64_t window = recsz == SNAP_REC ? get64(p + 40) : 0;
 	struct shard *sh;
 	size_t i;
 
-	if (slot_empty(&sl) || (sl.flags & ~MC_FLAGS) != 0)
+	if (slot_empty(&sl) || (sl.flags & ~MC_FLAGS) != 0 ||
+	    ((sl.flags & MC_WINDOW) && (rate | window) != 0) ||
+	    (rate == 0) != (window == 0))
 		return -1;
+	if (rate != 0)
+		sl.flags |= mr_tag(rate, window) << MC_TAG_SHIFT;
 	if (d <= 0)
 		return 0;
 	sl.t = (__int128)now + d > (__int128)UINT64_MAX ? UINT64_MAX :
@@ -404,8 +435,8 @@ load_record(struct shard_set *set, const unsigned char *p, uint64_t now,
 }
 
 static int
-load_records(struct shard_set *set, int fd, uint64_t nrec, uint64_t now,
-    int64_t wall, char *err, size_t errsz)
+load_records(struct shard_set *set, int fd, uint64_t nrec, size_t recsz,
+    uint64_t now, int64_t wall, char *err, size_t errsz)
 {
 	unsigned char *buf = xmalloc(SNAP_CHUNK * SNAP_REC);
 	uint64_t done = 0, n, j;
@@ -413,13 +444,14 @@ load_records(struct shard_set *set, int fd, uint64_t nrec, uint64_t now,
 
 	for (; done < nrec && rc == 0; done += n) {
 		n = nrec - done < SNAP_CHUNK ? nrec - done : SNAP_CHUNK;
-		if (read_at(fd, buf, n * SNAP_REC,
-		    (off_t)(SNAP_HDR + done * SNAP_REC)) < 0) {
+		if (read_at(fd, buf, n * recsz,
+		    (off_t)(SNAP_HDR + done * recsz)) < 0) {
 			rc = read_fail(errno, err, errsz);
 			break;
 		}
 		for (j = 0; j < n && rc == 0; j++)
-			if (load_record(set, buf + j * SNAP_REC, now, wall) < 0)
+			if (load_record(set, buf + j * recsz, recsz, now,
+			    wall) < 0)
 				rc = text_err(err, errsz, "bad record %llu",
 				    (unsigned long long)(done + j));
 	}
@@ -434,6 +466,7 @@ load_fd(struct shard_set *set, int fd, uint64_t now, int64_t wall, char *err,
 	unsigned char hdr[SNAP_HDR];
 	struct stat st;
 	uint64_t nrec = 0;
+	size_t recsz = SNAP_REC;
 
 	if (fstat(fd, &st) < 0) {
 		text_err(err, errsz, "%s", strerror(errno));
@@ -443,11 +476,12 @@ load_fd(struct shard_set *set, int fd, uint64_t now, int64_t wall, char *err,
 		text_err(err, errsz, "not a regular file");
 		return STORE_LOAD_CORRUPT;
 	}
-	if (load_header(fd, (uint64_t)st.st_size, hdr, &nrec, err, errsz) < 0 ||
+	if (load_header(fd, (uint64_t)st.st_size, hdr, &nrec, &recsz, err,
+	    errsz) < 0 ||
 	    load_checksum(fd, (uint64_t)st.st_size, err, errsz) < 0)
 		return STORE_LOAD_CORRUPT;
 	memcpy(set->key, hdr + 16, sizeof set->key);
-	if (load_records(set, fd, nrec, now, wall, err, errsz) < 0)
+	if (load_records(set, fd, nrec, recsz, now, wall, err, errsz) < 0)
 		return STORE_LOAD_CORRUPT;
 	return STORE_LOAD_OK;
 }

@@ -3,13 +3,19 @@
  * file and read back, so counters survive a restart.
  *
  * Format, little-endian:
- *	header	 "MPSTORE\n", u32 version (1), u32 record size (32),
+ *	header	 "MPSTORE\n", u32 version (2), u32 record size (48),
  *		 16-byte SipHash key, i64 wall-clock ms at save	    (40 bytes)
  *	records	 u64 k0, u64 k1, i64 t as wall-clock ms, u32 count,
- *		 u32 flags					    (32 each)
+ *		 u32 flags (MC_FLAGS only), u64 rate, u64 window_ms:
+ *		 the rate a GCRA counter's TAT is in, 0 0 for a window
+ *		 or an unknown rate				    (48 each)
  *	trailer	 u64 number of records, 32-byte BLAKE2b of all before it
  * Times are saved as wall-clock ms and loaded against the caller's clock,
  * so a counter keeps the time it had left; expired ones are not kept.
+ * Version 1 (the release before counters kept their count across a
+ * change of limit) had 32-byte records without the two rate fields; it
+ * is still read, its counters taken as written under the rate in force
+ * when each is next used.
  *
  * A save writes a temporary file beside path, fsyncs it and renames it
  * over path, so a failed save leaves the old file whole.  The temporary

@@ -530,9 +530,17 @@ limit_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	const struct limit *lim = r->limit;
 	struct rl_ledger *l = lim->unit == RL_CONNECTIONS ?
 	    &c->conn_charges : &c->msg_charges;
+	enum count_result rc = rl_check(lim, r->name, l, cx);
 
-	return count_verdict(c, r, rl_check(lim, r->name, l, cx), cx,
-	    lim->rate, lim->window_ms, v);
+	/* the limit in force: the rule's, or its key's overrides entry */
+	if (!count_verdict(c, r, rc, cx, cx->limit, cx->window_ms, v))
+		return 0;
+	if (cx->period != NULL && rc == COUNT_OVER) {	/* a calendar quota */
+		v->vars.period = cx->period;
+		snprintf(v->vars.resets, sizeof v->vars.resets, "%s",
+		    cx->resets);
+	}
+	return 1;
 }
 
 static int

@@ -63,6 +63,8 @@ struct pol_env {
 	unsigned long size;		/* SIZE= at mail, bytes counted at eom; 0 unknown */
 	const void *body;		/* at POL_BODY: this chunk */
 	size_t body_len;
+	int64_t wall_ms;		/* wall-clock ms, for calendar quotas;
+					   0: the engine reads the clock */
 };
 
 #define POL_COUNTED_MAX 400	/* %{counted}: what a limit rule counts */
@@ -75,6 +77,8 @@ struct pol_vars {
 	unsigned long count;
 	unsigned long retry_after_s;
 	char counted[POL_COUNTED_MAX];
+	const char *period;		/* a quota's: "day", "week", "month"; NULL */
+	char resets[48];		/* a quota's: "00:00 CET" */
 };
 
 struct reply;
@@ -193,12 +197,23 @@ unsigned pol_needs_values(const struct policy *p);
 
 struct store_req;
 
+/* The calendar period of limit rule `rule` ("day", "week", "month"), or
+ * NULL when it has a rate (for ctl show). */
+const char *pol_counter_period(const struct policy *p, const char *rule);
+
+/* A window as the policy language writes it, no spaces: 3600 -> "1h". */
+void pol_window_text(unsigned long window_s, char *out, size_t outsz);
+
 /* The counter of limit rule `rule` for `key`, written as the log writes
  * it (key values joined by ",", "*" for a rule without keys): its
  * identity into id (POL_ID_MAX bytes) and a look-only request into *look.
  * -1 when there is no such limit rule or the key does not fit its keys.
- * For `milter-policy ctl show|reset`. */
+ * The request carries the key's overrides entry's rate; an entry of 0 or
+ * "unlimited" answers POL_COUNTER_ZERO or POL_COUNTER_UNLIMITED (the id is
+ * still filled, so reset works).  For `milter-policy ctl show|reset`. */
 #define POL_ID_MAX	256
+#define POL_COUNTER_ZERO	1	/* an overrides entry of 0: always refused */
+#define POL_COUNTER_UNLIMITED	2	/* "unlimited": never refused nor counted */
 int pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look);
 

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "overrides.h"
+#include "quota.h"
 #include "policy.h"
 #include "store.h"
 
@@ -40,10 +42,16 @@ struct limit {
 	char *counter;			/* counter = "RULE": that rule's counter
 					   (unit, keys and rate copied from it);
 					   NULL: this rule's own */
+	struct ov_table *overrides;	/* overrides = "file:PATH", or NULL */
+	int overrides_shared;		/* counter = "RULE": RULE's, not freed here */
+	struct quota *quota;		/* quota = "N/day": a calendar quota
+					   (rate unused), or NULL */
+	char *time_zone;		/* time_zone = "...", or NULL */
 };
 
 struct rl_charge {
 	const struct limit *lim;
+	const struct ov_limit *ov;	/* the key's overrides entry, or NULL */
 	uint64_t units;
 	enum pol_stage stage;
 	size_t idlen;
@@ -74,8 +82,25 @@ enum count_result rl_check(const struct limit *lim, const char *name,
 void rl_give_back(struct store *st, struct rl_ledger *l, int from,
     uint64_t now_ms);
 
-/* The limit's counter request for an identity (for ctl show/reset, try). */
-void rl_request(const struct limit *lim, const unsigned char *id,
-    size_t idlen, uint64_t units, struct store_req *req);
+/* The limit's counter request for an identity (for ctl show/reset, try),
+ * with the rate of ov, the key's entry in the overrides (NULL: none). */
+void rl_request(const struct limit *lim, const struct ov_limit *ov,
+    const unsigned char *id, size_t idlen, uint64_t units,
+    struct store_req *req);
+
+/* A quota rule's request: the window is what is left of the calendar
+ * period that holds wall_ms; the period's name and its end as replies
+ * write it go to cx (NULL: not wanted). */
+void rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
+    int64_t wall_ms, struct store_req *req, struct count_ctx *cx);
+
+/* Wall-clock ms now, for callers without an env (ctl). */
+int64_t rl_wall_now(void);
+
+/* The overrides entry for the key in cx, or NULL: the first of the rule's
+ * keys decides (an address exactly, then its domain; a client address by
+ * the longest network; any other key exactly). */
+const struct ov_limit *rl_override(const struct limit *lim,
+    const struct count_ctx *cx);
 
 #endif

@@ -311,6 +311,11 @@ static char *too_many_bytes_text[] = {
 	"Nothing is wrong with this message; keep it queued and try again "
 	"in %{retry_after}.",
 };
+static char *quota_reached_text[] = {
+	"Quota reached: at most %{limit} per %{window} (rule %{rule}).",
+	"Nothing is wrong with this message; the quota resets at "
+	"%{resets}, in %{retry_after}.",
+};
 static char *message_too_big_text[] = {
 	"Message too big: it is larger than this server accepts (rule "
 	"%{rule}).",
@@ -349,6 +354,7 @@ static const struct reply builtins[] = {
 	BUILTIN("too_many_recipients", 452, "4.5.3",
 	    too_many_recipients_text),
 	BUILTIN("too_many_bytes", 452, "4.3.1", too_many_bytes_text),
+	BUILTIN("quota_reached", 453, "4.7.0", quota_reached_text),
 	BUILTIN("message_too_big", 552, "5.3.4", message_too_big_text),
 	BUILTIN("too_many_duplicates", 557, "5.7.1",
 	    too_many_duplicates_text),
@@ -359,14 +365,14 @@ static const struct reply builtins[] = {
 enum macro {
 	M_CLIENT_ADDR, M_CLIENT_NAME, M_HELO, M_SENDER, M_RCPT, M_AUTH_USER,
 	M_RULE, M_LIMIT, M_WINDOW, M_COUNT, M_RETRY_AFTER, M_QUEUE_ID,
-	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED,
+	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED, M_RESETS,
 	M_NMACROS
 };
 
 static const char *const macro_names[M_NMACROS] = {
 	"client_addr", "client_name", "helo", "sender", "rcpt", "auth_user",
 	"rule", "limit", "window", "count", "retry_after", "queue_id",
-	"count_times", "limit_bytes", "counted",
+	"count_times", "limit_bytes", "counted", "resets",
 };
 
 const struct reply_info *
@@ -803,6 +809,11 @@ number_value(int m, const struct pol_vars *vars, char *buf, size_t size)
 		snprintf(buf, size, "%lu", vars->limit);
 	else if (m == M_COUNT)
 		snprintf(buf, size, "%lu", vars->count);
+	else if (m == M_RESETS)
+		snprintf(buf, size, "%s", vars->resets[0] ? vars->resets :
+		    "unknown");
+	else if (m == M_WINDOW && vars->period != NULL)
+		snprintf(buf, size, "%s", vars->period);
 	else if (m == M_WINDOW)
 		reply_duration(vars->window_s, buf, size);
 	else
@@ -840,7 +851,7 @@ macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 	};
 
 	if (m == M_LIMIT || m == M_COUNT || m == M_WINDOW ||
-	    m == M_RETRY_AFTER)
+	    m == M_RETRY_AFTER || m == M_RESETS)
 		number_value(m, ctx->vars, buf, size);
 	else if (m == M_COUNT_TIMES || m == M_LIMIT_BYTES || m == M_COUNTED)
 		worded_value(m, ctx->vars, buf, size);

@@ -23,6 +23,11 @@
  *                block a key for longer than that.  The arithmetic is
  *                exact: TAT keeps the remainder of T(n), so 100 units
  *                taken one by one cost what 100 taken at once do.
+ *                The level, (TAT - now) / T(1), is a count of units in
+ *                use: a counter written under one rate, window or burst
+ *                and read under another keeps its level, and the limit
+ *                in the request applies to it (a backend records the rate
+ *                a TAT is in; mem_counter.h, store_redis.c).
  *   STORE_WINDOW a count in a fixed window that starts at the first event:
  *                `window_ms` is the window, `burst` the most events
  *                allowed; the event that would make count exceed burst is

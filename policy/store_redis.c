@@ -12,11 +12,19 @@
  * Keys: PREFIX RULE ":{" hex(identity) "}".  The identity travels only as
  * a binary-safe argument; the braces are a Redis Cluster hash tag.
  *
- * A GCRA counter is a hash {t, r, o}: the theoretical arrival time as
- * whole ms t plus a remainder r in ms/rate units, so the arithmetic is as
- * exact as the memory store's (Lua numbers are doubles: exact below 2^53,
- * far above burst * window_ms of any sane rule).  o marks "refused once".
- * A window counter is {c, o} with the window's end as the key's TTL.
+ * A GCRA counter is a hash {t, r, o, n, w}: the theoretical arrival time
+ * as whole ms t plus a remainder r in ms/rate units, so the arithmetic is
+ * as exact as the memory store's (Lua numbers are doubles: exact below
+ * 2^53, far above burst * window_ms of any sane rule).  o marks "refused
+ * once".  n and w are the rate and window_ms t and r are in: a script run
+ * under another limit (a reload changed it) carries the level, the debt
+ * over the old unit cost, into its own rate, rounded up, and writes it
+ * back in its own; so the count stays whichever MTA of a half-reloaded
+ * fleet touches it, each applying its own limit to it.  A counter without
+ * n and w (written by the release before) is read in the rate in force.
+ * A window counter is {c, o} with the window's end as the key's TTL;
+ * giving back lowers c and keeps the TTL (a calendar quota's refused
+ * message).
  *
  * Answers: hiredis' reader builds each answer through our own object
  * functions, which refuse, before allocating, any array longer than the
@@ -80,16 +88,20 @@ static const char gcra_lua[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local cap, cost = burst * window, units * window\n"
-    "local h = redis.call('HMGET', key, 't', 'r', 'o')\n"
+    "local h = redis.call('HMGET', key, 't', 'r', 'o', 'n', 'w')\n"
+    "local orate, owin = tonumber(h[4]) or rate, tonumber(h[5]) or window\n"
     "local d = 0\n"
-    "if h[1] then d = (tonumber(h[1]) - now) * rate + tonumber(h[2]) end\n"
+    "if h[1] then d = (tonumber(h[1]) - now) * orate + tonumber(h[2]) end\n"
     "if d < 0 then d = 0 end\n"
+    "if d > 0 and (orate ~= rate or owin ~= window) then\n"
+    "  d = math.ceil(d / owin * window)\n"
+    "end\n"
     "if d > 2 * cap then d = 2 * cap end\n"
     "local over = h[3] ~= false and d > 0\n"
     "local function put(nd, o)\n"
     "  if nd <= 0 then redis.call('DEL', key) return end\n"
     "  local ms = math.floor(nd / rate)\n"
-    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate)\n"
+    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate, 'n', rate, 'w', window)\n"
     "  if o then redis.call('HSET', key, 'o', 1) end\n"
     "  redis.call('PEXPIRE', key, math.ceil(nd / rate))\n"
     "end\n"
@@ -112,11 +124,16 @@ static const char gcra_lua[] =
 static const char window_lua[] =
     "local key = KEYS[1]\n"
     "local window, burst = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local units, charge = tonumber(ARGV[4]), ARGV[5]\n"
+    "local units, charge, op = tonumber(ARGV[4]), ARGV[5], ARGV[6]\n"
     "local h = redis.call('HMGET', key, 'c', 'o')\n"
     "local cnt = tonumber(h[1]) or 0\n"
     "local ttl = redis.call('PTTL', key)\n"
     "if ttl <= 0 then ttl = window; cnt = 0 end\n"
+    "if op == 'give' then\n"
+    "  if cnt <= units then redis.call('DEL', key)\n"
+    "  else redis.call('HSET', key, 'c', cnt - units) end\n"
+    "  return {1, 0, 0, 0}\n"
+    "end\n"
     "local allowed = units <= burst and cnt <= burst - units\n"
     "local retry = 0\n"
     "if not allowed then retry = ttl end\n"
@@ -690,8 +707,6 @@ static enum store_result
 redis_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
 	(void)now_ms;
-	if (req->kind != STORE_GCRA)
-		return STORE_OK;	/* windows are never given back */
 	return redis_call((struct store_redis *)s, req, "give", NULL, 0, NULL,
 	    0);
 }
@@ -806,8 +821,6 @@ store_redis_routed(struct store *s, const struct store_req *req, int give,
 	redirect[0] = '\0';
 	if (res != NULL)
 		memset(res, 0, sizeof *res);
-	if (give && req->kind != STORE_GCRA)
-		return STORE_OK;
 	return redis_call(r, req, give ? "give" : "take", res, asking,
 	    redirect, redirectsz);
 }

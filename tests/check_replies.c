@@ -300,9 +300,11 @@ START_TEST(test_long_template)
 }
 END_TEST
 
-static const struct pol_vars vars_hour = { 100, 3600, 6, 130, "client 192.0.2.7" };
-static const struct pol_vars vars_zero = { 0, 0, 0, 0, "" };
-static const struct pol_vars vars_one = { 1, 60, 1, 1, "sender <>" };
+static const struct pol_vars vars_hour = { .limit = 100, .window_s = 3600,
+    .count = 6, .retry_after_s = 130, .counted = "client 192.0.2.7" };
+static const struct pol_vars vars_zero = { .limit = 0 };
+static const struct pol_vars vars_one = { .limit = 1, .window_s = 60,
+    .count = 1, .retry_after_s = 1, .counted = "sender <>" };
 
 /* Rendering one template line with the values of ctx. */
 struct render_case {

@@ -32,7 +32,8 @@
 
 /* The snapshot layout, as store_memory.c writes it. */
 #define SNAP_HDR	40
-#define SNAP_REC	32
+#define SNAP_REC	48
+#define SNAP_REC_V1	32	/* version 1: still read */
 #define SNAP_TRAILER	40
 
 typedef unsigned long long ull;
@@ -1072,8 +1073,8 @@ struct damage {
 
 static const struct damage damages[] = {
 	{ "bad magic", 0, 'M' ^ 'X', "bad magic" },
-	{ "version 2", 8, 1 ^ 2, "version 2 not supported" },
-	{ "record size", 12, 32 ^ 33, "record size 33 not supported" },
+	{ "version 3", 8, 2 ^ 3, "version 3 not supported" },
+	{ "record size", 12, 48 ^ 49, "record size 49 not supported" },
 	{ "hash key", 16, 1, "checksum mismatch" },
 	{ "save time", 32, 1, "checksum mismatch" },
 	{ "a record", SNAP_HDR + 40, 4, "checksum mismatch" },
@@ -1095,17 +1096,18 @@ START_TEST(test_snapshot_damage)
 }
 END_TEST
 
-/* Files no save writes: a checksum that matches, contents that do not. */
+/* Files no save writes (version 1, as the release before wrote): a
+ * checksum that matches, contents that do not. */
 static void
 want_crafted(const char *what, const unsigned char *rec, size_t nrec,
     const char *want)
 {
-	unsigned char buf[SNAP_HDR + 4 * SNAP_REC + SNAP_TRAILER] = "MPSTORE\n";
-	size_t n = SNAP_HDR + nrec * SNAP_REC;
+	unsigned char buf[SNAP_HDR + 4 * SNAP_REC_V1 + SNAP_TRAILER] = "MPSTORE\n";
+	size_t n = SNAP_HDR + nrec * SNAP_REC_V1;
 
 	buf[8] = 1;
-	buf[12] = SNAP_REC;
-	memcpy(buf + SNAP_HDR, rec, nrec * SNAP_REC);
+	buf[12] = SNAP_REC_V1;
+	memcpy(buf + SNAP_HDR, rec, nrec * SNAP_REC_V1);
 	buf[n] = (unsigned char)nrec;
 	crypto_generichash(buf + n + 8, 32, buf, n + 8, NULL, 0);
 	want_corrupt(what, buf, n + SNAP_TRAILER, want);
@@ -1113,26 +1115,26 @@ want_crafted(const char *what, const unsigned char *rec, size_t nrec,
 
 START_TEST(test_snapshot_crafted)
 {
-	unsigned char rec[2 * SNAP_REC] = { 0 };
+	unsigned char rec[2 * SNAP_REC_V1] = { 0 };
 	char path[512], err[256] = "";
 	struct store *s = store_memory_new(BIG);
-	unsigned char buf[SNAP_HDR + SNAP_TRAILER + SNAP_REC];
+	unsigned char buf[SNAP_HDR + SNAP_TRAILER + SNAP_REC_V1];
 	size_t n;
 	int rc;
 
 	ck_assert(sodium_init() >= 0);
 	want_crafted("zero hash", rec, 1, "bad record 0");
 	rec[0] = 1;
-	rec[SNAP_REC] = 2;
-	rec[SNAP_REC + 28] = 0x10;
+	rec[SNAP_REC_V1] = 2;
+	rec[SNAP_REC_V1 + 28] = 0x10;
 	want_crafted("unknown flags", rec, 2, "bad record 1");
 	/* Extreme but well-formed values load without harm. */
 	memset(rec + 16, 0x7f, 8);
 	memset(rec + 24, 0xff, 4);
 	memcpy(buf, "MPSTORE\n\1\0\0\0\40\0\0\0", 16);
 	memset(buf + 16, 0, 24);
-	memcpy(buf + SNAP_HDR, rec, SNAP_REC);
-	n = SNAP_HDR + SNAP_REC;
+	memcpy(buf + SNAP_HDR, rec, SNAP_REC_V1);
+	n = SNAP_HDR + SNAP_REC_V1;
 	memset(buf + n, 0, 8);
 	buf[n] = 1;
 	crypto_generichash(buf + n + 8, 32, buf, n + 8, NULL, 0);

@@ -13,7 +13,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), *parts[4] = { NULL }, err[256];
 	char esc[REPLY_LINE_MAX + 1];
-	struct pol_vars vars = { 100, 3600, 7, 36 };
+	struct pol_vars vars = { .limit = 100, .window_s = 3600, .count = 7,
+	    .retry_after_s = 36 };
 	struct reply_text *t = malloc(sizeof *t);
 	struct reply *r;
 	int i, n = 0;
