@@ -244,7 +244,7 @@ check: deps
 deps:
 	sh tests/install-deps.sh
 
-check-run: all $(TESTS) $(BENCH) tests/milter_hostile
+check-run: all $(TESTS) $(BENCH) tests/milter_hostile tests/stackmark.so
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) unit-tsan
@@ -254,7 +254,7 @@ check-run: all $(TESTS) $(BENCH) tests/milter_hostile
 unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; (cd tests && ../$$t); done
 
-e2e: all tests/milter_hostile
+e2e: all tests/milter_hostile tests/stackmark.so
 	sh tests/e2e/run-all.sh
 
 # A private Postfix and the milter on loopback: each kind of reply, shown.
