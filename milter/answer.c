@@ -134,7 +134,7 @@ answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 		.client_addr = s->client_addr, .client_name = s->client_name,
 		.helo = s->helo, .sender = s->sender, .rcpt = s->rcpt,
 		.auth_user = s->auth_user, .rule = v->rule,
-		.queue_id = s->queue_id, .vars = &v->vars,
+		.queue_id = s->queue_id, .vars = &v->vars, .dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	int i, rv;
 

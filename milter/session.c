@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "dns.h"
 #include "policyd.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -16,6 +17,8 @@ sess_new(struct policy *p, struct store *st)
 	struct session *s = xcalloc(1, sizeof *s);
 
 	s->pc = pol_conn_new(p, st);
+	if (pol_uses_dns(p))
+		s->dns = dns_resolver(pol_settings(p));
 	if (policyd_listening())
 		pol_conn_door(s->pc, POL_DOOR_CONTENT);	/* limits: policyd.h */
 	return s;
@@ -107,6 +110,7 @@ sess_env(const struct session *s, struct pol_env *env)
 	env->auth_user = s->auth_user;
 	env->queue_id = s->queue_id;
 	env->size = s->size_counted ? s->received : s->size;
+	env->dns = s->dns;
 }
 
 uint64_t

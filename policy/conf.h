@@ -92,6 +92,11 @@ struct reply *conf_reply_group(struct conf *cf, const config_setting_t *g);
  * overrides it: the defaults rules and the relay check use. */
 struct reply *conf_reply_named(struct conf *cf, const char *name);
 
+/* ---- conf_dns.c ---- */
+
+/* The dns = { } group into cf->p->settings.dns. */
+void conf_dns(struct conf *cf, const config_setting_t *s);
+
 /* ---- conf_rule.c ---- */
 
 /* Compile rules = ( ... ) into cf->p->rules. */

@@ -103,6 +103,51 @@ set_size(struct conf *cf, const config_setting_t *s)
 		    "number of bytes", v, end);
 }
 
+/* dnsbl = "zone" or [ "zone=127.0.0.[2..11]", ... ]: one condition,
+ * listed on any of them. */
+static void
+cond_dns(struct conf *cf, const config_setting_t *s, enum cond_kind kind,
+    enum dnsl_subject subject)
+{
+	struct dnsl_cond *d = xcalloc(1, sizeof *d);
+	int i, n = config_setting_type(s) == CONFIG_TYPE_STRING ? 1 :
+	    config_setting_length(s);
+	char err[ERR_MAX];
+
+	d->subject = subject;
+	d->allow = kind == COND_DNSWL;
+	d->l = xcalloc(n > 0 ? n : 1, sizeof *d->l);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = n == 1 &&
+		    config_setting_type(s) == CONFIG_TYPE_STRING ? s :
+		    config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+
+		if (v == NULL)
+			conf_error(cf, e, "%s: each list is a string such as "
+			    "\"zen.spamhaus.org\"", config_setting_name(s));
+		else if (dnsl_parse(v, &d->l[d->n], err, sizeof err) < 0)
+			conf_error(cf, e, "%s", err);
+		else
+			d->n++;
+	}
+	if (n == 0)
+		conf_error(cf, s, "%s needs at least one list, e.g. "
+		    "\"zen.spamhaus.org\"", config_setting_name(s));
+	cond_add(cf->conds, kind)->dns = d;
+	cf->p->uses_dns = 1;
+}
+
+#define COND_DNS_SETTER(fn, kind, subject) \
+	static void fn(struct conf *cf, const config_setting_t *s) \
+	{ cond_dns(cf, s, kind, subject); }
+
+COND_DNS_SETTER(set_dnsbl, COND_DNSBL, DNSL_CLIENT_ADDR)
+COND_DNS_SETTER(set_dnswl, COND_DNSWL, DNSL_CLIENT_ADDR)
+COND_DNS_SETTER(set_rhsbl, COND_RHSBL, DNSL_SENDER_DOMAIN)
+COND_DNS_SETTER(set_rhsbl_helo, COND_RHSBL_HELO, DNSL_HELO)
+COND_DNS_SETTER(set_rhsbl_client, COND_RHSBL_CLIENT, DNSL_CLIENT_NAME)
+
 static const struct setting cond_settings[] = {
 	{ "client", TYPE_STRING | TYPE_LIST, set_client },
 	{ "client_name", TYPE_STRING | TYPE_LIST, set_client_name },
@@ -116,6 +161,11 @@ static const struct setting cond_settings[] = {
 	{ "daemon", TYPE_STRING | TYPE_LIST, set_daemon },
 	{ "header", TYPE_GROUP, set_header },
 	{ "size", TYPE_STRING, set_size },
+	{ "dnsbl", TYPE_STRING | TYPE_LIST, set_dnsbl },
+	{ "dnswl", TYPE_STRING | TYPE_LIST, set_dnswl },
+	{ "rhsbl", TYPE_STRING | TYPE_LIST, set_rhsbl },
+	{ "rhsbl_helo", TYPE_STRING | TYPE_LIST, set_rhsbl_helo },
+	{ "rhsbl_client", TYPE_STRING | TYPE_LIST, set_rhsbl_client },
 };
 
 static void
@@ -544,11 +594,16 @@ cond_stage(enum cond_kind kind)
 	case COND_CLIENT:
 	case COND_CLIENT_NAME:
 	case COND_DAEMON:
+	case COND_DNSBL:
+	case COND_DNSWL:
+	case COND_RHSBL_CLIENT:
 		return POL_CONNECT;
 	case COND_HELO:
+	case COND_RHSBL_HELO:
 		return POL_HELO;
 	case COND_SENDER:
 	case COND_SENDER_DOMAIN:
+	case COND_RHSBL:
 	case COND_AUTHENTICATED:
 	case COND_AUTH_USER:
 	case COND_SIZE:

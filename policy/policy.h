@@ -47,6 +47,8 @@ enum pol_scope { POL_SCOPE_MESSAGE, POL_SCOPE_CONNECTION };
 
 enum pol_mode { POL_ENFORCE, POL_DRY_RUN };
 
+struct dnsl_resolver;
+
 /* The transaction as the MTA described it; strings borrowed, NULL unknown. */
 struct pol_env {
 	const char *client_addr;	/* normalised text: "192.0.2.7", "2001:db8::1" */
@@ -62,6 +64,7 @@ struct pol_env {
 	unsigned long size;		/* SIZE= at mail, bytes counted at eom; 0 unknown */
 	const void *body;		/* at POL_BODY: this chunk */
 	size_t body_len;
+	const struct dnsl_resolver *dns;	/* DNS lists (dnsl.h); NULL: unknown */
 };
 
 /* Numbers a verdict carries for %{limit}, %{window}, %{count}, %{retry_after}. */
@@ -76,6 +79,9 @@ struct reply;
 struct store;
 
 #define POL_KEY_MAX 256		/* a counter key as logs show it */
+#define POL_DNS_NAME_MAX 254	/* a DNS name, with its terminator */
+#define POL_DNS_TEXT_MAX 256	/* a DNS list's TXT record as kept */
+
 
 /* A decision.  Pointers are borrowed from the policy the pol_conn holds. */
 struct pol_verdict {
@@ -90,6 +96,8 @@ struct pol_verdict {
 	int over_first;			/* first refusal of this counter: log it once */
 	int evicting;			/* the store began evicting: log it once */
 	char key[POL_KEY_MAX];		/* the counter's key, for the log ("" none) */
+	char dnsbl[POL_DNS_NAME_MAX];	/* the DNS list that listed the client ("" none) */
+	char dnsbl_text[POL_DNS_TEXT_MAX];	/* its TXT record, raw ("" none) */
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
@@ -121,6 +129,12 @@ struct pol_settings {
 		const char *listen;	/* "unix:/PATH", "inet:PORT@HOST", "inet6:PORT@HOST"; NULL: off */
 		unsigned long max_connections;	/* open at once; more are refused */
 	} policy_service;
+	struct pol_dns {		/* dns = { }: the resolver of DNS lists */
+		const char *servers;	/* "IP:PORT,..." (c-ares' form); NULL: /etc/resolv.conf */
+		unsigned long timeout_ms;	/* per query */
+		int tempfail;		/* on_error = "tempfail": unknown tempfails */
+		unsigned long cache_size;	/* answers kept at most */
+	} dns;
 };
 
 struct policy;
@@ -144,6 +158,9 @@ const struct pol_settings *pol_settings(const struct policy *p);
 /* The file a policy was loaded from, and its number of rules. */
 const char *pol_path(const struct policy *p);
 int pol_rule_count(const struct policy *p);
+
+/* Non-zero if some rule asks a DNS list (then a resolver is worth starting). */
+int pol_uses_dns(const struct policy *p);
 
 /* Non-zero if some rule or relay check may need this stage's callback. */
 int pol_needs_stage(const struct policy *p, enum pol_stage stage);

@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 
+#include "dnsl.h"
 #include "dupes.h"
 #include "keys.h"
 #include "match.h"
@@ -24,7 +25,8 @@
 enum cond_kind {
 	COND_CLIENT, COND_CLIENT_NAME, COND_HELO, COND_SENDER,
 	COND_SENDER_DOMAIN, COND_RCPT, COND_RCPT_DOMAIN, COND_AUTHENTICATED,
-	COND_AUTH_USER, COND_DAEMON, COND_HEADER, COND_SIZE
+	COND_AUTH_USER, COND_DAEMON, COND_HEADER, COND_SIZE,
+	COND_DNSBL, COND_DNSWL, COND_RHSBL, COND_RHSBL_HELO, COND_RHSBL_CLIENT
 };
 
 enum size_op { SIZE_GT, SIZE_LT, SIZE_EQ };
@@ -36,6 +38,7 @@ struct cond {
 	char *hdr_name;			/* header: which header */
 	enum size_op size_op;		/* size */
 	unsigned long size;
+	struct dnsl_cond *dns;		/* DNS lists: what to ask (dnsl.h) */
 };
 
 struct condset {
@@ -79,6 +82,8 @@ struct policy {
 	char **headers;			/* names of the headers keys are kept per */
 	int body_fp;			/* some rule needs the body fingerprint */
 	int msg_rcpts;			/* some rule counts per recipient at eoh/eom */
+	int uses_dns;			/* some condition asks a DNS list */
+	struct reply *dns_unavailable;	/* a DNS list unknown, dns.on_error = tempfail */
 };
 
 /* The names of stages and actions, as the policy file and the logs write

@@ -3,7 +3,8 @@
 # Runs as root (apt-get); a machine that has them all is left untouched.
 set -e
 PKGS="build-essential pkg-config libmilter-dev libconfig-dev check libsodium-dev
-libpcre2-dev zlib1g-dev postfix swaks libhiredis-dev redis-server clang valgrind python3"
+libpcre2-dev zlib1g-dev postfix swaks libhiredis-dev redis-server clang valgrind python3
+libc-ares-dev dnsmasq-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -21,7 +22,7 @@ if [ -n "$missing" ]; then
 		debconf-set-selections
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq $missing
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
 fi
 # Sendmail cannot be installed beside Postfix: a private, unpacked copy.
 sh "$(dirname "$0")/e2e/sendmail-fetch.sh"
