@@ -71,6 +71,9 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 	if (s->rcpt != NULL && v->stage == POL_RCPT && len < sizeof msg)
 		len += snprintf(msg + len, sizeof msg - len, " rcpt=<%s>",
 		    log_value(s->rcpt, r));
+	if (v->dnsbl[0] != '\0' && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " dnsbl=%s",
+		    log_value(v->dnsbl, r));
 	log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s", msg,
 	    extra ? extra : "");
 	if (v->action == POL_ERROR)
@@ -134,7 +137,8 @@ answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 		.client_addr = s->client_addr, .client_name = s->client_name,
 		.helo = s->helo, .sender = s->sender, .rcpt = s->rcpt,
 		.auth_user = s->auth_user, .rule = v->rule,
-		.queue_id = s->queue_id, .vars = &v->vars, .dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
+		.queue_id = s->queue_id, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	int i, rv;
 

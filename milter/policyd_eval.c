@@ -163,7 +163,8 @@ text_of(const struct pol_verdict *v, const struct pol_env *env, char *out)
 		.client_addr = env->client_addr, .client_name = env->client_name,
 		.helo = env->helo, .sender = env->sender, .rcpt = env->rcpt,
 		.auth_user = env->auth_user, .rule = v->rule,
-		.queue_id = env->queue_id, .vars = &v->vars, .dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
+		.queue_id = env->queue_id, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	size_t len;
 	int i;

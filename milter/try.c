@@ -92,7 +92,8 @@ print_verdict(const struct pol_verdict *v, const struct pol_env *env,
 	struct reply_ctx rc = {
 		.client_addr = env->client_addr, .helo = env->helo,
 		.sender = env->sender, .rcpt = env->rcpt,
-		.auth_user = env->auth_user, .rule = v->rule, .vars = &v->vars, .dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
+		.auth_user = env->auth_user, .rule = v->rule, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	int i;
 
