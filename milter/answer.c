@@ -74,6 +74,11 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 	if (v->dnsbl[0] != '\0' && len < sizeof msg)
 		len += snprintf(msg + len, sizeof msg - len, " dnsbl=%s",
 		    log_value(v->dnsbl, r));
+	if (v->greylist != NULL && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " greylist=%s "
+		    "retry_after=%lu", v->greylist, v->vars.retry_after_s);
+	if (v->greylist != NULL && v->mode != POL_DRY_RUN)
+		stats_greylist();
 	log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s", msg,
 	    extra ? extra : "");
 	if (v->action == POL_ERROR)

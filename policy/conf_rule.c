@@ -496,6 +496,79 @@ set_duplicates(struct conf *cf, const config_setting_t *s)
 		cf->p->body_fp = 1;
 }
 
+/* ---- greylist = { per; delay; retry_window; pass_for; auto_whitelist; } ---- */
+
+static struct greyspec *
+grey_get(struct conf *cf)
+{
+	if (cf->rule->grey == NULL)
+		cf->rule->grey = grey_spec_new();
+	return cf->rule->grey;
+}
+
+static void
+set_grey_per(struct conf *cf, const config_setting_t *s)
+{
+	keys_from(cf, s, &grey_get(cf)->keys);
+}
+
+static void
+grey_duration(struct conf *cf, const config_setting_t *s, unsigned long *ms)
+{
+	unsigned long v = conf_duration(cf, s);
+
+	if (v == 0)
+		conf_error(cf, s, "greylist: %s must be longer than 0",
+		    config_setting_name(s));
+	else
+		*ms = v;
+}
+
+static void
+set_delay(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->delay_ms);
+}
+
+static void
+set_retry_window(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->retry_window_ms);
+}
+
+static void
+set_pass_for(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->pass_for_ms);
+}
+
+static void
+set_auto_whitelist(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 0 || n > 1000000)
+		conf_error(cf, s, "greylist: auto_whitelist is a number of "
+		    "passed triplets (0: off)");
+	else
+		grey_get(cf)->auto_whitelist = (unsigned long)n;
+}
+
+static const struct setting grey_settings[] = {
+	{ "per", TYPE_STRING | TYPE_LIST, set_grey_per },
+	{ "delay", TYPE_STRING | TYPE_INT, set_delay },
+	{ "retry_window", TYPE_STRING | TYPE_INT, set_retry_window },
+	{ "pass_for", TYPE_STRING | TYPE_INT, set_pass_for },
+	{ "auto_whitelist", TYPE_INT, set_auto_whitelist },
+};
+
+static void
+set_greylist(struct conf *cf, const config_setting_t *s)
+{
+	grey_get(cf);
+	conf_group(cf, s, grey_settings, NELEM(grey_settings));
+}
+
 /* ---- the rule's own keys ---- */
 
 static void
@@ -583,6 +656,7 @@ static const struct setting rule_settings[] = {
 	{ "limit", TYPE_GROUP, set_limit },
 	{ "charge", TYPE_STRING, set_charge },
 	{ "duplicates", TYPE_GROUP, set_duplicates },
+	{ "greylist", TYPE_GROUP, set_greylist },
 };
 
 /* ---- checks across a rule's keys ---- */
@@ -684,6 +758,13 @@ rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 			bound(cond_stage(sets[k]->c[i].kind), lo, hi);
 	if (r->dup != NULL)
 		dup_stage_bounds(r->dup, lo, hi);
+	if (r->grey != NULL) {
+		const struct keyset *gk = &r->grey->keys;
+
+		bound(POL_RCPT, lo, hi);	/* decided per recipient */
+		for (i = 0; i < gk->n; i++)
+			bound(key_stage(gk->k[i].kind), lo, hi);
+	}
 	if (r->limit == NULL)
 		return;
 	/* A look (charge none) asks "would one more be allowed?" anywhere. */
@@ -736,6 +817,11 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	if (r->dup != NULL && r->reply == NULL && (!action_set ||
 	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
 		r->reply = conf_reply_named(cf, "too_many_duplicates");
+		class = r->reply->code / 100;
+	}
+	if (r->grey != NULL && r->reply == NULL && (!action_set ||
+	    r->action == POL_TEMPFAIL)) {
+		r->reply = conf_reply_named(cf, "greylisted");
 		class = r->reply->code / 100;
 	}
 	if (r->limit != NULL && r->reply == NULL && (!action_set ||
@@ -805,6 +891,11 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	if (r->limit != NULL && r->dup != NULL) {
 		conf_error(cf, g, "rule %s has both limit and duplicates: make "
 		    "them two rules", r->name);
+		return;
+	}
+	if (r->grey != NULL && (r->limit != NULL || r->dup != NULL)) {
+		conf_error(cf, g, "rule %s has greylist and %s: make them two "
+		    "rules", r->name, r->limit ? "limit" : "duplicates");
 		return;
 	}
 	rule_check_stage(cf, g, config_setting_get_member(g, "stage") != NULL);

@@ -91,6 +91,7 @@ policy_free(struct policy *p)
 		reply_free(p->rules[i].reply);
 		rl_limit_free(p->rules[i].limit);
 		dup_spec_free(p->rules[i].dup);
+		grey_spec_free(p->rules[i].grey);
 	}
 	for (i = 0; i < p->nheaders; i++)
 		free(p->headers[i]);
@@ -263,7 +264,8 @@ door_serves(const struct pol_conn *c, int i)
 	case POL_DOOR_ENVELOPE:
 		return pol_rule_content(c->p, i, &name) == NULL;
 	case POL_DOOR_CONTENT:
-		return c->p->rules[i].limit == NULL ||
+		return (c->p->rules[i].limit == NULL &&
+		    c->p->rules[i].grey == NULL) ||
 		    pol_rule_content(c->p, i, &name) != NULL;
 	case POL_DOOR_ALL:
 		break;
@@ -671,6 +673,21 @@ dup_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	    d->window_ms, v);
 }
 
+/* A greylisting rule: a deferred triplet is its verdict, with when to
+ * retry; a passing one lets the next rule run. */
+static int
+grey_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
+    struct pol_verdict *v)
+{
+	const char *why = NULL;
+	enum count_result res = grey_check(r->grey, r->name, cx, &why);
+	int decided = count_verdict(c, r, res, cx, 0, r->grey->delay_ms, v);
+
+	if (decided && res == COUNT_OVER)
+		v->greylist = why;
+	return decided;
+}
+
 /* One rule; 1 when it yields a verdict, 0 when the next rule should run. */
 static int
 rule_eval(struct pol_conn *c, const struct rule *r,
@@ -699,6 +716,9 @@ rule_eval(struct pol_conn *c, const struct rule *r,
 			return 0;
 	} else if (r->dup != NULL) {
 		if (!dup_eval(c, r, &cx, v))
+			return 0;
+	} else if (r->grey != NULL) {
+		if (!grey_eval(c, r, &cx, v))
 			return 0;
 	} else
 		verdict_from_rule(c, r, v);

@@ -98,6 +98,7 @@ struct pol_verdict {
 	char key[POL_KEY_MAX];		/* the counter's key, for the log ("" none) */
 	char dnsbl[POL_DNS_NAME_MAX];	/* the DNS list that listed the client ("" none) */
 	char dnsbl_text[POL_DNS_TEXT_MAX];	/* its TXT record, raw ("" none) */
+	const char *greylist;		/* a greylisting rule's step: "new", "early"; NULL none */
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
@@ -185,6 +186,14 @@ struct store_req;
 #define POL_ID_MAX	256
 int pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look);
+
+/* The same for a greylisting rule's counter `what`: "grey-seen",
+ * "grey-wait", "grey-pass" (KEY: the triplet as the log shows it) or
+ * "grey-awl" (KEY: the client's network).  -1 when there is no such
+ * greylisting rule or counter, or the key does not fit. */
+int pol_grey_counter(const struct policy *p, const char *rule,
+    const char *what, const char *key, unsigned char *id, size_t *idlen,
+    struct store_req *look);
 
 /* Start a connection's state; it holds a reference to p.  Counters live in
  * st (borrowed: it must outlive the connection; NULL when no rule counts). */

@@ -270,6 +270,12 @@ static char *dns_unavailable_text[] = {
 	"Nothing is wrong with your message; keep it queued and try again "
 	"later.",
 };
+static char *greylisted_text[] = {
+	"Greylisted: this server defers the first message from a sender it "
+	"does not know yet (%{client_addr}, <%{sender}> to <%{rcpt}>).",
+	"Nothing is wrong with the message: the sending server retries by "
+	"itself, and a retry after %{retry_after} is accepted.",
+};
 static char *internal_error_text[] = {
 	"Temporary problem on this server: its mail filter hit an internal "
 	"error.",
@@ -296,6 +302,7 @@ static const struct reply builtins[] = {
 	BUILTIN("store_unavailable", 451, "4.3.0", store_unavailable_text),
 	BUILTIN("internal_error", 451, "4.3.0", internal_error_text),
 	BUILTIN("dnsbl_listed", 554, "5.7.1", dnsbl_listed_text),
+	BUILTIN("greylisted", 451, "4.7.1", greylisted_text),
 	BUILTIN("dns_unavailable", 451, "4.4.3", dns_unavailable_text),
 };
 

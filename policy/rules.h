@@ -15,6 +15,7 @@
 
 #include "dnsl.h"
 #include "dupes.h"
+#include "greylist.h"
 #include "keys.h"
 #include "match.h"
 #include "policy.h"
@@ -58,6 +59,7 @@ struct rule {
 	struct reply *reply;		/* owned; NULL for accept/continue/discard... */
 	struct limit *limit;		/* a limit rule, or NULL */
 	struct dupspec *dup;		/* a duplicates rule, or NULL */
+	struct greyspec *grey;		/* a greylisting rule, or NULL */
 };
 
 struct relay {
