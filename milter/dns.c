@@ -55,7 +55,6 @@ struct dns_entry {
 	int queued;			/* bits: 1 A, 2 TXT waiting to be sent */
 	enum dns_state a, txt;
 	struct dns_q qa, qt;
-	const char *err;		/* why the A lookup failed, or NULL */
 	struct dnsl_answer ans;
 	uint64_t started_ms, expires_ms;
 	int waiters;
@@ -185,7 +184,6 @@ entry_submit(struct dns_entry *e, int txt, uint64_t now)
 		memset(&e->ans, 0, sizeof e->ans);
 		e->a = DNS_PENDING;
 		e->txt = DNS_NONE;
-		e->err = NULL;
 		e->started_ms = now;
 		bits |= 1;
 	}
@@ -207,6 +205,9 @@ entry_submit(struct dns_entry *e, int txt, uint64_t now)
 	if (write(dns.pipe[1], "", 1) < 0 && errno != EAGAIN)
 		log_msg(LOG_WARNING, "dns: cannot wake the resolver: %m");
 }
+
+static int zone_note(const char *zone, int unknown);
+static void zone_log(int change, const char *zone, const char *why);
 
 /* ---- answers (the resolver thread, from c-ares) ---- */
 
@@ -231,7 +232,8 @@ negative_ttl(const unsigned char *abuf, int alen)
 	return ttl;
 }
 
-static void
+/* Fill e from an A answer; returns what changed for e's list (zone_note). */
+static int
 answer_a(struct dns_entry *e, int status, const unsigned char *abuf, int alen)
 {
 	struct ares_addrttl at[DNSL_ADDRS_MAX];
@@ -256,10 +258,10 @@ answer_a(struct dns_entry *e, int status, const unsigned char *abuf, int alen)
 		e->expires_ms = now + 1000ull * negative_ttl(abuf, alen);
 	} else {
 		e->ans.status = DNSL_UNKNOWN;
-		e->err = ares_strerror(status);
 		e->expires_ms = now;	/* ask again next time */
 	}
 	e->a = DNS_DONE;
+	return zone_note(e->zone, e->ans.status == DNSL_UNKNOWN);
 }
 
 /* The first TXT record's strings, joined, cut to fit. */
@@ -291,15 +293,19 @@ dns_callback(void *arg, int status, int timeouts, unsigned char *abuf,
     int alen)
 {
 	struct dns_q *q = arg;
+	char zone[DNSL_NAME_MAX];
+	int change = 0;
 
 	(void)timeouts;
 	pthread_mutex_lock(&dns.lock);
 	if (q->txt)
 		answer_txt(q->e, status, abuf, alen);
 	else
-		answer_a(q->e, status, abuf, alen);
+		change = answer_a(q->e, status, abuf, alen);
+	memcpy(zone, q->e->zone, sizeof zone);
 	pthread_cond_broadcast(&dns.done);
 	pthread_mutex_unlock(&dns.lock);
+	zone_log(change, zone, ares_strerror(status));
 }
 
 /* ---- the resolver thread ---- */
@@ -423,7 +429,10 @@ dns_main(void *arg)
 	return NULL;
 }
 
-/* ---- outages: logged once per list (dns.lock held; log after) ---- */
+/* ---- outages: logged once per list (dns.lock held; log after) ----
+ * Only fresh news counts: an answer from the server (the callback) or a
+ * waiter's timeout, never a cached answer, so an outage with answers
+ * still in the cache is logged once, not at every cache hit. */
 
 static struct dns_zone *
 zone_get(const char *zone)
@@ -500,7 +509,6 @@ dns_find(void *arg, const char *zone, const char *qname, int txt,
 {
 	struct dns_entry *e;
 	uint64_t deadline;
-	const char *why;
 	int change;
 
 	(void)arg;
@@ -514,13 +522,13 @@ dns_find(void *arg, const char *zone, const char *qname, int txt,
 		wait_until(deadline);
 	e->waiters--;
 	*out = e->ans;
-	if (e->a != DNS_DONE)
+	change = 0;
+	if (e->a != DNS_DONE) {		/* c-ares still waits: we do not */
 		out->status = DNSL_UNKNOWN;
-	why = e->a != DNS_DONE ? "no answer within the timeout" :
-	    e->err ? e->err : "";
-	change = zone_note(zone, out->status == DNSL_UNKNOWN);
+		change = zone_note(zone, 1);
+	}
 	pthread_mutex_unlock(&dns.lock);
-	zone_log(change, zone, why);
+	zone_log(change, zone, "no answer within the timeout");
 }
 
 static int

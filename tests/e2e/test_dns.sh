@@ -115,6 +115,15 @@ else
 	e2e_fail "log lines for the dead list, got $n, want 1"
 fi
 
+# A reload back to the live server: the resolver follows, the list's
+# recovery is logged, and the listed client is refused again.
+write_policy "127.0.0.1:$DNS_AUTH_PORT" ignore
+kill -USR1 "$(milter_pid)"
+expect_log "reloaded: policy" "the milter reloaded the policy (the live DNS server)"
+smtp_try --local-interface 127.0.0.3 --to user@example.com
+expect_reply mail 554 5.7.1 "bl.e2e.test" "after the reload the listed client is refused again"
+expect_log "dns: list bl\.e2e\.test answers again" "the list's recovery is logged"
+
 # SERVFAIL: unknown too; with on_error = tempfail the client hears 451 4.4.3.
 dns_fake_start servfail
 milter_stop
