@@ -40,8 +40,8 @@ EOF2
 
 # greylist_round CLIENT WHAT: the whole cycle for one client
 greylist_round() {
-	t0=$(date +%s)
 	smtp_try --local-interface "$1" --to user@example.com
+	t0=$(date +%s)	# the entry was made before the session ended
 	expect_reply rcpt 451 4.7.1 "Greylisted nothing wrong retries by itself after $DELAY s" \
 		"$2: the first attempt gets 451 4.7.1 with the delay"
 	smtp_try --local-interface "$1" --to user@example.com
@@ -98,8 +98,8 @@ e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
 write_policy "{ backend = \"redis\"; redis = { server = \"127.0.0.1:$REDISPORT\"; prefix = \"e2e:\"; timeout = \"200ms\"; }; }"
 milter_stop
 milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
-t0=$(date +%s)
 smtp_try --local-interface 127.0.0.7 --to user@example.com
+t0=$(date +%s)
 expect_reply rcpt 451 4.7.1 "Greylisted after $DELAY s" "redis, milter A: the first attempt gets 451 4.7.1"
 milter_stop
 milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
