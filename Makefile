@@ -62,6 +62,9 @@ tests/check_%: tests/check_%.c $(wildcard tests/*.h) policy/libpolicy.a
 # A suite that tests milter/ code builds its source in (no libmilter).
 CHECK_SRC_explain = milter/explain.c
 tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
+# check_dns tests milter/'s resolver against a private dnsmasq: built in.
+CHECK_SRC_dns = milter/dns.c
+tests/check_dns: $(CHECK_SRC_dns) milter/dns.h
 
 # check_replay also tests milter/'s log reader for `replay` (pure code,
 # no libmilter): its sources are built in, for each sanitizer too.
@@ -117,6 +120,7 @@ $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPLAY_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
 
 $(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
+$(1)/check_dns: $$(CHECK_SRC_dns) milter/dns.h
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.
@@ -137,7 +141,8 @@ unit-asan: $(ASAN_TESTS)
 TSAN_DIR   = build/tsan
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TSAN_CASES = check_ratelimit:limits check_store:bounds check_match:big \
-             check_store_redis:core check_store_redis:wrong-answers
+             check_store_redis:core check_store_redis:wrong-answers \
+             check_dns:threads
 TSAN_TESTS = $(sort $(foreach c,$(TSAN_CASES),$(TSAN_DIR)/$(firstword $(subst :, ,$(c)))))
 $(eval $(call sanitized,$(TSAN_DIR),TSAN_FLAGS))
 

@@ -387,17 +387,22 @@ thread_poll(ares_channel ch)
 	struct pollfd pfd[ARES_GETSOCK_MAXNUM + 1];
 	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 	struct timeval tv, max = { 1, 0 }, *t = &max;
-	int i, n = 1, bits = ch ? ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM) : 0;
+	/* bits as unsigned: c-ares' ARES_GETSOCK_WRITABLE shifts an int
+	 * into its sign bit for the last socket */
+	unsigned bits = ch ? (unsigned)ares_getsock(ch, socks,
+	    ARES_GETSOCK_MAXNUM) : 0, rd, wr;
+	int i, n = 1;
 	char buf[64];
 
 	pfd[0].fd = dns.pipe[0];
 	pfd[0].events = POLLIN;
 	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-		if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+		rd = (bits >> i) & 1u;
+		wr = (bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+		if (!rd && !wr)
 			continue;
 		pfd[n].fd = socks[i];
-		pfd[n].events = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-		    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+		pfd[n].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
 		n++;
 	}
 	if (ch != NULL)
