@@ -55,7 +55,8 @@ static const struct reply_info catalogue[] = {
 	  "writable. With 4.7.1 it is greylisting: a first attempt from an "
 	  "unknown sender is deferred on purpose, and a retry after the "
 	  "delay the text gives is accepted.",
-	  "The receiving server's.",
+	  "The receiving server's (greylisting: nobody's, a deliberate "
+	  "delay).",
 	  "Nothing is wrong with the message. Keep it queued and retry; if "
 	  "the error lasts more than a few hours, tell the postmaster of the "
 	  "receiving domain." },
