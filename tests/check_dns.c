@@ -108,10 +108,23 @@ free_port(int keep_udp, int *fd_out)
 	return -1;
 }
 
+/* A TXT record of three 250-byte strings (a 750-byte answer: more than
+ * UDP's 512, so c-ares asks again over TCP), for the bound on text kept. */
+static char long_txt[1024];
+
 static void
 dnsmasq_start(void)
 {
 	char portarg[32];
+	int i, n;
+
+	n = snprintf(long_txt, sizeof long_txt, "--txt-record=long.bl.test");
+	for (i = 0; i < 3; i++) {
+		n += snprintf(long_txt + n, sizeof long_txt - (size_t)n, ",");
+		memset(long_txt + n, 'a' + i, 250);
+		n += 250;
+		long_txt[n] = '\0';
+	}
 
 	port = free_port(0, NULL);
 	snprintf(portarg, sizeof portarg, "--port=%d", port);
@@ -122,7 +135,8 @@ dnsmasq_start(void)
 		    "--log-facility=/dev/null", "--local-ttl=300",
 		    "--local=/bl.test/", "--host-record=2.0.0.127.bl.test,127.0.0.2",
 		    "--txt-record=2.0.0.127.bl.test,listed: test",
-		    "--host-record=odd.bl.test,127.0.0.3", (char *)NULL);
+		    "--host-record=odd.bl.test,127.0.0.3",
+		    "--host-record=long.bl.test,127.0.0.4", long_txt, (char *)NULL);
 		_exit(127);
 	}
 	ck_assert_msg(dnsmasq > 0, "fork failed");
@@ -192,6 +206,11 @@ START_TEST(test_answers)
 	ck_assert_int_eq(ask(r, "odd.bl.test", &a), DNSL_LISTED);
 	ck_assert_uint_eq(a.addrs[0], 0x7f000003);
 	ck_assert_str_eq(a.text, "");
+	/* a TXT longer than is kept: cut, whole strings joined, terminated */
+	ck_assert_int_eq(ask(r, "long.bl.test", &a), DNSL_LISTED);
+	ck_assert_uint_eq(strlen(a.text), DNSL_TEXT_MAX - 1);
+	ck_assert_int_eq(a.text[0], 'a');
+	ck_assert_int_eq(a.text[250], 'b');
 }
 END_TEST
 
