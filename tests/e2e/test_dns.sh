@@ -135,4 +135,32 @@ expect_reply mail 451 4.4.3 "could not look up 127.0.0.3 bl.e2e.test" \
 expect_log "dns: list bl.e2e.test does not answer \(.*\)" \
 	"SERVFAIL is logged as an outage"
 
+# The second door: Postfix's policy protocol gets the same answer.
+write_policy "127.0.0.1:$DNS_AUTH_PORT" ignore
+echo "policy_service = { listen = \"unix:$WORK/policyd.sock\"; };" >>"$WORK/policy.conf"
+milter_stop
+milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
+e2e_wait 10 test -S "$WORK/policyd.sock" || e2e_die "no policy service socket"
+ans=$(python3 - "$WORK/policyd.sock" <<'EOF2'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.0.3\n"
+          b"sender=a@b.example\nrecipient=user@example.com\n\n")
+buf = b""
+while not buf.endswith(b"\n\n"):
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+print(buf.decode(errors="replace").strip())
+EOF2
+)
+case "$ans" in
+"action=554 5.7.1 Client 127.0.0.3 is listed on the DNS block list bl.e2e.test (Blocked"*)
+	e2e_ok "the policy service answers a listed client with the same 554 5.7.1" ;;
+*) e2e_fail "policy service answer for a listed client, got \"$ans\"" ;;
+esac
+
 e2e_done
