@@ -239,7 +239,8 @@ void pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms);
 
 /* describe.c: rule i's name (NULL past the last), whether it is in
  * dry-run mode, and what it needs that a mail log does not hold ("the
- * body", "headers other than Message-ID"), or NULL. */
+ * body", "headers other than Message-ID", "DNS list answers as they were
+ * then": replay asks no DNS list), or NULL. */
 const char *pol_rule_name(const struct policy *p, int i);
 int pol_rule_dry_run(const struct policy *p, int i);
 const char *pol_rule_needs_content(const struct policy *p, int i);
