@@ -426,8 +426,8 @@ rule_find(const struct rule *r, const struct pol_env *env, int tempfail,
 		if ((m = cond_find(&r->when.c[i], env, tempfail, hit)) != MATCH_YES)
 			return m;
 	for (i = 0; i < r->unless.n; i++)
-		if ((m = cond_find(&r->unless.c[i], env, tempfail,
-		    hit->unknown ? NULL : hit)) != MATCH_NO)
+		if ((m = cond_find(&r->unless.c[i], env, tempfail, hit)) !=
+		    MATCH_NO)
 			return m == MATCH_YES ? MATCH_NO : m;
 	return MATCH_YES;
 }
