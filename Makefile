@@ -23,7 +23,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Werror
-PKGS      = libconfig libsodium libpcre2-8 hiredis zlib libmicrohttpd
+PKGS      = libconfig libsodium libpcre2-8 hiredis zlib libmicrohttpd libcares
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -64,6 +64,9 @@ CHECK_SRC_explain = milter/explain.c
 tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
 CHECK_SRC_log_once = milter/log_once.c
 tests/check_log_once: $(CHECK_SRC_log_once) milter/log_once.h
+# check_dns tests milter/'s resolver against a private dnsmasq: built in.
+CHECK_SRC_dns = milter/dns.c
+tests/check_dns: $(CHECK_SRC_dns) milter/dns.h
 
 # check_replay also tests milter/'s log reader for `replay` (pure code,
 # no libmilter): its sources are built in, for each sanitizer too.
@@ -152,6 +155,7 @@ $(1)/check_notify: tests/check_notify.c milter/notify.c milter/notify.h milter/l
 
 $(1)/check_report: tests/check_report.c $$(REPORT_DEP) $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< $$(REPORT_SRC) $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)
+$(1)/check_dns: $$(CHECK_SRC_dns) milter/dns.h
 endef
 
 # The engine's unit tests again under AddressSanitizer and UBSan.
@@ -174,7 +178,8 @@ TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
 TSAN_CASES = check_ratelimit:limits check_store:bounds check_match:big \
              check_store_redis:core check_store_redis:wrong-answers \
              check_top:threads \
-             check_redis_fleet:cluster
+             check_redis_fleet:cluster \
+             check_dns:threads
 TSAN_TESTS = $(sort $(foreach c,$(TSAN_CASES),$(TSAN_DIR)/$(firstword $(subst :, ,$(c)))))
 $(eval $(call sanitized,$(TSAN_DIR),TSAN_FLAGS))
 

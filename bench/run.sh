@@ -97,6 +97,8 @@ summary() {
 				t = ">= 0.80 of null"; ok = r + 0 >= 0.80 }
 			if (sec[i] == "end-to-end" && name[i] == "milter-policy") {
 				t = ">= 0.95 of null"; ok = r + 0 >= 0.95 }
+			if (sec[i] == "end-to-end" && name[i] == "milter-policy-reputation") {
+				t = ">= 0.95 of null"; ok = r + 0 >= 0.95 }
 			if (sec[i] == "end-to-end" && name[i] == "milter-policy-envelope") {
 				t = ">= 1.00 of null"; ok = r + 0 >= 1.00 }
 			label = name[i]
@@ -144,6 +146,7 @@ summary() {
 	echo "commands (make bench${peers:+ PEERS=1} runs them in this order):"
 	echo "  bench/bench_engine"
 	echo "  sh bench/milter-load.sh"
+	echo "  sh bench/dns-load.sh"
 	echo "  E2E_WORKROOT=/dev/shm ${peers}sh tests/e2e/bench-mta.sh"
 	echo "  sh bench/replay.sh"
 	echo "  bench/bench_top"
@@ -154,6 +157,9 @@ summary() {
 	echo
 	echo "$ sh bench/milter-load.sh"
 	sh bench/milter-load.sh
+	echo
+	echo "$ sh bench/dns-load.sh"
+	sh bench/dns-load.sh
 	echo
 	echo "$ E2E_WORKROOT=/dev/shm ${peers}sh tests/e2e/bench-mta.sh"
 	E2E_WORKROOT=/dev/shm sh tests/e2e/bench-mta.sh

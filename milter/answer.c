@@ -105,6 +105,14 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 		    log_value(s->rcpt, r));
 	if (v->vars.window_s != 0 && len < sizeof msg)
 		len += limit_part(v, msg + len, sizeof msg - len);
+	if (v->dnsbl[0] != '\0' && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " dnsbl=%s",
+		    log_value(v->dnsbl, r));
+	if (v->greylist != NULL && len < sizeof msg)
+		len += snprintf(msg + len, sizeof msg - len, " greylist=%s "
+		    "retry_after=%lu", v->greylist, v->vars.retry_after_s);
+	if (v->greylist != NULL && v->mode != POL_DRY_RUN)
+		stats_greylist();
 	if (!error_repeated(s, v))
 		log_msg(v->action == POL_ERROR ? LOG_WARNING : LOG_INFO, "%s%s",
 		    msg, extra ? extra : "");
@@ -198,6 +206,7 @@ answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 		.helo = s->helo, .sender = s->sender, .rcpt = s->rcpt,
 		.auth_user = s->auth_user, .rule = v->rule,
 		.queue_id = s->queue_id, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	int i, rv;
 

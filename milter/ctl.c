@@ -67,6 +67,50 @@ show_line(const char *rule, const char *key, const char *period,
 	    (unsigned long long)(period ? look->burst : look->rate), w);
 }
 
+/* show or reset a greylisting rule's entry: KEY is a triplet as the log
+ * shows it (its seen, wait and pass counters) or, with auto_whitelist, a
+ * client network.  0 when RULE is no greylisting rule. */
+static int
+cmd_grey(struct policy *p, struct store *st, int reset, const char *rule_in,
+    const char *key_in, const char *rule, const char *key, char *out)
+{
+	static const char *const what[] = { "grey-pass", "grey-wait",
+	    "grey-seen", "grey-awl" };
+	unsigned char id[POL_ID_MAX];
+	struct store_req look;
+	struct store_res res[4];
+	int i, found = 0, live[4] = { 0 };
+	size_t idlen;
+
+	for (i = 0; i < 4; i++) {
+		if (pol_grey_counter(p, rule_in, what[i], key_in, id, &idlen,
+		    &look) < 0)
+			continue;
+		found = 1;
+		if (reset ? store_reset(st, id, idlen) != STORE_OK :
+		    store_take(st, &look, sess_now_ms(), &res[i]) != STORE_OK) {
+			snprintf(out, STATS_LINE, "error the store did not answer");
+			return 1;
+		}
+		live[i] = !reset && (i == 3 ? res[i].count > 0 : !res[i].allowed);
+	}
+	if (!found)
+		return 0;
+	if (reset) {
+		snprintf(out, STATS_LINE, "ok reset rule=%s key=%s", rule, key);
+		log_msg(LOG_NOTICE, "ctl: reset rule=%s key=%s", rule, key);
+	} else if (live[3])
+		snprintf(out, STATS_LINE, "ok rule=%s key=%s greylist=client "
+		    "passed=%llu%s", rule, key, (unsigned long long)res[3].count,
+		    res[3].allowed ? "" : " (whitelisted)");
+	else
+		snprintf(out, STATS_LINE, "ok rule=%s key=%s greylist=%s "
+		    "retry_after=%llus", rule, key, live[0] ? "passed" : live[1] ?
+		    "waiting" : live[2] ? "retry-open" : "unknown",
+		    live[1] ? (unsigned long long)(res[1].retry_after_ms + 999) / 1000 : 0ull);
+	return 1;
+}
+
 /* show or reset RULE KEY against the current policy and the store. */
 static void
 cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
@@ -85,9 +129,12 @@ cmd_counter(int reset, const char *rule_in, const char *key_in, char *out)
 	if (p == NULL || st == NULL)
 		snprintf(out, STATS_LINE, "error the milter is stopping");
 	else if ((kind = pol_counter(p, rule_in, key_in, id, &idlen,
-	    &look)) < 0)
-		snprintf(out, STATS_LINE, "error no limit rule \"%s\" with a "
-		    "key like \"%s\"", rule, key);
+	    &look)) < 0 && cmd_grey(p, st, reset, rule_in, key_in, rule, key,
+	    out))
+		;	/* a greylisting rule's entry */
+	else if (kind < 0)
+		snprintf(out, STATS_LINE, "error no limit or greylist rule "
+		    "\"%s\" with a key like \"%s\"", rule, key);
 	else if (!reset && kind != 0)
 		snprintf(out, STATS_LINE, "ok rule=%s key=%s used=0 next=%s "
 		    "retry_after=0s limit=%s", rule, key,

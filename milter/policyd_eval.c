@@ -7,6 +7,7 @@
 #include <syslog.h>
 
 #include "addr.h"
+#include "dns.h"
 #include "current.h"
 #include "log.h"
 #include "policyd_eval.h"
@@ -163,6 +164,7 @@ text_of(const struct pol_verdict *v, const struct pol_env *env, char *out)
 		.helo = env->helo, .sender = env->sender, .rcpt = env->rcpt,
 		.auth_user = env->auth_user, .rule = v->rule,
 		.queue_id = env->queue_id, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	size_t len;
 	int i;
@@ -344,6 +346,8 @@ pd_sess_answer(struct pd_sess *s, const struct pd_req *r, char *out)
 		return;
 	}
 	env_of(r, stage, addr, sizeof addr, &env);
+	if (pol_uses_dns(pol_conn_policy(s->pc)))
+		env.dns = dns_resolver(pol_settings(pol_conn_policy(s->pc)));
 	run_earlier(s, r, stage, &env, fresh);
 	run_stage(s, r, stage, &env, out);
 }

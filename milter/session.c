@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "dns.h"
 #include "policyd.h"
 #include "session.h"
 #include "stats.h"
@@ -18,6 +19,8 @@ sess_new(struct policy *p, struct store *st)
 
 	stats_session(1);
 	s->pc = pol_conn_new(p, st);
+	if (pol_uses_dns(p))
+		s->dns = dns_resolver(pol_settings(p));
 	if (policyd_listening())
 		pol_conn_door(s->pc, POL_DOOR_CONTENT);	/* limits: policyd.h */
 	return s;
@@ -110,6 +113,7 @@ sess_env(const struct session *s, struct pol_env *env)
 	env->auth_user = s->auth_user;
 	env->queue_id = s->queue_id;
 	env->size = s->size_counted ? s->received : s->size;
+	env->dns = s->dns;
 }
 
 uint64_t

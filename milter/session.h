@@ -36,6 +36,7 @@ struct session {
 	unsigned long noreply;		/* SMFIP_NR_* the MTA agreed to */
 	struct pol_verdict held;
 	char *quarantine;		/* reason to quarantine at eom, or NULL */
+	const struct dnsl_resolver *dns;	/* DNS lists' resolver, or NULL */
 };
 
 /* A new session on policy p (takes its own reference), counting in st. */

@@ -11,7 +11,7 @@
 
 #define STATS_RULES	64	/* distinct rule names counted; the rest as "other" */
 
-static atomic_ulong connections, messages, errors, dry_runs;
+static atomic_ulong connections, messages, errors, dry_runs, greylisted;
 static atomic_ulong by_code[200];	/* 400..599 */
 static pthread_mutex_t rules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { char name[65]; unsigned long n; } rules[STATS_RULES + 1];
@@ -38,6 +38,12 @@ void
 stats_message(void)
 {
 	atomic_fetch_add(&messages, 1);
+}
+
+void
+stats_greylist(void)
+{
+	atomic_fetch_add(&greylisted, 1);
 }
 
 void
@@ -137,6 +143,9 @@ stats_details(char *line, size_t len)
 			len += snprintf(line + len, STATS_LINE - len, " rule.%s=%lu",
 			    rules[i].name, rules[i].n);
 	pthread_mutex_unlock(&rules_lock);
+	if (atomic_load(&greylisted) > 0 && len < STATS_LINE)
+		len += snprintf(line + len, STATS_LINE - len, " greylisted=%lu",
+		    atomic_load(&greylisted));
 	return len;
 }
 

@@ -16,6 +16,9 @@ void stats_message(void);		/* a message began (MAIL FROM) */
 /* A decision that was not a plain accept: its rule and reply code (0 none). */
 void stats_decision(const char *rule, int code, int dry_run);
 
+/* A greylisting rule deferred a recipient. */
+void stats_greylist(void);
+
 /* The engine could not decide (store or match error). */
 void stats_error(void);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "dns.h"
 #include "policy.h"
 #include "replies.h"
 #include "backend.h"
@@ -29,6 +30,7 @@ struct try_args {
 	const char *policy, *client, *helo, *from, *auth, *message;
 	const char *rcpt[TRY_RCPTS_MAX];
 	int nrcpt;
+	int no_dns;		/* --no-dns: DNS lists are unknown, not asked */
 };
 
 static void
@@ -36,10 +38,12 @@ try_usage(FILE *out)
 {
 	fprintf(out, "usage: milter-policy try [-c FILE] --client ADDR [--helo NAME]\n"
 	    "           --from ADDR --rcpt ADDR [--rcpt ADDR ...] [--auth USER]\n"
-	    "           [--message FILE]\n"
+	    "           [--message FILE] [--no-dns]\n"
 	    "Runs one transaction through the policy and prints each stage's\n"
 	    "verdict and the reply the client would get.  Counters are read;\n"
-	    "the transaction is charged to a scratch copy, never saved.\n");
+	    "the transaction is charged to a scratch copy, never saved.\n"
+	    "DNS lists are asked and each answer printed; --no-dns skips the\n"
+	    "lookups (offline): their conditions are unknown.\n");
 }
 
 static int
@@ -49,6 +53,7 @@ try_parse(int argc, char **argv, struct try_args *a)
 		{ "client", 1, NULL, 'C' }, { "helo", 1, NULL, 'H' },
 		{ "from", 1, NULL, 'F' }, { "rcpt", 1, NULL, 'R' },
 		{ "auth", 1, NULL, 'A' }, { "message", 1, NULL, 'M' },
+		{ "no-dns", 0, NULL, 'N' },
 		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -62,6 +67,7 @@ try_parse(int argc, char **argv, struct try_args *a)
 		case 'F': a->from = optarg; break;
 		case 'A': a->auth = optarg; break;
 		case 'M': a->message = optarg; break;
+		case 'N': a->no_dns = 1; break;
 		case 'R':
 			if (a->nrcpt == TRY_RCPTS_MAX)
 				return -1;
@@ -91,6 +97,7 @@ print_verdict(const struct pol_verdict *v, const struct pol_env *env,
 		.client_addr = env->client_addr, .helo = env->helo,
 		.sender = env->sender, .rcpt = env->rcpt,
 		.auth_user = env->auth_user, .rule = v->rule, .vars = &v->vars,
+		.dnsbl = v->dnsbl, .dnsbl_text = v->dnsbl_text,
 	};
 	int i;
 
@@ -117,6 +124,40 @@ print_verdict(const struct pol_verdict *v, const struct pol_env *env,
 		printf("        %d%c%s %s\n", v->reply->code,
 		    i + 1 < text.nlines ? '-' : ' ', v->reply->xcode, text.line[i]);
 }
+
+/* The resolver try asks through: the daemon's, printing each answer, or
+ * none with --no-dns. */
+static const struct dnsl_resolver *try_real_dns;
+
+static void
+try_dns_find(void *arg, const char *zone, const char *qname, int txt,
+    struct dnsl_answer *out)
+{
+	char text[TEXT_VALUE_MAX + 1];
+	int i;
+
+	(void)arg;
+	if (try_real_dns == NULL) {
+		out->status = DNSL_UNKNOWN;
+		printf("        dns %s: not asked (--no-dns): unknown\n", qname);
+		return;
+	}
+	try_real_dns->find(try_real_dns->arg, zone, qname, txt, out);
+	printf("        dns %s: %s", qname, out->status == DNSL_LISTED ?
+	    "listed" : out->status == DNSL_NOT_LISTED ? "not listed" :
+	    "unknown (no answer)");
+	for (i = 0; out->status == DNSL_LISTED && i < out->naddrs; i++)
+		printf(" %u.%u.%u.%u", out->addrs[i] >> 24,
+		    (out->addrs[i] >> 16) & 0xff, (out->addrs[i] >> 8) & 0xff,
+		    out->addrs[i] & 0xff);
+	if (out->text[0] != '\0') {
+		text_clean(out->text, text, sizeof text);
+		printf(" \"%s\"", text);
+	}
+	printf("\n");
+}
+
+static const struct dnsl_resolver try_dns = { NULL, try_dns_find, NULL };
 
 /* A verdict the engine noted but does not apply: dry-run, overruled. */
 static void
@@ -195,6 +236,10 @@ try_run(struct policy *p, struct store *st, const struct try_args *a)
 	env.client_addr = addr_ip_normalise(a->client, client, sizeof client) == 0 ?
 	    client : a->client;
 	env.sender = a->from;
+	if (pol_uses_dns(p)) {
+		try_real_dns = a->no_dns ? NULL : dns_resolver(pol_settings(p));
+		env.dns = &try_dns;
+	}
 	done = try_stage(c, POL_CONNECT, &env, 0) ||
 	    (a->helo && try_stage(c, POL_HELO, &env, 0)) ||
 	    try_stage(c, POL_MAIL, &env, 0);

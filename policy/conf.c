@@ -720,6 +720,7 @@ static const struct setting top_settings[] = {
 	{ "lists", TYPE_GROUP, set_lists },
 	{ "replies", TYPE_GROUP, set_replies },
 	{ "relay", TYPE_GROUP, set_relay },
+	{ "dns", TYPE_GROUP, conf_dns },
 	{ "rules", TYPE_LIST, set_rules },
 };
 
@@ -745,6 +746,8 @@ settings_default(struct pol_settings *s)
 	s->policy_service.max_connections = 1000;
 	s->sendmail = xstrdup("/usr/sbin/sendmail");
 	s->notify_max_per_hour = 10;
+	s->dns.timeout_ms = 2000;
+	s->dns.cache_size = 10000;
 }
 
 /* Apply the top-level table in its own order, whatever the file's order. */
@@ -826,6 +829,7 @@ conf_finish(struct conf *cf)
 	}
 	p->internal_error = conf_reply_named(cf, "internal_error");
 	p->store_unavailable = conf_reply_named(cf, "store_unavailable");
+	p->dns_unavailable = conf_reply_named(cf, "dns_unavailable");
 }
 
 /* Append what the admin most likely missed to a bare "syntax error". */

@@ -96,6 +96,11 @@ struct reply *conf_reply_named(struct conf *cf, const char *name);
  * error" at line `line` of path (conf_hint.c): a short guess into out. */
 void conf_hint(const char *path, int line, char *out, size_t size);
 
+/* ---- conf_dns.c ---- */
+
+/* The dns = { } group into cf->p->settings.dns. */
+void conf_dns(struct conf *cf, const config_setting_t *s);
+
 /* ---- conf_rule.c ---- */
 
 /* Compile rules = ( ... ) into cf->p->rules. */

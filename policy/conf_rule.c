@@ -103,6 +103,51 @@ set_size(struct conf *cf, const config_setting_t *s)
 		    "number of bytes", v, end);
 }
 
+/* dnsbl = "zone" or [ "zone=127.0.0.[2..11]", ... ]: one condition,
+ * listed on any of them. */
+static void
+cond_dns(struct conf *cf, const config_setting_t *s, enum cond_kind kind,
+    enum dnsl_subject subject)
+{
+	struct dnsl_cond *d = xcalloc(1, sizeof *d);
+	int i, n = config_setting_type(s) == CONFIG_TYPE_STRING ? 1 :
+	    config_setting_length(s);
+	char err[ERR_MAX];
+
+	d->subject = subject;
+	d->allow = kind == COND_DNSWL;
+	d->l = xcalloc(n > 0 ? n : 1, sizeof *d->l);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = n == 1 &&
+		    config_setting_type(s) == CONFIG_TYPE_STRING ? s :
+		    config_setting_get_elem(s, i);
+		const char *v = config_setting_get_string(e);
+
+		if (v == NULL)
+			conf_error(cf, e, "%s: each list is a string such as "
+			    "\"zen.spamhaus.org\"", config_setting_name(s));
+		else if (dnsl_parse(v, &d->l[d->n], err, sizeof err) < 0)
+			conf_error(cf, e, "%s", err);
+		else
+			d->n++;
+	}
+	if (n == 0)
+		conf_error(cf, s, "%s needs at least one list, e.g. "
+		    "\"zen.spamhaus.org\"", config_setting_name(s));
+	cond_add(cf->conds, kind)->dns = d;
+	cf->p->uses_dns = 1;
+}
+
+#define COND_DNS_SETTER(fn, kind, subject) \
+	static void fn(struct conf *cf, const config_setting_t *s) \
+	{ cond_dns(cf, s, kind, subject); }
+
+COND_DNS_SETTER(set_dnsbl, COND_DNSBL, DNSL_CLIENT_ADDR)
+COND_DNS_SETTER(set_dnswl, COND_DNSWL, DNSL_CLIENT_ADDR)
+COND_DNS_SETTER(set_rhsbl, COND_RHSBL, DNSL_SENDER_DOMAIN)
+COND_DNS_SETTER(set_rhsbl_helo, COND_RHSBL_HELO, DNSL_HELO)
+COND_DNS_SETTER(set_rhsbl_client, COND_RHSBL_CLIENT, DNSL_CLIENT_NAME)
+
 static const struct setting cond_settings[] = {
 	{ "client", TYPE_STRING | TYPE_LIST, set_client },
 	{ "client_name", TYPE_STRING | TYPE_LIST, set_client_name },
@@ -116,6 +161,11 @@ static const struct setting cond_settings[] = {
 	{ "daemon", TYPE_STRING | TYPE_LIST, set_daemon },
 	{ "header", TYPE_GROUP, set_header },
 	{ "size", TYPE_STRING, set_size },
+	{ "dnsbl", TYPE_STRING | TYPE_LIST, set_dnsbl },
+	{ "dnswl", TYPE_STRING | TYPE_LIST, set_dnswl },
+	{ "rhsbl", TYPE_STRING | TYPE_LIST, set_rhsbl },
+	{ "rhsbl_helo", TYPE_STRING | TYPE_LIST, set_rhsbl_helo },
+	{ "rhsbl_client", TYPE_STRING | TYPE_LIST, set_rhsbl_client },
 };
 
 static void
@@ -519,6 +569,79 @@ set_duplicates(struct conf *cf, const config_setting_t *s)
 		cf->p->body_fp = 1;
 }
 
+/* ---- greylist = { per; delay; retry_window; pass_for; auto_whitelist; } ---- */
+
+static struct greyspec *
+grey_get(struct conf *cf)
+{
+	if (cf->rule->grey == NULL)
+		cf->rule->grey = grey_spec_new();
+	return cf->rule->grey;
+}
+
+static void
+set_grey_per(struct conf *cf, const config_setting_t *s)
+{
+	keys_from(cf, s, &grey_get(cf)->keys);
+}
+
+static void
+grey_duration(struct conf *cf, const config_setting_t *s, unsigned long *ms)
+{
+	unsigned long v = conf_duration(cf, s);
+
+	if (v == 0)
+		conf_error(cf, s, "greylist: %s must be longer than 0",
+		    config_setting_name(s));
+	else
+		*ms = v;
+}
+
+static void
+set_delay(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->delay_ms);
+}
+
+static void
+set_retry_window(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->retry_window_ms);
+}
+
+static void
+set_pass_for(struct conf *cf, const config_setting_t *s)
+{
+	grey_duration(cf, s, &grey_get(cf)->pass_for_ms);
+}
+
+static void
+set_auto_whitelist(struct conf *cf, const config_setting_t *s)
+{
+	int n = config_setting_get_int(s);
+
+	if (n < 0 || n > 1000000)
+		conf_error(cf, s, "greylist: auto_whitelist is a number of "
+		    "passed triplets (0: off)");
+	else
+		grey_get(cf)->auto_whitelist = (unsigned long)n;
+}
+
+static const struct setting grey_settings[] = {
+	{ "per", TYPE_STRING | TYPE_LIST, set_grey_per },
+	{ "delay", TYPE_STRING | TYPE_INT, set_delay },
+	{ "retry_window", TYPE_STRING | TYPE_INT, set_retry_window },
+	{ "pass_for", TYPE_STRING | TYPE_INT, set_pass_for },
+	{ "auto_whitelist", TYPE_INT, set_auto_whitelist },
+};
+
+static void
+set_greylist(struct conf *cf, const config_setting_t *s)
+{
+	grey_get(cf);
+	conf_group(cf, s, grey_settings, NELEM(grey_settings));
+}
+
 /* ---- the rule's own keys ---- */
 
 static void
@@ -628,6 +751,7 @@ static const struct setting rule_settings[] = {
 	{ "charge", TYPE_STRING, set_charge },
 	{ "duplicates", TYPE_GROUP, set_duplicates },
 	{ "notify", TYPE_STRING, set_notify },
+	{ "greylist", TYPE_GROUP, set_greylist },
 };
 
 /* ---- checks across a rule's keys ---- */
@@ -639,11 +763,16 @@ cond_stage(enum cond_kind kind)
 	case COND_CLIENT:
 	case COND_CLIENT_NAME:
 	case COND_DAEMON:
+	case COND_DNSBL:
+	case COND_DNSWL:
+	case COND_RHSBL_CLIENT:
 		return POL_CONNECT;
 	case COND_HELO:
+	case COND_RHSBL_HELO:
 		return POL_HELO;
 	case COND_SENDER:
 	case COND_SENDER_DOMAIN:
+	case COND_RHSBL:
 	case COND_AUTHENTICATED:
 	case COND_AUTH_USER:
 	case COND_SIZE:
@@ -724,6 +853,13 @@ rule_stage_bounds(const struct rule *r, enum pol_stage *lo, enum pol_stage *hi)
 			bound(cond_stage(sets[k]->c[i].kind), lo, hi);
 	if (r->dup != NULL)
 		dup_stage_bounds(r->dup, lo, hi);
+	if (r->grey != NULL) {
+		const struct keyset *gk = &r->grey->keys;
+
+		bound(POL_RCPT, lo, hi);	/* decided per recipient */
+		for (i = 0; i < gk->n; i++)
+			bound(key_stage(gk->k[i].kind), lo, hi);
+	}
 	if (r->limit == NULL)
 		return;
 	/* A look (charge none) asks "would one more be allowed?" anywhere. */
@@ -776,6 +912,11 @@ rule_check_action(struct conf *cf, const config_setting_t *g, int action_set,
 	if (r->dup != NULL && r->reply == NULL && (!action_set ||
 	    r->action == POL_REJECT || r->action == POL_TEMPFAIL)) {
 		r->reply = conf_reply_named(cf, "too_many_duplicates");
+		class = r->reply->code / 100;
+	}
+	if (r->grey != NULL && r->reply == NULL && (!action_set ||
+	    r->action == POL_TEMPFAIL)) {
+		r->reply = conf_reply_named(cf, "greylisted");
 		class = r->reply->code / 100;
 	}
 	if (r->limit != NULL && r->reply == NULL && (!action_set ||
@@ -852,6 +993,11 @@ conf_rule(struct conf *cf, const config_setting_t *g, int idx)
 	if (r->limit != NULL && r->dup != NULL) {
 		conf_error(cf, g, "rule %s has both limit and duplicates: make "
 		    "them two rules", r->name);
+		return;
+	}
+	if (r->grey != NULL && (r->limit != NULL || r->dup != NULL)) {
+		conf_error(cf, g, "rule %s has greylist and %s: make them two "
+		    "rules", r->name, r->limit ? "limit" : "duplicates");
 		return;
 	}
 	rule_check_stage(cf, g, config_setting_get_member(g, "stage") != NULL);

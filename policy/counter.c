@@ -142,3 +142,46 @@ pol_window_text(unsigned long s, char *out, size_t outsz)
 		}
 	snprintf(out, outsz, "%lus", s);
 }
+
+static const struct rule *
+grey_rule(const struct policy *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].grey != NULL && strcmp(p->rules[i].name, name) == 0)
+			return &p->rules[i];
+	return NULL;
+}
+
+int
+pol_grey_counter(const struct policy *p, const char *rule, const char *what,
+    const char *key, unsigned char *id, size_t *idlen, struct store_req *look)
+{
+	const struct rule *r = grey_rule(p, rule);
+	const struct keyset *keys = r ? grey_what_keys(r->grey, what) : NULL;
+	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
+	struct pol_env env = { 0 };
+	struct count_ctx cx = { .env = &env };
+	int i, n;
+
+	if (keys == NULL || keys->n > KEYS_PER_MAX)
+		return -1;
+	copy = xstrdup(key);
+	cx.hdrs = hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1,
+	    sizeof *hdrs);
+	n = keys->n;
+	for (i = 0, v = copy; i < n && v != NULL; i++, v = next) {
+		if ((next = strchr(v, ',')) != NULL)
+			*next++ = '\0';
+		env_set(&keys->k[i], v, &env, hdrs, &owned[i]);
+	}
+	*idlen = i == n && v == NULL ? keys_id(r->name, what, keys, &cx, id) : 0;
+	if (*idlen > 0)
+		grey_request(r->grey, what, id, *idlen, look);
+	for (i = 0; i < KEYS_PER_MAX; i++)
+		free(owned[i]);
+	free(hdrs);
+	free(copy);
+	return *idlen > 0 ? 0 : -1;
+}

@@ -74,6 +74,18 @@ pol_rule_content(const struct policy *p, int i, const char **name)
 	return NULL;
 }
 
+/* Does a condition set ask a DNS list? */
+static int
+conds_dns(const struct condset *cs)
+{
+	int i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->c[i].dns != NULL)
+			return 1;
+	return 0;
+}
+
 const char *
 pol_rule_needs_content(const struct policy *p, int i)
 {
@@ -90,6 +102,8 @@ pol_rule_needs_content(const struct policy *p, int i)
 	    (r->limit != NULL && keys_header(p, &r->limit->keys, 1)) ||
 	    conds_header(&r->when, 1) || conds_header(&r->unless, 1))
 		return "headers other than Message-ID";
+	if (conds_dns(&r->when) || conds_dns(&r->unless))
+		return "DNS list answers as they were then";
 	return NULL;
 }
 

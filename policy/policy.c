@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "dnsl.h"
 #include "dupes.h"
 #include "ratelimit.h"
 #include "rules.h"
@@ -71,6 +72,7 @@ condset_free(struct condset *cs)
 	for (i = 0; i < cs->n; i++) {
 		match_list_free(cs->c[i].list);
 		free(cs->c[i].hdr_name);
+		dnsl_cond_free(cs->c[i].dns);
 	}
 	free(cs->c);
 }
@@ -90,11 +92,14 @@ policy_free(struct policy *p)
 		reply_free(p->rules[i].reply);
 		rl_limit_free(p->rules[i].limit);
 		dup_spec_free(p->rules[i].dup);
+		grey_spec_free(p->rules[i].grey);
 	}
 	for (i = 0; i < p->nheaders; i++)
 		free(p->headers[i]);
 	free(p->headers);
 	reply_free(p->store_unavailable);
+	reply_free(p->dns_unavailable);
+	free((char *)p->settings.dns.servers);
 	free(p->rules);
 	match_list_free(p->relay.local_domains);
 	match_list_free(p->relay.permit_client);
@@ -160,6 +165,12 @@ int
 pol_rule_count(const struct policy *p)
 {
 	return p->nrules;
+}
+
+int
+pol_uses_dns(const struct policy *p)
+{
+	return p->uses_dns;
 }
 
 int
@@ -269,7 +280,8 @@ door_serves(const struct pol_conn *c, int i)
 	case POL_DOOR_ENVELOPE:
 		return pol_rule_content(c->p, i, &name) == NULL;
 	case POL_DOOR_CONTENT:
-		return c->p->rules[i].limit == NULL ||
+		return (c->p->rules[i].limit == NULL &&
+		    c->p->rules[i].grey == NULL) ||
 		    pol_rule_content(c->p, i, &name) != NULL;
 	case POL_DOOR_ALL:
 		break;
@@ -350,10 +362,45 @@ match_header(const struct cond *c, const struct pol_env *env)
 	return match_find(c->list, env->hdr_value);
 }
 
+/* A DNS list condition; an unknown answer matches nothing, or is the
+ * rule's error when dns.on_error = "tempfail" (hit->unknown says so). */
 static enum match_result
-cond_find(const struct cond *c, const struct pol_env *env)
+match_dns(const struct cond *c, const struct pol_env *env, int tempfail,
+    struct dnsl_hit *hit)
+{
+	struct dnsl_hit h;
+
+	memset(&h, 0, sizeof h);
+	switch (dnsl_find(c->dns, env, &h)) {
+	case DNSL_LISTED:
+		if (!c->dns->allow && hit != NULL)
+			*hit = h;
+		return MATCH_YES;
+	case DNSL_NOT_LISTED:
+		return MATCH_NO;
+	case DNSL_UNKNOWN:
+		break;
+	}
+	if (!tempfail)
+		return MATCH_NO;
+	if (hit != NULL) {
+		*hit = h;
+		hit->unknown = 1;
+	}
+	return MATCH_ERROR;
+}
+
+static enum match_result
+cond_find(const struct cond *c, const struct pol_env *env, int tempfail,
+    struct dnsl_hit *hit)
 {
 	switch (c->kind) {
+	case COND_DNSBL:
+	case COND_DNSWL:
+	case COND_RHSBL:
+	case COND_RHSBL_HELO:
+	case COND_RHSBL_CLIENT:
+		return match_dns(c, env, tempfail, hit);
 	case COND_CLIENT:
 		return match_find(c->list, env->client_addr);
 	case COND_CLIENT_NAME:
@@ -385,18 +432,51 @@ cond_find(const struct cond *c, const struct pol_env *env)
 
 /* Does the rule apply: every "when" condition matches, no "unless" does. */
 static enum match_result
-rule_find(const struct rule *r, const struct pol_env *env)
+rule_find(const struct rule *r, const struct pol_env *env, int tempfail,
+    struct dnsl_hit *hit)
 {
 	enum match_result m;
 	int i;
 
 	for (i = 0; i < r->when.n; i++)
-		if ((m = cond_find(&r->when.c[i], env)) != MATCH_YES)
+		if ((m = cond_find(&r->when.c[i], env, tempfail, hit)) != MATCH_YES)
 			return m;
 	for (i = 0; i < r->unless.n; i++)
-		if ((m = cond_find(&r->unless.c[i], env)) != MATCH_NO)
+		if ((m = cond_find(&r->unless.c[i], env, tempfail, hit)) !=
+		    MATCH_NO)
 			return m == MATCH_YES ? MATCH_NO : m;
 	return MATCH_YES;
+}
+
+/* Start the DNS lookups of every condition whose subject this stage
+ * makes known, so the answers are ready by the stage that uses them. */
+static void
+dns_start(const struct policy *p, enum pol_stage stage,
+    const struct pol_env *env)
+{
+	const struct condset *sets[2];
+	int i, k, j;
+
+	if (!p->uses_dns || env->dns == NULL ||
+	    (stage != POL_CONNECT && stage != POL_HELO && stage != POL_MAIL))
+		return;
+	for (i = 0; i < p->nrules; i++) {
+		sets[0] = &p->rules[i].when;
+		sets[1] = &p->rules[i].unless;
+		for (k = 0; k < 2; k++)
+			for (j = 0; j < sets[k]->n; j++)
+				if (sets[k]->c[j].dns != NULL &&
+				    cond_stage(sets[k]->c[j].kind) == stage)
+					dnsl_start(sets[k]->c[j].dns, env);
+	}
+}
+
+/* A DNS list that listed the client, for %{dnsbl} and the log. */
+static void
+verdict_dns(const struct dnsl_hit *hit, struct pol_verdict *v)
+{
+	snprintf(v->dnsbl, sizeof v->dnsbl, "%s", hit->zone);
+	snprintf(v->dnsbl_text, sizeof v->dnsbl_text, "%s", hit->text);
 }
 
 /* ---- verdicts ---- */
@@ -621,16 +701,42 @@ dup_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
 	    d->window_ms, v);
 }
 
+/* A greylisting rule: a deferred triplet is its verdict, with when to
+ * retry; a passing one lets the next rule run. */
+static int
+grey_eval(struct pol_conn *c, const struct rule *r, struct count_ctx *cx,
+    struct pol_verdict *v)
+{
+	const char *why = NULL;
+	enum count_result res = grey_check(r->grey, r->name, cx, &why);
+	int decided = count_verdict(c, r, res, cx, 0, r->grey->delay_ms, v);
+
+	if (decided && res == COUNT_OVER)
+		v->greylist = why;
+	return decided;
+}
+
 /* One rule; 1 when it yields a verdict, 0 when the next rule should run. */
 static int
 rule_eval(struct pol_conn *c, const struct rule *r,
     const struct count_ctx *stage_cx, struct pol_verdict *v)
 {
 	struct count_ctx cx = *stage_cx;
-	enum match_result m = rule_find(r, cx.env);
+	struct dnsl_hit hit;
+	enum match_result m;
 
+	memset(&hit, 0, sizeof hit);
+	m = rule_find(r, cx.env, c->p->settings.dns.tempfail, &hit);
 	if (m == MATCH_NO)
 		return 0;
+	if (m == MATCH_ERROR && hit.unknown) {
+		verdict_from_rule(c, r, v);	/* dns.on_error = "tempfail" */
+		v->action = POL_TEMPFAIL;
+		v->reply = c->p->dns_unavailable;
+		v->close = 0;
+		verdict_dns(&hit, v);
+		return 1;
+	}
 	if (m == MATCH_ERROR)
 		verdict_error(r->name, c->p->internal_error, v);
 	else if (r->limit != NULL) {
@@ -639,8 +745,13 @@ rule_eval(struct pol_conn *c, const struct rule *r,
 	} else if (r->dup != NULL) {
 		if (!dup_eval(c, r, &cx, v))
 			return 0;
+	} else if (r->grey != NULL) {
+		if (!grey_eval(c, r, &cx, v))
+			return 0;
 	} else
 		verdict_from_rule(c, r, v);
+	if (hit.zone[0] != '\0' && v->action != POL_ERROR)
+		verdict_dns(&hit, v);
 	/* A dry-run rule only logs: its errors let mail through too. */
 	if (v->action == POL_ERROR)
 		v->mode = rule_mode(c, r);
@@ -780,6 +891,7 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 
 	verdict_init(v, stage);
 	stage_begin(c, stage, env, now_ms);
+	dns_start(c->p, stage, env);
 	if (stage == POL_RCPT) {
 		relay_eval(c, env, v);
 		if (v->mode == POL_DRY_RUN) {

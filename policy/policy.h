@@ -48,6 +48,8 @@ enum pol_scope { POL_SCOPE_MESSAGE, POL_SCOPE_CONNECTION };
 
 enum pol_mode { POL_ENFORCE, POL_DRY_RUN };
 
+struct dnsl_resolver;
+
 /* The transaction as the MTA described it; strings borrowed, NULL unknown. */
 struct pol_env {
 	const char *client_addr;	/* normalised text: "192.0.2.7", "2001:db8::1" */
@@ -65,6 +67,7 @@ struct pol_env {
 	size_t body_len;
 	int64_t wall_ms;		/* wall-clock ms, for calendar quotas;
 					   0: the engine reads the clock */
+	const struct dnsl_resolver *dns;	/* DNS lists (dnsl.h); NULL: unknown */
 };
 
 #define POL_COUNTED_MAX 400	/* %{counted}: what a limit rule counts */
@@ -85,6 +88,9 @@ struct reply;
 struct store;
 
 #define POL_KEY_MAX 256		/* a counter key as logs show it */
+#define POL_DNS_NAME_MAX 254	/* a DNS name, with its terminator */
+#define POL_DNS_TEXT_MAX 256	/* a DNS list's TXT record as kept */
+
 
 /* A decision.  Pointers are borrowed from the policy the pol_conn holds. */
 struct pol_verdict {
@@ -100,6 +106,9 @@ struct pol_verdict {
 	const char *notify;		/* with over_first: the rule's notify address, or NULL; valid while the policy is referenced */
 	int evicting;			/* the store began evicting: log it once */
 	char key[POL_KEY_MAX];		/* the counter's key, for the log ("" none) */
+	char dnsbl[POL_DNS_NAME_MAX];	/* the DNS list that listed the client ("" none) */
+	char dnsbl_text[POL_DNS_TEXT_MAX];	/* its TXT record, raw ("" none) */
+	const char *greylist;		/* a greylisting rule's step: "new", "early"; NULL none */
 };
 
 /* Settings of the milter = { } and state = { } groups the daemon needs. */
@@ -146,6 +155,12 @@ struct pol_settings {
 	struct pol_metrics {		/* metrics = { }: the Prometheus endpoint */
 		const char *listen;	/* "IP:PORT" or "[IPv6]:PORT"; NULL: off */
 	} metrics;
+	struct pol_dns {		/* dns = { }: the resolver of DNS lists */
+		const char *servers;	/* "IP:PORT,..." (c-ares' form); NULL: /etc/resolv.conf */
+		unsigned long timeout_ms;	/* per query */
+		int tempfail;		/* on_error = "tempfail": unknown tempfails */
+		unsigned long cache_size;	/* answers kept at most */
+	} dns;
 };
 
 struct policy;
@@ -172,6 +187,9 @@ const struct pol_settings *pol_settings(const struct policy *p);
 /* The file a policy was loaded from, and its number of rules. */
 const char *pol_path(const struct policy *p);
 int pol_rule_count(const struct policy *p);
+
+/* Non-zero if some rule asks a DNS list (then a resolver is worth starting). */
+int pol_uses_dns(const struct policy *p);
 
 /* Non-zero if some rule or relay check may need this stage's callback. */
 int pol_needs_stage(const struct policy *p, enum pol_stage stage);
@@ -217,6 +235,14 @@ void pol_window_text(unsigned long window_s, char *out, size_t outsz);
 int pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look);
 
+/* The same for a greylisting rule's counter `what`: "grey-seen",
+ * "grey-wait", "grey-pass" (KEY: the triplet as the log shows it) or
+ * "grey-awl" (KEY: the client's network).  -1 when there is no such
+ * greylisting rule or counter, or the key does not fit. */
+int pol_grey_counter(const struct policy *p, const char *rule,
+    const char *what, const char *key, unsigned char *id, size_t *idlen,
+    struct store_req *look);
+
 /* Start a connection's state; it holds a reference to p.  Counters live in
  * st (borrowed: it must outlive the connection; NULL when no rule counts). */
 struct pol_conn *pol_conn_new(struct policy *p, struct store *st);
@@ -261,7 +287,8 @@ void pol_msg_end(struct pol_conn *c, int accepted, uint64_t now_ms);
 
 /* describe.c: rule i's name (NULL past the last), whether it is in
  * dry-run mode, and what it needs that a mail log does not hold ("the
- * body", "headers other than Message-ID"), or NULL. */
+ * body", "headers other than Message-ID", "DNS list answers as they were
+ * then": replay asks no DNS list), or NULL. */
 const char *pol_rule_name(const struct policy *p, int i);
 int pol_rule_dry_run(const struct policy *p, int i);
 const char *pol_rule_needs_content(const struct policy *p, int i);

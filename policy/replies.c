@@ -99,9 +99,13 @@ static const struct reply_info catalogue[] = {
 	  "the mail." },
 	{ 451, "4.3.0",
 	  "The server ran into a problem of its own while handling the "
-	  "request: a lookup failed, a database or a filter did not answer, "
-	  "or a disk was not writable.",
-	  "The receiving server's.",
+	  "request: a lookup failed (4.4.3: a DNS list did not answer), a "
+	  "database or a filter did not answer, or a disk was not "
+	  "writable. With 4.7.1 it is greylisting: a first attempt from an "
+	  "unknown sender is deferred on purpose, and a retry after the "
+	  "delay the text gives is accepted.",
+	  "The receiving server's (greylisting: nobody's, a deliberate "
+	  "delay).",
 	  "Nothing is wrong with the message. Keep it queued and retry; if "
 	  "the error lasts more than a few hours, tell the postmaster of the "
 	  "receiving domain." },
@@ -236,12 +240,16 @@ static const struct reply_info catalogue[] = {
 	{ 554, "5.7.1",
 	  "The transaction failed for good. Servers use it when no more "
 	  "precise code fits: a refused connection or a rejected message, "
-	  "often for reasons of policy or reputation.",
+	  "often for reasons of policy or reputation, such as a client "
+	  "address listed on a DNS block list (milter-policy's dnsbl_listed "
+	  "reply names the list and quotes its TXT record).",
 	  "Usually the sender's: its network, its reputation or the "
 	  "message.",
 	  "Do not retry unchanged. Read the text of the reply for the "
-	  "reason; if you think it is a mistake, tell the receiving site's "
-	  "postmaster some other way." },
+	  "reason; for a block list, ask the list's operator to delist the "
+	  "address, or send through the provider's mail server. If you "
+	  "think it is a mistake, tell the receiving site's postmaster some "
+	  "other way." },
 	{ 555, "5.5.4",
 	  "A parameter of MAIL FROM or RCPT TO was not recognised or is not "
 	  "supported (such as SIZE= or BODY=).",
@@ -334,6 +342,25 @@ static char *store_unavailable_text[] = {
 	"Nothing is wrong with your message; keep it queued and try again "
 	"later.",
 };
+static char *dnsbl_listed_text[] = {
+	"Client %{client_addr} is listed on the DNS block list %{dnsbl} "
+	"(%{dnsbl_text}).",
+	"This is about the reputation of the sending network, not about "
+	"your message. Ask the list's operator to delist the address (its "
+	"web site says how), or send through your provider's mail server.",
+};
+static char *dns_unavailable_text[] = {
+	"Temporary problem on this server: it could not look up "
+	"%{client_addr} on the DNS list %{dnsbl}.",
+	"Nothing is wrong with your message; keep it queued and try again "
+	"later.",
+};
+static char *greylisted_text[] = {
+	"Greylisted: this server defers the first message from a sender it "
+	"does not know yet (%{client_addr}, <%{sender}> to <%{rcpt}>).",
+	"Nothing is wrong with the message: the sending server retries by "
+	"itself, and a retry after %{retry_after} is accepted.",
+};
 static char *internal_error_text[] = {
 	"Temporary problem on this server: its mail filter hit an internal "
 	"error.",
@@ -360,19 +387,23 @@ static const struct reply builtins[] = {
 	    too_many_duplicates_text),
 	BUILTIN("store_unavailable", 451, "4.3.0", store_unavailable_text),
 	BUILTIN("internal_error", 451, "4.3.0", internal_error_text),
+	BUILTIN("dnsbl_listed", 554, "5.7.1", dnsbl_listed_text),
+	BUILTIN("greylisted", 451, "4.7.1", greylisted_text),
+	BUILTIN("dns_unavailable", 451, "4.4.3", dns_unavailable_text),
 };
 
 enum macro {
 	M_CLIENT_ADDR, M_CLIENT_NAME, M_HELO, M_SENDER, M_RCPT, M_AUTH_USER,
 	M_RULE, M_LIMIT, M_WINDOW, M_COUNT, M_RETRY_AFTER, M_QUEUE_ID,
-	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED, M_RESETS,
-	M_NMACROS
+	M_COUNT_TIMES, M_LIMIT_BYTES, M_COUNTED, M_RESETS, M_DNSBL,
+	M_DNSBL_TEXT, M_NMACROS
 };
 
 static const char *const macro_names[M_NMACROS] = {
 	"client_addr", "client_name", "helo", "sender", "rcpt", "auth_user",
 	"rule", "limit", "window", "count", "retry_after", "queue_id",
-	"count_times", "limit_bytes", "counted", "resets",
+	"count_times", "limit_bytes", "counted", "resets", "dnsbl",
+	"dnsbl_text",
 };
 
 const struct reply_info *
@@ -795,6 +826,8 @@ string_value(int m, const char *v, char *buf, size_t size)
 {
 	if (m == M_SENDER && v != NULL && v[0] == '\0')
 		v = "<>";
+	else if (m == M_DNSBL_TEXT && (v == NULL || v[0] == '\0'))
+		v = "the list gives no reason";
 	else if (v != NULL && v[0] == '\0')
 		v = NULL;
 	text_clean(v, buf, size);
@@ -848,6 +881,7 @@ macro_value(int m, const struct reply_ctx *ctx, char *buf, size_t size)
 		[M_HELO] = ctx->helo, [M_SENDER] = ctx->sender,
 		[M_RCPT] = ctx->rcpt, [M_AUTH_USER] = ctx->auth_user,
 		[M_RULE] = ctx->rule, [M_QUEUE_ID] = ctx->queue_id,
+		[M_DNSBL] = ctx->dnsbl, [M_DNSBL_TEXT] = ctx->dnsbl_text,
 	};
 
 	if (m == M_LIMIT || m == M_COUNT || m == M_WINDOW ||

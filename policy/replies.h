@@ -49,6 +49,7 @@ struct reply_ctx {
 	const char *client_addr, *client_name, *helo, *sender, *rcpt;
 	const char *auth_user, *rule, *queue_id;
 	const struct pol_vars *vars;	/* NULL: numbers render as "unknown" */
+	const char *dnsbl, *dnsbl_text;	/* the DNS list that listed, its TXT */
 };
 
 /* A rendered reply: clean lines, '%' not yet escaped. */

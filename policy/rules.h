@@ -13,7 +13,9 @@
 
 #include <stdatomic.h>
 
+#include "dnsl.h"
 #include "dupes.h"
+#include "greylist.h"
 #include "keys.h"
 #include "match.h"
 #include "policy.h"
@@ -24,7 +26,8 @@
 enum cond_kind {
 	COND_CLIENT, COND_CLIENT_NAME, COND_HELO, COND_SENDER,
 	COND_SENDER_DOMAIN, COND_RCPT, COND_RCPT_DOMAIN, COND_AUTHENTICATED,
-	COND_AUTH_USER, COND_DAEMON, COND_HEADER, COND_SIZE
+	COND_AUTH_USER, COND_DAEMON, COND_HEADER, COND_SIZE,
+	COND_DNSBL, COND_DNSWL, COND_RHSBL, COND_RHSBL_HELO, COND_RHSBL_CLIENT
 };
 
 enum size_op { SIZE_GT, SIZE_LT, SIZE_EQ };
@@ -36,6 +39,7 @@ struct cond {
 	char *hdr_name;			/* header: which header */
 	enum size_op size_op;		/* size */
 	unsigned long size;
+	struct dnsl_cond *dns;		/* DNS lists: what to ask (dnsl.h) */
 };
 
 struct condset {
@@ -56,6 +60,7 @@ struct rule {
 	struct limit *limit;		/* a limit rule, or NULL */
 	struct dupspec *dup;		/* a duplicates rule, or NULL */
 	char *notify;			/* an address told of over-limit, or NULL */
+	struct greyspec *grey;		/* a greylisting rule, or NULL */
 };
 
 struct relay {
@@ -80,6 +85,8 @@ struct policy {
 	char **headers;			/* names of the headers keys are kept per */
 	int body_fp;			/* some rule needs the body fingerprint */
 	int msg_rcpts;			/* some rule counts per recipient at eoh/eom */
+	int uses_dns;			/* some condition asks a DNS list */
+	struct reply *dns_unavailable;	/* a DNS list unknown, dns.on_error = tempfail */
 };
 
 /* The names of stages and actions, as the policy file and the logs write

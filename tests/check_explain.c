@@ -23,6 +23,8 @@ struct explain_case {
 static const struct explain_case explain_cases[] = {
 	{ "557", 0, "557 5.7.1 (5xx: permanent failure)" },
 	{ "557", 0, "mail loop" },
+	{ "451", 0, "greylisting" },
+	{ "554", 0, "delist" },
 	{ "550", 0, "Whose side:" },
 	{ "421", 0, "421 4.7.0 (4xx: temporary failure)" },
 	{ "453", 0, "What to do:" },

@@ -320,7 +320,7 @@ static const struct render_case render_cases[] = {
 	  "%{auth_user} %{rule} %{queue_id} %{limit} %{window} %{count} "
 	  "%{retry_after}",
 	  { "192.0.2.7", "mx.example.net", "mx.example.net", "a@example.net",
-	    "b@example.org", "alice", "relay", "4XyZ1F2", &vars_hour },
+	    "b@example.org", "alice", "relay", "4XyZ1F2", &vars_hour, NULL, NULL },
 	  "192.0.2.7 mx.example.net mx.example.net a@example.net "
 	  "b@example.org alice relay 4XyZ1F2 100 1 h 6 2 min 10 s" },
 	{ "null sender", "From <%{sender}> as %{sender}",
@@ -328,7 +328,7 @@ static const struct render_case render_cases[] = {
 	{ "NULL strings",
 	  "%{client_addr} %{client_name} %{helo} %{sender} %{rcpt} "
 	  "%{auth_user} %{rule} %{queue_id}",
-	  { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &vars_hour },
+	  { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &vars_hour, NULL, NULL },
 	  "unknown unknown unknown unknown unknown unknown unknown unknown" },
 	{ "empty strings", "[%{helo}] [%{auth_user}] [%{rcpt}]",
 	  { .helo = "", .auth_user = "", .rcpt = "" },
@@ -448,7 +448,7 @@ START_TEST(test_hostile)
 {
 	const struct hostile_case *c = &hostile_cases[_i];
 	char *v = repeat(c->unit, 10240);
-	const struct reply_ctx ctx = { v, v, v, v, v, v, v, v, &vars_hour };
+	const struct reply_ctx ctx = { v, v, v, v, v, v, v, v, &vars_hour, v, v };
 	const char *lines[2] = { c->tmpl, "Second line about %{rcpt}." };
 	struct reply_text out;
 	struct reply *r;
@@ -691,7 +691,7 @@ START_TEST(test_builtin_render)
 	const struct reply *b = reply_builtin(c->name);
 	const struct reply_ctx ctx = { "192.0.2.7", "mx.example.net",
 	    "mx.example.net", "a@example.net", "b@example.org", "alice",
-	    "rule1", "4XyZ1F2", &vars_hour };
+	    "rule1", "4XyZ1F2", &vars_hour, "bl.example", "listed" };
 	struct reply_text out;
 	int i;
 

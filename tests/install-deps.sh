@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libmilter-dev libconfig-dev check libsodium-dev
 libpcre2-dev zlib1g-dev postfix swaks libhiredis-dev redis-server clang valgrind python3
-libmicrohttpd-dev curl"
+libmicrohttpd-dev curl libc-ares-dev dnsmasq-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
