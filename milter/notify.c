@@ -146,7 +146,7 @@ void
 notify_over_limit(const struct notify_event *e)
 {
 	time_t now = time(NULL);
-	char r[VALUE_MAX + 1], k[VALUE_MAX + 1], spent[96];
+	char r[VALUE_MAX + 1], k[VALUE_MAX + 1], key[VALUE_MAX + 1], spent[96];
 	const char *why = NULL;
 	struct mail *m;
 
@@ -170,7 +170,7 @@ notify_over_limit(const struct notify_event *e)
 	pthread_mutex_unlock(&lock);
 	if (why != NULL && *why != '\0')
 		log_msg(LOG_WARNING, "notify: not mailing %s about rule=%s key=%s: %s",
-		    clean(e->to, r), clean(e->rule, k), e->key ? e->key : "", why);
+		    clean(e->to, r), clean(e->rule, k), clean(e->key, key), why);
 }
 
 /* Write the whole text to fd; -1 on error (EPIPE: sendmail went). */
