@@ -276,12 +276,14 @@ notify_start(const char *sendmail, unsigned max_per_hour, const char *policy)
 void
 notify_stop(void)
 {
-	if (!running)
-		return;
+	int was_running;
+
 	pthread_mutex_lock(&lock);
+	was_running = running;
 	stopping = 1;
+	running = 0;	/* read under the lock by sessions still finishing */
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	running = 0;
+	if (was_running)
+		pthread_join(thread, NULL);	/* after what is queued is sent */
 }
