@@ -26,6 +26,7 @@
 #define PD_IDLE_S	600	/* close a connection idle this long */
 #define PD_EVENTS	64
 #define PD_READS	16	/* reads per wake-up: one busy client cannot hold the thread */
+#define PD_PAUSE_S	1	/* out of descriptors: stop accepting this long */
 
 struct pd_conn {
 	int fd;
@@ -44,6 +45,7 @@ static unsigned long pd_max, pd_nconns;
 static struct pd_conn *pd_conns;
 static pthread_t pd_thread;
 static int pd_running, pd_full_logged;
+static time_t pd_paused;		/* accepting stopped at; 0: accepting */
 
 static time_t
 now_s(void)
@@ -158,6 +160,33 @@ conn_close(struct pd_conn *c)
 	pd_nconns--;
 }
 
+/*
+ * Out of descriptors (or memory), the listening socket stays readable and
+ * epoll would wake the thread again at once, for ever: it leaves the
+ * epoll set for PD_PAUSE_S, and the connections open are served meanwhile.
+ */
+static void
+accept_pause(int err)
+{
+	if (epoll_ctl(pd_ep, EPOLL_CTL_DEL, pd_fd, NULL) < 0)
+		return;
+	pd_paused = now_s();
+	log_msg(LOG_WARNING, "policy service: accept: %s; taking no connection "
+	    "for %d s (%lu open)", strerror(err), PD_PAUSE_S, pd_nconns);
+}
+
+/* Accept again once the pause is over. */
+static void
+accept_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &pd_fd };
+
+	if (pd_paused == 0 || now_s() - pd_paused < PD_PAUSE_S)
+		return;
+	if (epoll_ctl(pd_ep, EPOLL_CTL_ADD, pd_fd, &ev) == 0)
+		pd_paused = 0;
+}
+
 static void
 conn_accept(void)
 {
@@ -165,8 +194,12 @@ conn_accept(void)
 	struct pd_conn *c;
 	int fd;
 
-	if ((fd = accept4(pd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if ((fd = accept4(pd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_pause(errno);
 		return;
+	}
 	if (pd_nconns >= pd_max) {
 		if (!pd_full_logged++)
 			log_msg(LOG_WARNING, "policy service: %lu connections open: "
@@ -310,7 +343,7 @@ pd_main(void *arg)
 
 	(void)arg;
 	for (;;) {
-		n = epoll_wait(pd_ep, ev, PD_EVENTS, 10000);
+		n = epoll_wait(pd_ep, ev, PD_EVENTS, pd_paused ? 1000 : 10000);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &pd_stop_fd)
 				return NULL;
@@ -319,6 +352,7 @@ pd_main(void *arg)
 			else if (conn_read(ev[i].data.ptr) < 0)
 				conn_close(ev[i].data.ptr);
 		}
+		accept_resume();
 		if (now_s() - swept >= 10) {
 			conns_idle();
 			swept = now_s();

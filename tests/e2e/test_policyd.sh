@@ -13,6 +13,8 @@
 #      multi-line reply's lines joined) and the same counters.
 #   4. Both doors at once: each limit counted by one; duplicates by the milter.
 #   5. Requests straight to the socket: IPv6, dry-run, hostile input.
+#   6. Out of descriptors: the service stops accepting for a second at a
+#      time instead of spinning on a listening socket it cannot accept on.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -327,6 +329,44 @@ case "$a" in
 "action=550 5.7.1 Relay access denied"*) e2e_ok "after the hostile requests the service still answers (relay denied)" ;;
 *) e2e_fail "after the hostile requests: got \"$a\", want the relay refusal" ;;
 esac
+
+# 6. Out of descriptors: accept() fails with EMFILE while the listening
+# socket stays readable.  The thread must not spin on it (before: two
+# seconds of CPU in three), and accepts again once descriptors free up.
+if command -v prlimit >/dev/null; then
+	mpid=$(milter_pid)
+	soft=$(prlimit --pid "$mpid" --nofile --output SOFT --noheadings | tr -d ' ')
+	prlimit --pid "$mpid" --nofile="$(($(ls "/proc/$mpid/fd" | wc -l) + 2)):"
+	python3 - "$PD_SOCK" <<'EOF' &
+import socket, sys, time
+held = []
+for i in range(6):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+time.sleep(5)
+EOF
+	holder=$!
+	e2e_sleep 1
+	t0=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	e2e_sleep 3
+	t1=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	wait "$holder"
+	prlimit --pid "$mpid" --nofile="$soft:"
+	if [ $((t1 - t0)) -lt 30 ]; then
+		e2e_ok "out of descriptors: $((t1 - t0)) ticks of CPU in 3 s, no spinning"
+	else
+		e2e_fail "out of descriptors: $((t1 - t0)) ticks of CPU in 3 s (spinning on accept), want under 30"
+	fi
+	expect_log "policy service: accept: Too many open files; taking no connection for 1 s" \
+		"out of descriptors: the pause is logged"
+	e2e_sleep 2
+	a=$(pd_raw protocol_state=RCPT client_address=127.0.0.3 client_port=4 sender=a@b.c recipient=x@other.org instance=emfile.1)
+	case "$a" in
+	"action=550 5.7.1 Relay access denied"*) e2e_ok "descriptors free again: the service accepts and answers" ;;
+	*) e2e_fail "after the descriptors came back: got \"$a\", want the relay refusal" ;;
+	esac
+else
+	e2e_ok "prlimit is not installed: the out-of-descriptors case is not run"
+fi
 
 pf_stop
 if milter_stop; then
