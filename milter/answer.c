@@ -162,6 +162,14 @@ answer_log_note(const struct session *s, const struct pol_verdict *v)
 	    " on_error=overruled");
 }
 
+void
+answer_log_error(const struct session *s, const struct pol_verdict *v,
+    int accepted)
+{
+	decision_log(s, v, "error", accepted ? " on_error=accept" :
+	    " on_error=tempfail");
+}
+
 /* Render, escape and hand the reply text to libmilter. */
 static void
 answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)

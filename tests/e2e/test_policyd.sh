@@ -38,7 +38,9 @@ CTL_SOCK=$WORK/milter/ctl.sock
   { name = "bounces"; when = { client = "127.0.0.10"; sender = "<>"; };
     limit = { count = "messages"; per = "sender"; rate = "1/1m"; }; },
   { name = "v6-net"; when = { client = "2001:db8::/32"; };
-    reply = "550 5.7.1 Mail from %{client_addr} is refused"; }
+    reply = "550 5.7.1 Mail from %{client_addr} is refused"; },
+  { name = "aab"; when = { client = "127.0.0.99"; sender = "/(a|a){1,17}b/"; };
+    reply = "550 5.7.1 Senders with a run of a then b are not accepted here"; }
 );
 EOF
 } >"$WORK/policy.conf"
@@ -266,6 +268,20 @@ a=$(pd_raw protocol_state=RCPT client_address=127.0.0.3 client_port=2 \
 [ "$a" = "action=DUNNO" ] && e2e_ok "dry-run rule: DUNNO" || e2e_fail "dry-run rule: got \"$a\", want action=DUNNO"
 expect_log "would-reject stage=mail rule=dry-sender code=550 .*sender=<someone@dryrun.test>" \
 	"dry-run rule: logged as would-reject"
+# A rule's own error (a regex out of its budget, as in test_regex.sh):
+# 451 4.3.0 each time, logged as the milter logs it, once per rule and client.
+HOSTILE="$(printf '%2000s' '' | tr ' ' a)Xb@client.e2e.test"
+for port in 1 2 3; do
+	a=$(pd_raw protocol_state=RCPT client_address=127.0.0.99 client_port=$port \
+		sender="$HOSTILE" recipient=user@example.com instance=aab.$port)
+	case "$a" in
+	"action=451 4.3.0 "*) e2e_ok "the rule's error, session $port: 451 4.3.0" ;;
+	*) e2e_fail "the rule's error, session $port: got \"$(echo "$a" | cut -c1-80)\", want 451 4.3.0" ;;
+	esac
+done
+n=$(grep -c "error stage=mail rule=aab code=451 xcode=4.3.0 client=unknown\[127\.0\.0\.99\] .* on_error=tempfail" "$MILTER_LOG")
+[ "$n" -eq 1 ] && e2e_ok "the rule's error for 127.0.0.99 is logged once for three sessions, as the milter logs it" ||
+	e2e_fail "error lines for rule aab and 127.0.0.99: got $n, want 1: $(grep 'rule=aab' "$MILTER_LOG" | cut -c1-160)"
 a=$(pd_raw protocol_state=VRFY client_address=127.0.0.3)
 [ "$a" = "action=DUNNO" ] && e2e_ok "VRFY (no stage of ours): DUNNO" || e2e_fail "VRFY: got \"$a\", want action=DUNNO"
 
