@@ -63,11 +63,28 @@ bind_unix(const char *path, const struct pol_settings *ps)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct group *gr;
+	struct stat st;
 	mode_t old_mask;
 	int fd, rc;
 
-	if (strlen(path) >= sizeof a.sun_path || listen_socket_live(path) ||
-	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Only a socket no one answers on is replaced: a typo must not
+	 * delete a file (root does this), nor take over a live socket. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		log_msg(LOG_ERR, "policy service: %s is there and not a socket: "
+		    "name another path, or remove it", path);
+		return -1;
+	}
+	if (listen_socket_live(path)) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
 	strcpy(a.sun_path, path);
 	unlink(path);		/* a socket no one answers on: a stale one */

@@ -57,6 +57,21 @@ else
 	e2e_fail "-t: want exactly one \"rule same-body needs the milter\" line, got: $(cat "$WORK/policy-check.txt")"
 fi
 
+# A listen path that names a file, not a socket: the milter does not start,
+# and the file is left as it was (it was deleted, as root, before).
+echo "precious" >"$WORK/not-a-socket"
+sed "s|^policy_service = .*|policy_service = { listen = \"unix:$WORK/not-a-socket\"; };|" \
+	"$WORK/policy.conf" >"$WORK/policy-file.conf"
+timeout -k 5 20 "$MILTER_BIN" -f -c "$WORK/policy-file.conf" -p "$MILTER_SOCKET" \
+	>"$WORK/not-a-socket.out" 2>&1 </dev/null
+rc=$?
+if [ "$rc" -eq 71 ] && [ "$(cat "$WORK/not-a-socket")" = precious ] &&
+	grep -q "policy service: $WORK/not-a-socket is there and not a socket" "$WORK/not-a-socket.out"; then
+	e2e_ok "listen names a regular file: refused (exit 71), the file kept"
+else
+	e2e_fail "listen names a regular file: exit $rc, file $(cat "$WORK/not-a-socket" 2>&1), log $(head -c 300 "$WORK/not-a-socket.out"); want 71, precious, the refusal"
+fi
+
 # The same policy without policy_service: the milter alone counts everything.
 grep -v '^policy_service = ' "$WORK/policy.conf" >"$WORK/policy-milter.conf"
 
