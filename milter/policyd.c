@@ -46,6 +46,7 @@ static struct pd_conn *pd_conns;
 static pthread_t pd_thread;
 static int pd_running, pd_full_logged;
 static time_t pd_paused;		/* accepting stopped at; 0: accepting */
+static int pd_pause_logged;		/* since the last connection accepted */
 
 static time_t
 now_s(void)
@@ -188,8 +189,10 @@ accept_pause(int err)
 	if (epoll_ctl(pd_ep, EPOLL_CTL_DEL, pd_fd, NULL) < 0)
 		return;
 	pd_paused = now_s();
-	log_msg(LOG_WARNING, "policy service: accept: %s; taking no connection "
-	    "for %d s (%lu open)", strerror(err), PD_PAUSE_S, pd_nconns);
+	if (!pd_pause_logged++)
+		log_msg(LOG_WARNING, "policy service: accept: %s; taking no "
+		    "connection for %d s at a time until one is taken (%lu "
+		    "open)", strerror(err), PD_PAUSE_S, pd_nconns);
 }
 
 /* Accept again once the pause is over. */
@@ -225,7 +228,7 @@ conn_accept(void)
 		close(fd);
 		return;
 	}
-	pd_full_logged = 0;
+	pd_full_logged = pd_pause_logged = 0;
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
 	c->last = now_s();

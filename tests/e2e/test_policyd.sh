@@ -387,7 +387,7 @@ EOF
 	else
 		e2e_fail "out of descriptors: $((t1 - t0)) ticks of CPU in 3 s (spinning on accept), want under 30"
 	fi
-	expect_log "policy service: accept: Too many open files; taking no connection for 1 s" \
+	expect_log "policy service: accept: Too many open files; taking no connection for 1 s at a time" \
 		"out of descriptors: the pause is logged"
 	e2e_sleep 2
 	a=$(pd_raw protocol_state=RCPT client_address=127.0.0.3 client_port=4 sender=a@b.c recipient=x@other.org instance=emfile.1)
