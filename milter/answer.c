@@ -193,12 +193,20 @@ answer_log_note(const struct session *s, const struct pol_verdict *v)
 	    " on_error=overruled");
 }
 
+void
+answer_log_error(const struct session *s, const struct pol_verdict *v,
+    int accepted)
+{
+	decision_log(s, v, "error", accepted ? " on_error=accept" :
+	    " on_error=tempfail");
+}
+
 /* Render, escape and hand the reply text to libmilter. */
 static void
 answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 {
 	static struct reply_text empty;
-	char code[8], esc[REPLY_MAX_LINES][REPLY_LINE_MAX + 1];
+	char code[8], q[VALUE_BUF], esc[REPLY_MAX_LINES][REPLY_LINE_MAX + 1];
 	char *l[REPLY_MAX_LINES + 1] = { NULL };
 	struct reply_text text = empty;
 	struct reply_ctx rc = {
@@ -227,7 +235,7 @@ answer_set(SMFICTX *ctx, const struct session *s, const struct pol_verdict *v)
 	if (rv != MI_SUCCESS)
 		log_msg(LOG_WARNING, "%s: the MTA will use its own text: "
 		    "libmilter refused reply %s %s of rule %s",
-		    s->queue_id ? s->queue_id : "NOQUEUE", code,
+		    s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE", code,
 		    v->reply->xcode, v->rule ? v->rule : "none");
 }
 

@@ -22,4 +22,11 @@ sfsistat answer_apply(SMFICTX *ctx, struct session *s, const struct pol_verdict 
  * ("error ... on_error=overruled"). */
 void answer_log_note(const struct session *s, const struct pol_verdict *v);
 
+/* Log an error verdict another front door (the policy service) applies,
+ * as answer_apply logs the milter's: the decision line with
+ * " on_error=accept" or " on_error=tempfail", once per rule and client in
+ * a window for a rule's own error, counted in the stats and metrics. */
+void answer_log_error(const struct session *s, const struct pol_verdict *v,
+    int accepted);
+
 #endif

@@ -195,11 +195,11 @@ cmd_top(char **argv, int n, char *out)
 static void
 ctl_command(char *line, char *out)
 {
-	char *argv[5] = { NULL }, *save = NULL;
+	char *argv[6] = { NULL }, *save = NULL;
 	int n = 0;
 
-	/* up to 4 words: a fourth makes any command unknown */
-	for (argv[0] = strtok_r(line, " \t\r\n", &save); argv[n] && n < 4;)
+	/* up to 5 words: no command takes a fifth, so one (or a sixth) is an error */
+	for (argv[0] = strtok_r(line, " \t\r\n", &save); argv[n] && n < 5;)
 		argv[++n] = strtok_r(NULL, " \t\r\n", &save);
 	if (n == 1 && strcmp(argv[0], "stats") == 0) {
 		memcpy(out, "ok ", 3);
@@ -267,7 +267,8 @@ ctl_main_loop(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&ctl_stopping)) {
-		if ((fd = accept(ctl_fd, NULL, NULL)) >= 0) {
+		/* CLOEXEC: not into a notify's sendmail */
+		if ((fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 			ctl_serve(fd);
 			close(fd);
 		} else if (errno != EINTR && !atomic_load(&ctl_stopping)) {

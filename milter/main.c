@@ -225,6 +225,21 @@ fail:
 	    "the system's default stack", bytes, strerror(e));
 }
 
+/* A start that failed after the sockets and the pid file were made:
+ * remove them, as a stop does; returns rc. */
+static int
+run_abort(const struct options *o, const char *conn, int rc)
+{
+	if (listen_path(conn) != NULL)
+		unlink(listen_path(conn));
+	ctl_stop();
+	policyd_stop();
+	metrics_stop();
+	if (o->pidfile != NULL)
+		unlink(o->pidfile);
+	return rc;
+}
+
 static int
 run(const struct options *o, struct policy *p)
 {
@@ -252,17 +267,12 @@ run(const struct options *o, struct policy *p)
 	raise_open_files();
 	drop_privileges(ps->user, listen_path(conn), ps->socket_group);
 	reload_start(o->policy, ps->stats_interval_s);	/* before any other thread: signal mask */
-	if (state_open(ps) < 0) {
-		if (listen_path(conn) != NULL)
-			unlink(listen_path(conn));
-		ctl_stop();
-		policyd_stop();
-		return EX_CONFIG;
-	}
+	if (state_open(ps) < 0)
+		return run_abort(o, conn, EX_CONFIG);
+	if (metrics_start() < 0)
+		return run_abort(o, conn, EX_OSERR);
 	state_start_saver();
 	ctl_serve_start();
-	if (metrics_start() < 0)
-		return EX_OSERR;
 	notify_start(ps->sendmail, ps->notify_max_per_hour, o->policy);
 	policyd_start();
 	thread_stack_set(ps->thread_stack);

@@ -146,7 +146,7 @@ void
 notify_over_limit(const struct notify_event *e)
 {
 	time_t now = time(NULL);
-	char r[VALUE_MAX + 1], k[VALUE_MAX + 1], spent[96];
+	char r[VALUE_MAX + 1], k[VALUE_MAX + 1], key[VALUE_MAX + 1], spent[96];
 	const char *why = NULL;
 	struct mail *m;
 
@@ -170,7 +170,7 @@ notify_over_limit(const struct notify_event *e)
 	pthread_mutex_unlock(&lock);
 	if (why != NULL && *why != '\0')
 		log_msg(LOG_WARNING, "notify: not mailing %s about rule=%s key=%s: %s",
-		    clean(e->to, r), clean(e->rule, k), e->key ? e->key : "", why);
+		    clean(e->to, r), clean(e->rule, k), clean(e->key, key), why);
 }
 
 /* Write the whole text to fd; -1 on error (EPIPE: sendmail went). */
@@ -276,12 +276,14 @@ notify_start(const char *sendmail, unsigned max_per_hour, const char *policy)
 void
 notify_stop(void)
 {
-	if (!running)
-		return;
+	int was_running;
+
 	pthread_mutex_lock(&lock);
+	was_running = running;
 	stopping = 1;
+	running = 0;	/* read under the lock by sessions still finishing */
 	pthread_cond_signal(&wake);
 	pthread_mutex_unlock(&lock);
-	pthread_join(thread, NULL);
-	running = 0;
+	if (was_running)
+		pthread_join(thread, NULL);	/* after what is queued is sent */
 }

@@ -26,6 +26,7 @@
 #define PD_IDLE_S	600	/* close a connection idle this long */
 #define PD_EVENTS	64
 #define PD_READS	16	/* reads per wake-up: one busy client cannot hold the thread */
+#define PD_PAUSE_S	1	/* out of descriptors: stop accepting this long */
 
 struct pd_conn {
 	int fd;
@@ -44,6 +45,8 @@ static unsigned long pd_max, pd_nconns;
 static struct pd_conn *pd_conns;
 static pthread_t pd_thread;
 static int pd_running, pd_full_logged;
+static time_t pd_paused;		/* accepting stopped at; 0: accepting */
+static int pd_pause_logged;		/* since the last connection accepted */
 
 static time_t
 now_s(void)
@@ -61,11 +64,28 @@ bind_unix(const char *path, const struct pol_settings *ps)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct group *gr;
+	struct stat st;
 	mode_t old_mask;
 	int fd, rc;
 
-	if (strlen(path) >= sizeof a.sun_path || listen_socket_live(path) ||
-	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Only a socket no one answers on is replaced: a typo must not
+	 * delete a file (root does this), nor take over a live socket. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		log_msg(LOG_ERR, "policy service: %s is there and not a socket: "
+		    "name another path, or remove it", path);
+		return -1;
+	}
+	if (listen_socket_live(path)) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
 	strcpy(a.sun_path, path);
 	unlink(path);		/* a socket no one answers on: a stale one */
@@ -158,6 +178,35 @@ conn_close(struct pd_conn *c)
 	pd_nconns--;
 }
 
+/*
+ * Out of descriptors (or memory), the listening socket stays readable and
+ * epoll would wake the thread again at once, for ever: it leaves the
+ * epoll set for PD_PAUSE_S, and the connections open are served meanwhile.
+ */
+static void
+accept_pause(int err)
+{
+	if (epoll_ctl(pd_ep, EPOLL_CTL_DEL, pd_fd, NULL) < 0)
+		return;
+	pd_paused = now_s();
+	if (!pd_pause_logged++)
+		log_msg(LOG_WARNING, "policy service: accept: %s; taking no "
+		    "connection for %d s at a time until one is taken (%lu "
+		    "open)", strerror(err), PD_PAUSE_S, pd_nconns);
+}
+
+/* Accept again once the pause is over. */
+static void
+accept_resume(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &pd_fd };
+
+	if (pd_paused == 0 || now_s() - pd_paused < PD_PAUSE_S)
+		return;
+	if (epoll_ctl(pd_ep, EPOLL_CTL_ADD, pd_fd, &ev) == 0)
+		pd_paused = 0;
+}
+
 static void
 conn_accept(void)
 {
@@ -165,8 +214,12 @@ conn_accept(void)
 	struct pd_conn *c;
 	int fd;
 
-	if ((fd = accept4(pd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if ((fd = accept4(pd_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_pause(errno);
 		return;
+	}
 	if (pd_nconns >= pd_max) {
 		if (!pd_full_logged++)
 			log_msg(LOG_WARNING, "policy service: %lu connections open: "
@@ -175,7 +228,7 @@ conn_accept(void)
 		close(fd);
 		return;
 	}
-	pd_full_logged = 0;
+	pd_full_logged = pd_pause_logged = 0;
 	c = xcalloc(1, sizeof *c);
 	c->fd = fd;
 	c->last = now_s();
@@ -310,7 +363,7 @@ pd_main(void *arg)
 
 	(void)arg;
 	for (;;) {
-		n = epoll_wait(pd_ep, ev, PD_EVENTS, 10000);
+		n = epoll_wait(pd_ep, ev, PD_EVENTS, pd_paused ? 1000 : 10000);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &pd_stop_fd)
 				return NULL;
@@ -319,6 +372,7 @@ pd_main(void *arg)
 			else if (conn_read(ev[i].data.ptr) < 0)
 				conn_close(ev[i].data.ptr);
 		}
+		accept_resume();
 		if (now_s() - swept >= 10) {
 			conns_idle();
 			swept = now_s();

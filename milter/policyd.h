@@ -10,7 +10,8 @@
  * connection state (one SMTP session at a time: Postfix gives each smtpd
  * process its own policy connection).  At most
  * policy_service.max_connections are open; more are closed at once, with a
- * log line.  A connection idle for 10 minutes is closed (Postfix closes
+ * log line.  Out of descriptors, it takes no connection for a second at a
+ * time (logged) and serves the ones open.  A connection idle for 10 minutes is closed (Postfix closes
  * its own after smtpd_policy_service_max_idle, 300 s).  The engine is asked
  * on the thread itself: a slow store (Redis timeouts) delays every policy
  * connection by as much.

@@ -106,9 +106,9 @@ env_of(const struct pd_req *r, enum pol_stage stage, char *addr, size_t addrsz,
 		env->rcpt = r->recipient != NULL ? r->recipient : "";
 }
 
-/* Log a verdict with the milter's decision line (reply.c). */
-static void
-verdict_log(const struct pol_env *env, const struct pol_verdict *v)
+/* The request as the session answer.c logs; it borrows env's values. */
+static struct session
+session_of(const struct pol_env *env)
 {
 	struct session s = {
 		.client_addr = (char *)env->client_addr,
@@ -117,7 +117,26 @@ verdict_log(const struct pol_env *env, const struct pol_verdict *v)
 		.rcpt = (char *)env->rcpt, .queue_id = (char *)env->queue_id,
 	};
 
+	return s;
+}
+
+/* Log a verdict with the milter's decision line (answer.c). */
+static void
+verdict_log(const struct pol_env *env, const struct pol_verdict *v)
+{
+	struct session s = session_of(env);
+
 	answer_log_note(&s, v);
+}
+
+/* Log an error verdict as the milter logs its own (once per rule and
+ * client for a rule's error); accepted: on_error = "accept". */
+static void
+error_log(const struct pol_env *env, const struct pol_verdict *v, int accepted)
+{
+	struct session s = session_of(env);
+
+	answer_log_error(&s, v, accepted);
 }
 
 /* A dry-run verdict or an overruled error, logged as the milter does. */
@@ -186,19 +205,13 @@ answer_of(const struct pd_sess *s, const struct pol_env *env,
 
 	if (!verdict_acts(s, v)) {
 		if (v->action == POL_ERROR)
-			log_msg(LOG_WARNING, "%s: error stage=%s rule=%s "
-			    "on_error=accept (policy service)", env->queue_id ?
-			    env->queue_id : "NOQUEUE", pol_stage_name(v->stage),
-			    v->rule ? v->rule : "none");
+			error_log(env, v, 1);
 		snprintf(out, PD_ANSWER_MAX, "action=DUNNO\n\n");
 		return;
 	}
-	if (v->action == POL_ERROR) {
-		log_msg(LOG_WARNING, "%s: error stage=%s rule=%s on_error=tempfail "
-		    "(policy service)", env->queue_id ? env->queue_id : "NOQUEUE",
-		    pol_stage_name(v->stage), v->rule ? v->rule : "none");
-		stats_error();
-	} else
+	if (v->action == POL_ERROR)
+		error_log(env, v, 0);
+	else
 		verdict_log(env, v);
 	if (v->action == POL_DISCARD || v->action == POL_QUARANTINE)
 		snprintf(out, PD_ANSWER_MAX, "action=%s milter-policy rule %s\n\n",

@@ -60,6 +60,21 @@ replay_usage(FILE *out)
 	    "state file's counters.  Changes nothing.\n");
 }
 
+/* --top N: a whole number from 1; -1, said on stderr, when it is not. */
+static int
+top_arg(const char *v)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n < 1 || n > 1000000) {
+		fprintf(stderr, "milter-policy replay: --top %s: write a number "
+		    "from 1 to 1000000\n", v);
+		return -1;
+	}
+	return (int)n;
+}
+
 static int
 replay_parse(int argc, char **argv, struct replay_args *a)
 {
@@ -78,7 +93,10 @@ replay_parse(int argc, char **argv, struct replay_args *a)
 		case 'D': a->old_policy = optarg; break;
 		case 'S': a->state = optarg; break;
 		case 'j': a->json = 1; break;
-		case 'n': a->top = atoi(optarg); break;
+		case 'n':
+			if ((a->top = top_arg(optarg)) < 0)
+				return -1;
+			break;
 		case 'F':
 			if ((a->from_ms = rlog_parse_time(optarg)) < 0)
 				return -1;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "report_log.h"
+#include "text.h"
 
 #define PROG	"milter-policy["
 
@@ -30,13 +31,16 @@ rpl_clock_init(struct rpl_clock *c, int64_t now_s)
 	c->month = 0;
 }
 
-/* Copy the n bytes at s into dst (size dstsz), cut to fit. */
+/* Copy the n bytes at s into dst (size dstsz), cut to fit, cleaned. */
 static void
 copy_cut(char *dst, size_t dstsz, const char *s, size_t n)
 {
+	size_t i;
+
 	if (n >= dstsz)
 		n = dstsz - 1;
-	memcpy(dst, s, n);
+	for (i = 0; i < n; i++)
+		dst[i] = text_byte(s[i]);
 	dst[n] = '\0';
 }
 

@@ -7,7 +7,10 @@
  * ("Dec  1 11:38:22 host milter-policy[812]: ", fractions of a second
  * allowed, or an RFC 3339 time) or the `-f` stderr head
  * ("milter-policy[812]: ", no time: time_ms is -1).  Every other line is
- * RPL_SKIP, never an error.  Strings are copies, cut to their field.
+ * RPL_SKIP, never an error.  Strings are copies, cut to their field,
+ * in printable ASCII: any user may write a line that looks like ours
+ * (logger -t milter-policy), and report prints them to a terminal, so a
+ * control or non-ASCII byte is copied as '?', as the milter writes it.
  */
 #ifndef REPORT_LOG_H
 #define REPORT_LOG_H

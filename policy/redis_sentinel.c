@@ -35,6 +35,8 @@ struct redis_sentinel {
 	char host[REDIS_HOST_MAX];	/* "" until found */
 	int port;
 	uint64_t asked_ms;		/* the last time the sentinels answered */
+	uint64_t failed_ms;		/* ... and the last time they did not */
+	const char *failed_why;		/* what that failure was */
 };
 
 static uint64_t
@@ -238,8 +240,15 @@ redis_sentinel_locate(void *arg, int fresh, char *host, size_t hostsz,
 		s->watching = pthread_create(&s->watcher, NULL, watch, s) == 0;
 	if (s->host[0] == '\0' || (fresh && mono_ms() - s->asked_ms >
 	    ASK_AGAIN_MS)) {
-		if ((rc = discover(s, &m, why)) == 0)
+		if (s->failed_ms != 0 && mono_ms() - s->failed_ms <= ASK_AGAIN_MS) {
+			rc = -1;	/* the threads that waited share the failure */
+			*why = s->failed_why;
+		} else if ((rc = discover(s, &m, why)) == 0)
 			changed = master_set(s, &m, now, old, sizeof now);
+		else {
+			s->failed_ms = mono_ms();
+			s->failed_why = *why;
+		}
 	}
 	if (rc == 0) {
 		snprintf(host, hostsz, "%s", s->host);

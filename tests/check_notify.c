@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "notify.h"
 
 #define NOW	1796125102	/* 2026-12-01 11:38:22 UTC */
@@ -92,6 +94,34 @@ START_TEST(test_long)
 }
 END_TEST
 
+/* The warning about a mail not sent names the key cleaned, as the mail
+ * does: a CR or LF in it must not start a forged log line. */
+START_TEST(test_log_key)
+{
+	struct notify_event e = plain;
+	char line[1024];
+	FILE *f = tmpfile();
+	int saved = dup(2), lines = 0;
+
+	ck_assert_ptr_nonnull(f);
+	e.key = "a@b\r\nmilter-policy[1]: forged\x1b[2J";
+	log_open(NULL, 1);
+	dup2(fileno(f), 2);
+	notify_over_limit(&e);	/* not started: "no sender thread" */
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		lines++;
+		ck_assert_msg(strstr(line, "key=a@b??milter-policy[1]:?forged?[2J: "
+		    "no sender thread") != NULL, "the key not cleaned: %s", line);
+	}
+	ck_assert_int_eq(lines, 1);
+	fclose(f);
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -101,6 +131,7 @@ notify_suite(void)
 	tcase_add_test(tc, test_plain);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_long);
+	tcase_add_test(tc, test_log_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -216,6 +216,95 @@ START_TEST(test_sentinel_errors)
 }
 END_TEST
 
+/* A sentinel that takes connections and never answers: each question
+ * costs the whole timeout.  It counts the connections it was asked on. */
+struct blackhole {
+	int fd, stop, accepted;
+	int held[64];
+};
+
+static void *
+blackhole_main(void *arg)
+{
+	struct blackhole *b = arg;
+	struct timeval tv = { 0, 50000 };
+	int fd;
+
+	setsockopt(b->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_SEQ_CST))
+		if ((fd = accept(b->fd, NULL, NULL)) >= 0) {
+			if (b->accepted < 64)
+				b->held[b->accepted] = fd;
+			else
+				close(fd);
+			__atomic_add_fetch(&b->accepted, 1, __ATOMIC_SEQ_CST);
+		}
+	return NULL;
+}
+
+struct locate_arg {
+	struct redis_sentinel *s;
+	int rc;
+};
+
+static void *
+locate_main(void *arg)
+{
+	struct locate_arg *a = arg;
+	char host[64];
+	const char *why;
+	int port;
+
+	a->rc = redis_sentinel_locate(a->s, 1, host, sizeof host, &port, &why);
+	return NULL;
+}
+
+/* Eight sessions find the sentinels silent at once: one asks, the others
+ * wait for its answer and share it (redis_sentinel.h), rather than each
+ * asking in turn behind the lock, eight timeouts for the last one. */
+START_TEST(test_sentinel_silent_shared)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	struct blackhole b = { 0 };
+	struct locate_arg la[8];
+	pthread_t bt, t[8];
+	char sentinel[32];
+	const char *list[1] = { sentinel }, *why = NULL;
+	struct redis_sentinel_opts so = { .sentinels = list, .nsentinels = 1,
+	    .master = "mymaster", .timeout_ms = 300 };
+	struct redis_sentinel *s;
+	int i, asked;
+
+	b.fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(b.fd >= 0 && bind(b.fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    listen(b.fd, 64) == 0 &&
+	    getsockname(b.fd, (struct sockaddr *)&a, &len) == 0);
+	snprintf(sentinel, sizeof sentinel, "127.0.0.1:%d", ntohs(a.sin_port));
+	ck_assert(pthread_create(&bt, NULL, blackhole_main, &b) == 0);
+	s = redis_sentinel_new(&so, &why);
+	ck_assert_msg(s != NULL, "%s", why);
+	for (i = 0; i < 8; i++) {
+		la[i].s = s;
+		ck_assert(pthread_create(&t[i], NULL, locate_main, &la[i]) == 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(la[i].rc, -1);
+	}
+	redis_sentinel_free(s);
+	__atomic_store_n(&b.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(bt, NULL);
+	asked = __atomic_load_n(&b.accepted, __ATOMIC_SEQ_CST);
+	ck_assert_msg(asked <= 3, "the silent sentinel was asked %d times for "
+	    "8 sessions at once, want one (the watcher may add one)", asked);
+	for (i = 0; i < asked && i < 64; i++)
+		close(b.held[i]);
+	close(b.fd);
+}
+END_TEST
+
 struct addr_case {
 	const char *name;
 	const char *addr;
@@ -480,6 +569,7 @@ fleet_suite(void)
 	LOOP(tc, test_cluster_errors, cluster_cases);
 	LOOP(tc, test_sentinel_errors, sentinel_cases);
 	LOOP(tc, test_addresses, addr_cases);
+	tcase_add_test(tc, test_sentinel_silent_shared);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cluster");
 	tcase_set_timeout(tc, 120);

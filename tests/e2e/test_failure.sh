@@ -544,10 +544,13 @@ leftover=$(find "$sp" -name 'state.tmp-*' | tr '\n' ' ')
 
 chmod 0777 "$sp"
 timeout -k 5 20 "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET" \
-	>"$WORK/unsafe.out" 2>&1 </dev/null
+	-P "$WORK/unsafe.pid" >"$WORK/unsafe.out" 2>&1 </dev/null
 rc=$?
 [ "$rc" -eq 78 ] && e2e_ok "a world-writable state directory: the milter refuses to start (EX_CONFIG)" ||
 	e2e_fail "exit status with a world-writable state directory, got $rc, want 78 (124: it ran until killed)"
+[ ! -e "$WORK/unsafe.pid" ] && [ ! -e "${MILTER_SOCKET#unix:}" ] &&
+	e2e_ok "the refused start leaves no pid file and no socket behind" ||
+	e2e_fail "after the refused start, got $(ls -d "$WORK/unsafe.pid" "${MILTER_SOCKET#unix:}" 2>/dev/null | tr '\n' ' '), want neither"
 grep -qE "state: refusing $sp/state: the state directory $sp can be written by every user: run chmod go-w $sp .*\(mode 0777" "$WORK/unsafe.out" &&
 	e2e_ok "the refusal names the directory and says to chmod go-w it" ||
 	e2e_fail "the refusal, got \"$(grep -m 1 state: "$WORK/unsafe.out")\", want the directory, who can write it and chmod go-w"

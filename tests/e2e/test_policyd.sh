@@ -13,6 +13,8 @@
 #      multi-line reply's lines joined) and the same counters.
 #   4. Both doors at once: each limit counted by one; duplicates by the milter.
 #   5. Requests straight to the socket: IPv6, dry-run, hostile input.
+#   6. Out of descriptors: the service stops accepting for a second at a
+#      time instead of spinning on a listening socket it cannot accept on.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -36,7 +38,9 @@ CTL_SOCK=$WORK/milter/ctl.sock
   { name = "bounces"; when = { client = "127.0.0.10"; sender = "<>"; };
     limit = { count = "messages"; per = "sender"; rate = "1/1m"; }; },
   { name = "v6-net"; when = { client = "2001:db8::/32"; };
-    reply = "550 5.7.1 Mail from %{client_addr} is refused"; }
+    reply = "550 5.7.1 Mail from %{client_addr} is refused"; },
+  { name = "aab"; when = { client = "127.0.0.99"; sender = "/(a|a){1,17}b/"; };
+    reply = "550 5.7.1 Senders with a run of a then b are not accepted here"; }
 );
 EOF
 } >"$WORK/policy.conf"
@@ -51,6 +55,21 @@ if grep -q "rule same-body needs the milter: it counts duplicate messages" "$WOR
 	e2e_ok "-t: rule same-body (duplicates) needs the milter, and only it"
 else
 	e2e_fail "-t: want exactly one \"rule same-body needs the milter\" line, got: $(cat "$WORK/policy-check.txt")"
+fi
+
+# A listen path that names a file, not a socket: the milter does not start,
+# and the file is left as it was (it was deleted, as root, before).
+echo "precious" >"$WORK/not-a-socket"
+sed "s|^policy_service = .*|policy_service = { listen = \"unix:$WORK/not-a-socket\"; };|" \
+	"$WORK/policy.conf" >"$WORK/policy-file.conf"
+timeout -k 5 20 "$MILTER_BIN" -f -c "$WORK/policy-file.conf" -p "$MILTER_SOCKET" \
+	>"$WORK/not-a-socket.out" 2>&1 </dev/null
+rc=$?
+if [ "$rc" -eq 71 ] && [ "$(cat "$WORK/not-a-socket")" = precious ] &&
+	grep -q "policy service: $WORK/not-a-socket is there and not a socket" "$WORK/not-a-socket.out"; then
+	e2e_ok "listen names a regular file: refused (exit 71), the file kept"
+else
+	e2e_fail "listen names a regular file: exit $rc, file $(cat "$WORK/not-a-socket" 2>&1), log $(head -c 300 "$WORK/not-a-socket.out"); want 71, precious, the refusal"
 fi
 
 # The same policy without policy_service: the milter alone counts everything.
@@ -264,6 +283,20 @@ a=$(pd_raw protocol_state=RCPT client_address=127.0.0.3 client_port=2 \
 [ "$a" = "action=DUNNO" ] && e2e_ok "dry-run rule: DUNNO" || e2e_fail "dry-run rule: got \"$a\", want action=DUNNO"
 expect_log "would-reject stage=mail rule=dry-sender code=550 .*sender=<someone@dryrun.test>" \
 	"dry-run rule: logged as would-reject"
+# A rule's own error (a regex out of its budget, as in test_regex.sh):
+# 451 4.3.0 each time, logged as the milter logs it, once per rule and client.
+HOSTILE="$(printf '%2000s' '' | tr ' ' a)Xb@client.e2e.test"
+for port in 1 2 3; do
+	a=$(pd_raw protocol_state=RCPT client_address=127.0.0.99 client_port=$port \
+		sender="$HOSTILE" recipient=user@example.com instance=aab.$port)
+	case "$a" in
+	"action=451 4.3.0 "*) e2e_ok "the rule's error, session $port: 451 4.3.0" ;;
+	*) e2e_fail "the rule's error, session $port: got \"$(echo "$a" | cut -c1-80)\", want 451 4.3.0" ;;
+	esac
+done
+n=$(grep -c "error stage=mail rule=aab code=451 xcode=4.3.0 client=unknown\[127\.0\.0\.99\] .* on_error=tempfail" "$MILTER_LOG")
+[ "$n" -eq 1 ] && e2e_ok "the rule's error for 127.0.0.99 is logged once for three sessions, as the milter logs it" ||
+	e2e_fail "error lines for rule aab and 127.0.0.99: got $n, want 1: $(grep 'rule=aab' "$MILTER_LOG" | cut -c1-160)"
 a=$(pd_raw protocol_state=VRFY client_address=127.0.0.3)
 [ "$a" = "action=DUNNO" ] && e2e_ok "VRFY (no stage of ours): DUNNO" || e2e_fail "VRFY: got \"$a\", want action=DUNNO"
 
@@ -327,6 +360,44 @@ case "$a" in
 "action=550 5.7.1 Relay access denied"*) e2e_ok "after the hostile requests the service still answers (relay denied)" ;;
 *) e2e_fail "after the hostile requests: got \"$a\", want the relay refusal" ;;
 esac
+
+# 6. Out of descriptors: accept() fails with EMFILE while the listening
+# socket stays readable.  The thread must not spin on it (before: two
+# seconds of CPU in three), and accepts again once descriptors free up.
+if command -v prlimit >/dev/null; then
+	mpid=$(milter_pid)
+	soft=$(prlimit --pid "$mpid" --nofile --output SOFT --noheadings | tr -d ' ')
+	prlimit --pid "$mpid" --nofile="$(($(ls "/proc/$mpid/fd" | wc -l) + 2)):"
+	python3 - "$PD_SOCK" <<'EOF' &
+import socket, sys, time
+held = []
+for i in range(6):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+time.sleep(5)
+EOF
+	holder=$!
+	e2e_sleep 1
+	t0=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	e2e_sleep 3
+	t1=$(awk '{ print $14 + $15 }' "/proc/$mpid/stat")
+	wait "$holder"
+	prlimit --pid "$mpid" --nofile="$soft:"
+	if [ $((t1 - t0)) -lt 30 ]; then
+		e2e_ok "out of descriptors: $((t1 - t0)) ticks of CPU in 3 s, no spinning"
+	else
+		e2e_fail "out of descriptors: $((t1 - t0)) ticks of CPU in 3 s (spinning on accept), want under 30"
+	fi
+	expect_log "policy service: accept: Too many open files; taking no connection for 1 s at a time" \
+		"out of descriptors: the pause is logged"
+	e2e_sleep 2
+	a=$(pd_raw protocol_state=RCPT client_address=127.0.0.3 client_port=4 sender=a@b.c recipient=x@other.org instance=emfile.1)
+	case "$a" in
+	"action=550 5.7.1 Relay access denied"*) e2e_ok "descriptors free again: the service accepts and answers" ;;
+	*) e2e_fail "after the descriptors came back: got \"$a\", want the relay refusal" ;;
+	esac
+else
+	e2e_ok "prlimit is not installed: the out-of-descriptors case is not run"
+fi
 
 pf_stop
 if milter_stop; then

@@ -41,6 +41,17 @@ EOF2
 write_policy "$WORK/policy.conf" "3/1h"
 write_policy "$WORK/strict.conf" "1/1h"
 
+# --top takes a whole number: "5x" or "0" is a usage error, not 5 or none.
+for top in 5x 0 ""; do
+	"$MILTER_BIN" replay -c "$WORK/policy.conf" --top "$top" /dev/null >/dev/null 2>"$WORK/top.err"
+	rc=$?
+	if [ "$rc" -eq 64 ] && grep -q -- "--top $top: write a number" "$WORK/top.err"; then
+		e2e_ok "replay --top \"$top\": usage error (64), said why"
+	else
+		e2e_fail "replay --top \"$top\": exit $rc, $(head -n 1 "$WORK/top.err"); want 64 and why"
+	fi
+done
+
 sink_start
 milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
 pf_set "smtpd_recipient_restrictions = check_recipient_access inline:{blocked@example.com=REJECT}"

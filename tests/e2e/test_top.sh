@@ -75,6 +75,12 @@ client-msgs 127.0.0.62 used=2/3 rate=3/1h next=allowed"
 	else
 		expect_lines "$1: top -n 0 is an error" "error -n takes 1 to 100"
 	fi
+	if ctl top client-msgs -n 1 extra; then
+		e2e_fail "$1: top with a word too many: exit 0: $(cat "$WORK/ctl.txt")"
+	else
+		expect_lines "$1: top with a word too many is an error, not a listing" \
+			"error usage: top [RULE] [-n N]"
+	fi
 }
 
 sink_start
