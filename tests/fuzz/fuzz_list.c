@@ -28,7 +28,7 @@ static const char policy_text[] =
 "   action = \"reject\"; }\n"
 ");\n";
 
-static char dir[] = "/tmp/fuzz_list.XXXXXX";
+static char dir[64];
 static char conf_path[64], list_path[64];
 
 static void
@@ -61,6 +61,8 @@ cleanup(void)
 static void
 setup(void)
 {
+	snprintf(dir, sizeof dir, "%s/fuzz_list.XXXXXX",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(conf_path, sizeof conf_path, "%s/policy.conf", dir);

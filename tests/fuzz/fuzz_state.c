@@ -91,6 +91,14 @@ wrap(unsigned char *buf, const uint8_t *data, size_t size, unsigned flags)
 	return len + SUM;
 }
 
+/* Files on tmpfs when there is one: the save's fsync costs nothing there. */
+static void
+tmp_path(char *path, size_t size)
+{
+	snprintf(path, size, "%s/fuzz_state.XXXXXX",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+}
+
 static int
 put_file(char *path, const void *p, size_t n)
 {
@@ -111,7 +119,7 @@ put_file(char *path, const void *p, size_t n)
 static void
 round_trip(struct store *s, size_t max_keys)
 {
-	char path[] = "/tmp/fuzz_state.XXXXXX", err[256];
+	char path[64], err[256];
 	struct store_req q = { .id = "k", .idlen = 1, .kind = STORE_GCRA,
 	    .window_ms = 1000, .rate = 1, .burst = 1, .units = 1 };
 	struct store_res res;
@@ -122,6 +130,7 @@ round_trip(struct store *s, size_t max_keys)
 	q.kind = STORE_WINDOW;
 	q.id = "w";
 	store_take(s, &q, NOW, &res);
+	tmp_path(path, sizeof path);
 	if ((fd = mkstemp(path)) < 0)
 		return;
 	close(fd);
@@ -145,7 +154,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned char buf[HDR + MAXREC * REC + 8 + SUM];
-	char path[] = "/tmp/fuzz_state.XXXXXX", err[256];
+	char path[64], err[256];
 	unsigned flags = size > 0 ? data[0] : F_RAW;
 	size_t max_keys = (flags >> 4) == 0 ? 1000 : (flags >> 4);
 	struct store *s;
@@ -158,6 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = wrap(buf, data, size, flags);
 		file = buf;
 	}
+	tmp_path(path, sizeof path);
 	if (put_file(path, file, len) < 0)
 		return 0;
 	s = store_memory_new(max_keys);
