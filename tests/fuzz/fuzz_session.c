@@ -9,10 +9,11 @@
  * its name and {daemon_name}; then each field is one event, its first byte
  * the kind and the rest the value:
  *   C new connection from value   H HELO        A auth_user ("" none)
- *   M MAIL FROM                   S SIZE=value  Q queue id
- *   R RCPT TO                     h header "Name:value"
+ *   M MAIL FROM <path>            S SIZE=value  Q queue id
+ *   R RCPT TO <path>              h header "Name:value"
  *   B body chunk                  F end of message  X abort
  *   T the clock moves value ms (at most 10^7)
+ * MAIL and RCPT paths lose their <> as the milter's do (addr_unbracket).
  * Events come in the order an MTA keeps: a header starts DATA, a body
  * chunk ends the headers, MAIL during a message aborts it; an event that
  * makes no sense where it comes (RCPT before MAIL) is skipped. */
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "policy.h"
 #include "replies.h"
 #include "store.h"
@@ -91,9 +93,22 @@ struct sess {
 	struct store *st;
 	struct pol_conn *c;
 	struct pol_env env;
+	char *sender, *rcpt;	/* MAIL and RCPT arguments without <> */
 	int state;		/* 0 no message, 1 envelope, 2 headers, 3 body */
 	uint64_t now;
 };
+
+/* An MTA's MAIL or RCPT argument into *slot as the milter takes it. */
+static const char *
+unbracket(char **slot, const char *arg)
+{
+	size_t n = addr_unbracket(arg, NULL, 0);
+
+	free(*slot);
+	*slot = malloc(n + 1);
+	addr_unbracket(arg, *slot, n + 1);
+	return *slot;
+}
 
 static void
 load_error(void *arg, const char *msg)
@@ -258,7 +273,7 @@ mail(struct sess *s, const char *f)
 	struct pol_verdict v;
 
 	msg_end(s, 0);
-	s->env.sender = f;
+	s->env.sender = unbracket(&s->sender, f);
 	s->state = 1;
 	eval(s, POL_MAIL, &v);
 	if (refuses(&v))
@@ -277,7 +292,7 @@ event(struct sess *s, char *f, size_t len)
 	case 'M': mail(s, f + 1); break;
 	case 'S': if (s->state == 1) s->env.size = strtoul(f + 1, NULL, 10); break;
 	case 'Q': if (s->state > 0) s->env.queue_id = f + 1; break;
-	case 'R': if (s->state == 1) { s->env.rcpt = f + 1; eval(s, POL_RCPT, &v); } break;
+	case 'R': if (s->state == 1) { s->env.rcpt = unbracket(&s->rcpt, f + 1); eval(s, POL_RCPT, &v); } break;
 	case 'h': header(s, f + 1); break;
 	case 'B': body(s, f + 1, len - 1); break;
 	case 'F': eom(s); break;
@@ -317,6 +332,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msg_end(&s, 0);
 	pol_conn_free(s.c);
 	store_free(s.st);
+	free(s.sender);
+	free(s.rcpt);
 	free(buf);
 	return 0;
 }
