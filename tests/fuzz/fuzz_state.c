@@ -69,7 +69,7 @@ static size_t
 wrap(unsigned char *buf, const uint8_t *data, size_t size, unsigned flags)
 {
 	size_t nrec = (size - 25) / REC, i, len;
-	int64_t saved = (int64_t)get64(data + 17);
+	uint64_t saved = get64(data + 17);
 	unsigned char *r;
 
 	if (nrec > MAXREC)
@@ -78,11 +78,11 @@ wrap(unsigned char *buf, const uint8_t *data, size_t size, unsigned flags)
 	put32(buf + 8, 1);
 	put32(buf + 12, REC);
 	memcpy(buf + 16, data + 1, 16);
-	put64(buf + 32, (uint64_t)saved);
+	put64(buf + 32, saved);
 	memcpy(buf + HDR, data + 25, nrec * REC);
 	for (i = 0; (flags & F_REL) && i < nrec; i++) {
 		r = buf + HDR + i * REC + 16;
-		put64(r, (uint64_t)(saved + (int32_t)get64(r)));
+		put64(r, saved + (uint64_t)(int64_t)(int32_t)get64(r));
 	}
 	len = HDR + nrec * REC;
 	put64(buf + len, nrec + ((flags & F_BADCOUNT) ? 1 : 0));
