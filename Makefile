@@ -190,8 +190,9 @@ unit-tsan: $(TSAN_TESTS)
 
 # libFuzzer harnesses (clang, ASan, UBSan): make fuzz FUZZ_SECONDS=N runs
 # each N seconds on its seed corpus (tests/fuzz/corpus/NAME, grown in
-# build/fuzz/corpus/NAME); make check runs each briefly and replays
-# tests/fuzz/regress/NAME, the inputs that once crashed.
+# build/fuzz/corpus/NAME), with tests/fuzz/NAME.dict as -dict= when there
+# is one; make check runs each briefly and replays tests/fuzz/regress/NAME,
+# the inputs that once crashed.
 FUZZ_CC      ?= clang
 FUZZ_DIR      = build/fuzz
 FUZZ_FLAGS    = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -209,7 +210,10 @@ $(FUZZ_DIR)/libpolicy.a: $(FUZZ_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
-	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
+
+# fuzz_ctl compiles milter/ctl.c in, to reach its static command parser.
+$(FUZZ_DIR)/fuzz_ctl: milter/ctl.c $(wildcard milter/*.h)
 
 # fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
@@ -237,7 +241,8 @@ fuzz-run:
 	    if [ -d tests/fuzz/regress/$$n ]; then echo "== $$n: regression inputs"; \
 	        $$f -runs=0 tests/fuzz/regress/$$n >/dev/null 2>&1 || { $$f -runs=0 tests/fuzz/regress/$$n; exit 1; }; fi; \
 	    echo "== $$n: $(FUZZ_TIME) s"; \
-	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	    d=; if [ -f tests/fuzz/$$n.dict ]; then d=-dict=tests/fuzz/$$n.dict; fi; \
+	    $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 -rss_limit_mb=2048 $$d \
 	        -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n \
 	        >$(FUZZ_DIR)/$$n.log 2>&1 || { tail -n 40 $(FUZZ_DIR)/$$n.log; exit 1; }; \
 	    grep -E '^#[0-9]+.*DONE' $(FUZZ_DIR)/$$n.log | tail -n 1; done
