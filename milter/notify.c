@@ -14,6 +14,7 @@
 #include "log.h"
 #include "notify.h"
 
+#define SENDMAIL_WAIT_MS	30000	/* then sendmail is killed */
 #define VALUE_MAX	256
 #define MAX_PER_HOUR	1000	/* conf.c's bound on notify_max_per_hour */
 
@@ -190,6 +191,30 @@ write_all(int fd, const char *p, size_t n)
 }
 
 /* sendmail -i -- TO, the mail on its standard input; its exit status or -1. */
+/* sendmail's exit status, waiting at most SENDMAIL_WAIT_MS: a sendmail
+ * that hangs is killed, so a stop (which sends what is queued first)
+ * cannot hang on it.  -1 when it cannot be waited for. */
+static int
+wait_sendmail(pid_t pid, int *st)
+{
+	const struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int waited;
+	pid_t r;
+
+	for (waited = 0; waited < SENDMAIL_WAIT_MS; waited += 50) {
+		if ((r = waitpid(pid, st, WNOHANG)) == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		nanosleep(&tick, NULL);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
 static int
 run_sendmail(const struct mail *m)
 {
@@ -222,9 +247,8 @@ run_sendmail(const struct mail *m)
 	}
 	write_all(fds[1], m->text, m->len);
 	close(fds[1]);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	if (wait_sendmail(pid, &st) < 0)
+		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

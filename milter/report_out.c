@@ -30,7 +30,7 @@ static const struct table tables[] = {
 	  { "rule", "key", "limit" }, { "times" }, 0, NULL },
 	{ "Dry run: would-be refusals", "would_refuse",
 	  { "rule", "code", "verb" }, { "count" }, 0, "-" },
-	{ "Per hour (UTC)", "hours", { "hour" },
+	{ "Per hour (the log's time)", "hours", { "hour" },
 	  { "refused", "dry_run", "over_limit" }, 1, NULL },
 };
 #define NTABLES	(sizeof tables / sizeof tables[0])
@@ -151,7 +151,7 @@ print_text(struct report *r, FILE *out, int top)
 
 	time_text(r->first_ms, a, sizeof a);
 	time_text(r->last_ms, b, sizeof b);
-	fprintf(out, "milter-policy report: %s to %s UTC\n", a, b);
+	fprintf(out, "milter-policy report: %s to %s (the log's time)\n", a, b);
 	fprintf(out, "  lines %lu, milter-policy's %lu: refused %lu, other "
 	    "decisions %lu, dry-run %lu, over-limit notices %lu\n", r->lines,
 	    r->ours, r->refused, r->other, r->dry_run, r->over);

@@ -67,15 +67,20 @@ addr_parse(const char *s, struct sentinel_addr *a)
 	return 0;
 }
 
+/* A connection whose answers are read under the store's bound (b lives
+ * as long as it). */
 static redisContext *
-connect_to(const struct redis_sentinel *s, const char *host, int port)
+connect_to(const struct redis_sentinel *s, const char *host, int port,
+    struct store_redis_budget *b)
 {
 	struct timeval tv = { .tv_sec = (time_t)(s->timeout_ms / 1000),
 	    .tv_usec = (suseconds_t)(s->timeout_ms % 1000) * 1000 };
 	redisContext *c = redisConnectWithTimeout(host, port, tv);
 
-	if (c != NULL && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+	if (c != NULL && !c->err && redisSetTimeout(c, tv) == REDIS_OK) {
+		store_redis_reader_bound(c, b);
 		return c;
+	}
 	redisFree(c);
 	return NULL;
 }
@@ -85,7 +90,8 @@ static int
 sentinel_ask(const struct redis_sentinel *s, const struct sentinel_addr *a,
     struct sentinel_addr *out, const char **why)
 {
-	redisContext *c = connect_to(s, a->host, a->port);
+	struct store_redis_budget b;
+	redisContext *c = connect_to(s, a->host, a->port, &b);
 	redisReply *rep;
 	char addr[REDIS_HOST_MAX + 8];
 	int ok;
@@ -120,7 +126,8 @@ static int
 role_is_master(const struct redis_sentinel *s, const struct sentinel_addr *a,
     const char **why)
 {
-	redisContext *c = connect_to(s, a->host, a->port);
+	struct store_redis_budget b;
+	redisContext *c = connect_to(s, a->host, a->port, &b);
 	redisReply *rep = NULL;
 	int ok = 0;
 

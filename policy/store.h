@@ -223,9 +223,24 @@ void store_redis_drop(struct store *s);
 struct redisReply;
 
 /* One plain command on this server (CLUSTER SLOTS, ROLE), within the
- * timeout; the reply (freeReplyObject) or NULL and *why. */
+ * timeout; the reply (freeReplyObject) or NULL and *why.  Its answer is
+ * read under a bound on its shape and size, as a script's is. */
 struct redisReply *store_redis_command(struct store *s, int argc,
     const char **argv, const char **why);
+
+struct redisContext;
+
+/* What one connection's answers may still allocate (store_redis.c's). */
+struct store_redis_budget {
+	const void *shape;
+	long left;
+};
+
+/* Read every answer on c (a connection of the caller's, such as to a
+ * sentinel) under the same bound, counted in *b, which the caller keeps
+ * while c lives (a sentinel's connection carries a question or two). */
+void store_redis_reader_bound(struct redisContext *c,
+    struct store_redis_budget *b);
 
 /* ---- a fallback pair (store_fallback.c) ---- */
 

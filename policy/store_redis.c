@@ -253,16 +253,18 @@ answer_string(const redisReadTask *task, char *str, size_t len)
 }
 
 /* The shapes an answer may have: elements of the outer array, of each
- * nested one, and how deep they nest.  A script's answer is {int x4}; the
- * fleet's plain commands (store_redis_command: CLUSTER SLOTS, ROLE,
- * SENTINEL) answer ranges of nodes, bounded so that no header can make
- * the milter allocate more than 4096 * 16 pointers in all. */
+ * nested one, how deep they nest, and how many elements in all.  A
+ * script's answer is {int x4}; the fleet's plain commands
+ * (store_redis_command: CLUSTER SLOTS, ROLE; the sentinels' questions)
+ * answer ranges of nodes, bounded so that no header can make the milter
+ * allocate for more than `total` elements in one answer. */
 struct answer_shape {
 	int outer, nested, depth;
+	long total;
 };
 
-static const struct answer_shape script_shape = { REPLY_ARRAY_MAX, 0, 0 };
-static const struct answer_shape command_shape = { 4096, 16, 3 };
+static const struct answer_shape script_shape = { REPLY_ARRAY_MAX, 0, 0, 4 };
+static const struct answer_shape command_shape = { 4096, 16, 3, 65536 };
 
 static int
 task_depth(const redisReadTask *task)
@@ -279,14 +281,19 @@ task_depth(const redisReadTask *task)
 static void *
 answer_array(const redisReadTask *task, int elements)
 {
-	const struct answer_shape *sh = task->privdata != NULL ?
-	    task->privdata : &script_shape;
+	/* the reader's privdata while a plain command runs; NULL for a
+	 * script's answer */
+	struct store_redis_budget *b = task->privdata;
+	const struct answer_shape *sh = b != NULL ? b->shape : &script_shape;
 	int depth = task_depth(task);
 	redisReply *rep;
 
 	if (elements < 0 || depth > sh->depth ||
-	    elements > (depth == 0 ? sh->outer : sh->nested))
+	    elements > (depth == 0 ? sh->outer : sh->nested) ||
+	    (b != NULL && elements > b->left))
 		return NULL;
+	if (b != NULL)
+		b->left -= elements;
 	if ((rep = answer_new(task, REDIS_REPLY_ARRAY)) == NULL)
 		return NULL;
 	if (elements > 0 &&
@@ -825,6 +832,30 @@ store_redis_routed(struct store *s, const struct store_req *req, int give,
 	    redirect, redirectsz);
 }
 
+/* A plain command read under command_shape (task->privdata is the
+ * reader's privdata, copied into each task). */
+static redisReply *
+command_bounded(const struct store_redis *r, redisContext *c, int argc,
+    const char **argv, const char **why)
+{
+	struct store_redis_budget b = { &command_shape, command_shape.total };
+	redisReply *rep;
+
+	c->reader->privdata = &b;
+	rep = command(r, c, argc, argv, NULL, why);
+	c->reader->privdata = NULL;
+	return rep;
+}
+
+void
+store_redis_reader_bound(redisContext *c, struct store_redis_budget *b)
+{
+	b->shape = &command_shape;
+	b->left = command_shape.total;
+	c->reader->fn = &answer_fns;
+	c->reader->privdata = b;
+}
+
 redisReply *
 store_redis_command(struct store *s, int argc, const char **argv,
     const char **why)
@@ -841,9 +872,7 @@ store_redis_command(struct store *s, int argc, const char **argv,
 		*why = down_why;
 		return NULL;
 	}
-	redisReaderSetPrivdata(c->reader, (void *)&command_shape);
-	rep = command(r, c, argc, argv, NULL, why);
-	redisReaderSetPrivdata(c->reader, NULL);
+	rep = command_bounded(r, c, argc, argv, why);
 	health(r, rep != NULL, *why);
 	conn_give(r, c, rep == NULL);
 	return rep;

@@ -143,7 +143,7 @@ printed(int json)
 }
 
 static const char *const text_rows[] = {
-	"milter-policy report: 2026-12-01 10:05:01 to 2026-12-01 11:20:00 UTC\n",
+	"milter-policy report: 2026-12-01 10:05:01 to 2026-12-01 11:20:00 (the log's time)\n",
 	"  client-msgs 453  tempfail     2\n",
 	"  relay       550  reject       1\n",
 	"  d           -    discard      1\n",
