@@ -64,20 +64,22 @@ CHECK_SRC_explain = milter/explain.c
 tests/check_explain: $(CHECK_SRC_explain) milter/explain.h
 CHECK_SRC_log_once = milter/log_once.c
 tests/check_log_once: $(CHECK_SRC_log_once) milter/log_once.h
+CHECK_SRC_json = milter/json.c
+tests/check_json: $(CHECK_SRC_json) milter/json.h
 # check_dns tests milter/'s resolver against a private dnsmasq: built in.
 CHECK_SRC_dns = milter/dns.c
 tests/check_dns: $(CHECK_SRC_dns) milter/dns.h
 
 # check_replay also tests milter/'s log reader for `replay` (pure code,
 # no libmilter): its sources are built in, for each sanitizer too.
-REPLAY_SRC = milter/replay_log.c milter/replay_txn.c milter/replay_res.c milter/replay_run.c
+REPLAY_SRC = milter/syslog_time.c milter/json.c milter/replay_log.c milter/replay_txn.c milter/replay_res.c milter/replay_run.c
 REPLAY_DEP = $(REPLAY_SRC) $(wildcard milter/replay*.h)
 
 tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) policy/libpolicy.a
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_report and fuzz_report build in `report`'s log reader the same way.
-REPORT_SRC = milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
+REPORT_SRC = milter/syslog_time.c milter/json.c milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
 REPORT_DEP = $(REPORT_SRC) $(wildcard milter/report*.h)
 
 tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a
@@ -146,6 +148,7 @@ $(1)/check_replay: tests/check_replay.c $$(REPLAY_DEP) $$(wildcard tests/*.h) $(
 
 $(1)/check_explain: $$(CHECK_SRC_explain) milter/explain.h
 $(1)/check_log_once: $$(CHECK_SRC_log_once) milter/log_once.h
+$(1)/check_json: $$(CHECK_SRC_json) milter/json.h
 
 $(1)/check_top: tests/check_top.c milter/top.c milter/top.h $(1)/libpolicy.a
 	$$(CC) $$(ALL_CFLAGS) $$($(2)) $$(CHECK_CFLAGS) -Imilter -o $$@ $$< milter/top.c $(1)/libpolicy.a $$(CHECK_LIBS) $$(PKG_LIBS)

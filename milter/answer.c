@@ -124,23 +124,6 @@ decision_log(const struct session *s, const struct pol_verdict *v,
 	    v->reply ? v->reply->code : 0, verb);
 }
 
-/* A window as the policy language writes it, no spaces: 3600 -> "1h". */
-static void
-window_compact(unsigned long s, char *out, size_t outsz)
-{
-	static const struct { unsigned long s; char unit; } u[] = {
-		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof u / sizeof u[0]; i++)
-		if (s != 0 && s % u[i].s == 0) {
-			snprintf(out, outsz, "%lu%c", s / u[i].s, u[i].unit);
-			return;
-		}
-	snprintf(out, outsz, "%lus", s);
-}
-
 /* The rule's notify address is told, once per counter and window. */
 static void
 tell(const struct session *s, const struct pol_verdict *v, const char *window)
@@ -174,7 +157,7 @@ notices(const struct session *s, const struct pol_verdict *v)
 	if (v->vars.period != NULL)
 		snprintf(w, sizeof w, "%s", v->vars.period);
 	else
-		window_compact(v->vars.window_s, w, sizeof w);
+		pol_window_text(v->vars.window_s, w, sizeof w);
 	log_msg(LOG_NOTICE, "%s: over-limit rule=%s key=%s limit=%lu/%s "
 	    "used=%lu", s->queue_id ? log_value(s->queue_id, q) : "NOQUEUE",
 	    v->rule ? v->rule : "none", log_value(v->key, k), v->vars.limit, w,

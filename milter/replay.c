@@ -40,7 +40,7 @@ struct replay {
 	struct rrun run[2];		/* [0] the policy, [1] --diff's */
 	int nruns;
 	struct rrep rep;
-	struct rlog_clock clock;
+	struct syslog_clock clock;
 };
 
 static void
@@ -126,7 +126,7 @@ open_log(const char *path)
 static int64_t
 first_time(const char *path)
 {
-	struct rlog_clock c;
+	struct syslog_clock c;
 	struct rlog_event *ev = xmalloc(sizeof *ev);
 	char *line = xmalloc(LINE_MAX_LEN);
 	int64_t t = INT64_MAX;
@@ -134,7 +134,7 @@ first_time(const char *path)
 	int n;
 
 	if (strcmp(path, "-") != 0 && (f = gzopen(path, "r")) != NULL) {
-		rlog_clock_init(&c, (int64_t)time(NULL));
+		syslog_clock_init(&c, (int64_t)time(NULL));
 		for (n = 0; n < 1000 && gzgets(f, line, LINE_MAX_LEN) != NULL; n++) {
 			line[strcspn(line, "\r\n")] = '\0';
 			rlog_parse(line, &c, ev);
@@ -256,7 +256,7 @@ replay_files(struct replay *r, const struct replay_args *a)
 		d[i].t = first_time(a->files[i]);
 	}
 	qsort(d, (size_t)a->nfiles, sizeof *d, by_time);
-	rlog_clock_init(&r->clock, (int64_t)time(NULL));
+	syslog_clock_init(&r->clock, (int64_t)time(NULL));
 	for (i = 0; i < a->nfiles; i++)
 		if (replay_file(r, t, d[i].path, ev, line) < 0)
 			rc = -1;

@@ -6,16 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "replay_log.h"
 
 #define NELEM(a)	(sizeof (a) / sizeof (a)[0])
-
-static const char *const months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
 
 static const char *const skip_names[RLOG_NSKIP] = {
 	[RLOG_SKIP_HEAD] = "not a syslog line",
@@ -30,19 +24,6 @@ rlog_skip_name(enum rlog_skip s)
 	return s < RLOG_NSKIP ? skip_names[s] : "?";
 }
 
-void
-rlog_clock_init(struct rlog_clock *c, int64_t now_s)
-{
-	time_t t = (time_t)now_s;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	c->now_year = tm.tm_year + 1900;
-	c->now_month = tm.tm_mon + 1;
-	c->year = c->now_year;
-	c->month = 0;
-}
-
 /* Copy the n bytes at s into dst (size dstsz), cut to fit. */
 static void
 copy_cut(char *dst, size_t dstsz, const char *s, size_t n)
@@ -53,98 +34,19 @@ copy_cut(char *dst, size_t dstsz, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
-/* "HH:MM:SS" with an optional ".frac": ms of the day, the end in *end. */
-static int64_t
-parse_clock(const char *s, const char **end)
-{
-	int h, m, sec, n = 0;
-	int64_t ms;
-
-	if (sscanf(s, "%2d:%2d:%2d%n", &h, &m, &sec, &n) != 3 || n != 8 ||
-	    h > 23 || m > 59 || sec > 60)
-		return -1;
-	ms = ((int64_t)h * 3600 + m * 60 + sec) * 1000;
-	s += n;
-	if (*s == '.' && isdigit((unsigned char)s[1])) {
-		int scale = 100;
-
-		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
-			ms += (*s - '0') * scale;
-	}
-	*end = s;
-	return ms;
-}
-
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
-
-	return (int64_t)timegm(&tm) / 86400;
-}
-
-/* "Dec  1 11:38:22[.frac] ": a syslog time, the year from the clock. */
-static int64_t
-parse_bsd_time(const char *s, struct rlog_clock *c, const char **end)
-{
-	int mon, day, n = 0;
-	int64_t ms;
-
-	for (mon = 0; mon < 12; mon++)
-		if (strncmp(s, months[mon], 3) == 0 && s[3] == ' ')
-			break;
-	if (mon == 12 || sscanf(s + 4, "%2d %n", &day, &n) != 1 || n == 0 ||
-	    day < 1 || day > 31)
-		return -1;
-	if ((ms = parse_clock(s + 4 + n, end)) < 0)
-		return -1;
-	mon++;
-	if (c->month == 0 && mon > c->now_month)
-		c->year = c->now_year - 1;	/* last December, read in January */
-	else if (c->month != 0 && mon + 6 < c->month)
-		c->year++;
-	c->month = mon;
-	return days_from_civil(c->year, mon, day) * 86400000 + ms;
-}
-
-/* "2026-12-01T11:38:22[.frac](Z|+hh:mm) ": an RFC 3339 time. */
-static int64_t
-parse_rfc3339(const char *s, const char **end)
-{
-	int y, mo, d, n = 0, oh, om, sign;
-	int64_t ms;
-
-	if (sscanf(s, "%4d-%2d-%2dT%n", &y, &mo, &d, &n) != 3 || n != 11 ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31)
-		return -1;
-	if ((ms = parse_clock(s + 11, &s)) < 0)
-		return -1;
-	ms += days_from_civil(y, mo, d) * 86400000;
-	if (*s == 'Z') {
-		s++;
-	} else if ((*s == '+' || *s == '-') &&
-	    sscanf(s + 1, "%2d:%2d", &oh, &om) == 2 && s[3] == ':') {
-		sign = *s == '+' ? 1 : -1;
-		ms -= sign * ((int64_t)oh * 3600 + om * 60) * 1000;
-		s += 6;
-	}
-	*end = s;
-	return ms;
-}
-
 /*
  * The head: time, host, "prog[pid]: ".  Sets ev->time_ms, ev->session
  * and *service (the program's last path component: "smtpd"); returns the
  * message text, or NULL (ev->skip says why).
  */
 static const char *
-parse_head(const char *line, struct rlog_clock *c, struct rlog_event *ev,
+parse_head(const char *line, struct syslog_clock *c, struct rlog_event *ev,
     char *service, size_t servicesz)
 {
 	const char *p, *host, *prog, *bracket, *slash;
 	int64_t t;
 
-	if ((t = parse_rfc3339(line, &p)) < 0 && (t = parse_bsd_time(line, c, &p)) < 0)
+	if ((t = syslog_time(line, c, &p)) < 0)
 		return ev->skip = RLOG_SKIP_HEAD, NULL;
 	ev->time_ms = t;
 	if (*p++ != ' ')
@@ -353,7 +255,7 @@ static const struct {
 };
 
 enum rlog_kind
-rlog_parse(const char *line, struct rlog_clock *c, struct rlog_event *ev)
+rlog_parse(const char *line, struct syslog_clock *c, struct rlog_event *ev)
 {
 	char service[32];
 	const char *text;
@@ -386,5 +288,5 @@ rlog_parse_time(const char *s)
 	}
 	if (*s != '\0' || h > 23 || mi > 59 || sec > 60)
 		return -1;
-	return (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000;
+	return (syslog_civil_day(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000;
 }

@@ -12,12 +12,14 @@
  *
  * Strings in an event are copies, cut to the size of their field (a
  * longer value is cut, not refused: a log line is evidence, not input to
- * trust).  struct rlog_clock carries the year a syslog head leaves out.
+ * trust).  The time stamp is syslog_time.h's.
  */
 #ifndef REPLAY_LOG_H
 #define REPLAY_LOG_H
 
 #include <stdint.h>
+
+#include "syslog_time.h"
 
 enum rlog_kind {
 	RLOG_SKIP,		/* see skip */
@@ -62,20 +64,8 @@ struct rlog_event {
 	unsigned long size, nrcpt;	/* RLOG_FROM */
 };
 
-/* The year syslog heads leave out: the first line's month later than
- * this one's means last year; a month going back by more than six
- * means the year turned. */
-struct rlog_clock {
-	int year;			/* of the line before */
-	int month;			/* 1-12 of the line before; 0: none yet */
-	int now_year, now_month;	/* today, for the first line */
-};
-
-/* Start a clock for a log read today (UTC). */
-void rlog_clock_init(struct rlog_clock *c, int64_t now_s);
-
 /* Parse one line (without its newline) into *ev; returns ev->kind. */
-enum rlog_kind rlog_parse(const char *line, struct rlog_clock *c,
+enum rlog_kind rlog_parse(const char *line, struct syslog_clock *c,
     struct rlog_event *ev);
 
 /* A few words naming a skip reason, for the summary. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "replay_report.h"
 
 #define BAR_WIDTH	50
@@ -208,23 +209,6 @@ rrep_text(FILE *out, const struct rrep *r)
 }
 
 /* ------------------------------------------------------------------ JSON */
-
-static void
-json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; s != NULL && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
 
 static void
 json_rules(FILE *out, const struct rres *res)

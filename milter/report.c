@@ -40,7 +40,7 @@ report_init(struct report *r, int64_t now_s)
 
 	*r = empty;
 	r->first_ms = r->last_ms = -1;
-	rpl_clock_init(&r->clock, now_s);
+	syslog_clock_init(&r->clock, now_s);
 }
 
 void

@@ -16,7 +16,7 @@
 struct report {
 	unsigned long lines, ours, refused, other, dry_run, over;
 	int64_t first_ms, last_ms;	/* -1: no time seen */
-	struct rpl_clock clock;
+	struct syslog_clock clock;
 	struct rtab refusals;		/* "rule\tcode\tverb": not dry-run */
 	struct rtab dry;		/* the same, would-... */
 	struct rtab clients, senders, rcpts;	/* refused (reject, tempfail) */

@@ -14,23 +14,6 @@
 
 #define PROG	"milter-policy["
 
-static const char *const months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
-
-void
-rpl_clock_init(struct rpl_clock *c, int64_t now_s)
-{
-	time_t t = (time_t)now_s;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	c->now_year = c->year = tm.tm_year + 1900;
-	c->now_month = tm.tm_mon + 1;
-	c->month = 0;
-}
-
 /* Copy the n bytes at s into dst (size dstsz), cut to fit, cleaned. */
 static void
 copy_cut(char *dst, size_t dstsz, const char *s, size_t n)
@@ -42,99 +25,6 @@ copy_cut(char *dst, size_t dstsz, const char *s, size_t n)
 	for (i = 0; i < n; i++)
 		dst[i] = text_byte(s[i]);
 	dst[n] = '\0';
-}
-
-static int
-digits(const char *s, int n, int *v)
-{
-	int i;
-
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-/* "HH:MM:SS[.frac]": seconds of the day; *end after it. */
-static int64_t
-day_clock(const char *s, const char **end)
-{
-	int h, m, sec;
-
-	if (digits(s, 2, &h) < 0 || s[2] != ':' || digits(s + 3, 2, &m) < 0 ||
-	    s[5] != ':' || digits(s + 6, 2, &sec) < 0 || h > 23 || m > 59 ||
-	    sec > 60)
-		return -1;
-	for (s += 8; *s == '.' || isdigit((unsigned char)*s); s++)
-		;
-	*end = s;
-	return (int64_t)h * 3600 + m * 60 + sec;
-}
-
-static int64_t
-civil_day(int y, int m, int d)
-{
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
-
-	return (int64_t)timegm(&tm) / 86400;
-}
-
-/* "Dec  1 11:38:22": seconds, the year from the clock; -1 if not one. */
-static int64_t
-bsd_time(const char *s, struct rpl_clock *c, const char **end)
-{
-	int mon, day, n;
-	int64_t sec;
-
-	for (mon = 0; mon < 12; mon++)
-		if (strncmp(s, months[mon], 3) == 0 && s[3] == ' ')
-			break;
-	if (mon == 12)
-		return -1;
-	s += 4;
-	if (*s == ' ')
-		s++;			/* "Dec  1": a padded day */
-	for (day = 0, n = 0; n < 2 && isdigit((unsigned char)*s); n++, s++)
-		day = day * 10 + (*s - '0');
-	if (n == 0 || *s++ != ' ' || day < 1 || day > 31)
-		return -1;
-	if ((sec = day_clock(s, end)) < 0)
-		return -1;
-	mon++;
-	if (c->month == 0 && mon > c->now_month)
-		c->year = c->now_year - 1;
-	else if (c->month != 0 && mon + 6 < c->month)
-		c->year++;
-	c->month = mon;
-	return civil_day(c->year, mon, day) * 86400 + sec;
-}
-
-/* "2026-12-01T11:38:22[.frac](Z|+hh:mm)": seconds; -1 if not one. */
-static int64_t
-rfc3339_time(const char *s, const char **end)
-{
-	int y, mo, d, oh, om;
-	int64_t sec;
-
-	if (digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 ||
-	    s[7] != '-' || digits(s + 8, 2, &d) < 0 || s[10] != 'T' ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31)
-		return -1;
-	if ((sec = day_clock(s + 11, &s)) < 0)
-		return -1;
-	sec += civil_day(y, mo, d) * 86400;
-	if (*s == 'Z') {
-		s++;
-	} else if ((*s == '+' || *s == '-') && digits(s + 1, 2, &oh) == 0 &&
-	    s[3] == ':' && digits(s + 4, 2, &om) == 0) {
-		sec -= (*s == '+' ? 1 : -1) * ((int64_t)oh * 3600 + om * 60);
-		s += 6;
-	}
-	*end = s;
-	return sec;
 }
 
 /* After "milter-policy[": "PID]: " and the message; NULL if not. */
@@ -150,7 +40,7 @@ after_prog(const char *p)
 
 /* The head: time (if any), host, "milter-policy[PID]: "; the message. */
 static const char *
-parse_head(const char *line, struct rpl_clock *c, struct rpl_event *ev)
+parse_head(const char *line, struct syslog_clock *c, struct rpl_event *ev)
 {
 	const char *p;
 	int64_t t;
@@ -158,12 +48,12 @@ parse_head(const char *line, struct rpl_clock *c, struct rpl_event *ev)
 	ev->time_ms = -1;
 	if (strncmp(line, PROG, sizeof PROG - 1) == 0)
 		return after_prog(line + sizeof PROG - 1);
-	if ((t = rfc3339_time(line, &p)) < 0 && (t = bsd_time(line, c, &p)) < 0)
+	if ((t = syslog_time(line, c, &p)) < 0)
 		return NULL;
 	if (*p++ != ' ' || (p = strchr(p, ' ')) == NULL ||
 	    strncmp(p + 1, PROG, sizeof PROG - 1) != 0)
 		return NULL;
-	ev->time_ms = t * 1000;
+	ev->time_ms = t;
 	return after_prog(p + 1 + sizeof PROG - 1);
 }
 
@@ -213,7 +103,6 @@ set_field(struct rpl_event *ev, const char *t, size_t n)
 {
 	const char *eq = memchr(t, '=', n), *v;
 	size_t nl, vl;
-	int code;
 
 	if (eq == NULL)
 		return 0;
@@ -224,8 +113,10 @@ set_field(struct rpl_event *ev, const char *t, size_t n)
 	else if (IS("rule"))
 		copy_cut(ev->rule, sizeof ev->rule, v, vl);
 	else if (IS("code"))
-		return vl == 3 && digits(v, 3, &code) == 0 ?
-		    (ev->code = code, 0) : -1;
+		return vl == 3 && isdigit((unsigned char)v[0]) &&
+		    isdigit((unsigned char)v[1]) && isdigit((unsigned char)v[2]) ?
+		    (ev->code = (v[0] - '0') * 100 + (v[1] - '0') * 10 +
+		    (v[2] - '0'), 0) : -1;
 	else if (IS("xcode"))
 		copy_cut(ev->xcode, sizeof ev->xcode, v, vl);
 	else if (IS("client"))
@@ -288,7 +179,7 @@ parse_message(const char *s, struct rpl_event *ev)
 }
 
 enum rpl_kind
-rpl_parse(const char *line, struct rpl_clock *c, struct rpl_event *ev)
+rpl_parse(const char *line, struct syslog_clock *c, struct rpl_event *ev)
 {
 	static const struct rpl_event empty;
 	const char *msg;

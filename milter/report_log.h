@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "syslog_time.h"
+
 enum rpl_kind {
 	RPL_SKIP,		/* not one of ours */
 	RPL_DECISION,		/* QID: VERB stage=... rule=... */
@@ -43,18 +45,9 @@ struct rpl_event {
 	char limit[48];			/* RPL_OVER: "10/1h" */
 };
 
-/* The year a syslog head leaves out: the month going back by more than
- * six means the year turned; a first month later than today's, last year. */
-struct rpl_clock {
-	int year, month;		/* of the line before; month 0: none yet */
-	int now_year, now_month;
-};
-
-/* Start a clock for a log read at now_s (UTC seconds). */
-void rpl_clock_init(struct rpl_clock *c, int64_t now_s);
-
-/* Parse one line (without its newline) into *ev; returns ev->kind. */
-enum rpl_kind rpl_parse(const char *line, struct rpl_clock *c,
+/* Parse one line (without its newline) into *ev; returns ev->kind.  The
+ * time stamp is syslog_time.h's, c its clock (syslog_clock_init). */
+enum rpl_kind rpl_parse(const char *line, struct syslog_clock *c,
     struct rpl_event *ev);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "report.h"
 
 #define MAXCOLS	6
@@ -164,23 +165,6 @@ print_text(struct report *r, FILE *out, int top)
 }
 
 /* s as a JSON string: control bytes and non-ASCII as \u00XX. */
-static void
-json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void
 json_table(FILE *out, const struct table *t, struct rtab_entry **e, size_t n)
 {

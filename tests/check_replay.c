@@ -84,10 +84,10 @@ static const struct parse_case parse_cases[] = {
 START_TEST(test_parse)
 {
 	const struct parse_case *c = &parse_cases[_i];
-	struct rlog_clock clock;
+	struct syslog_clock clock;
 	struct rlog_event ev;
 
-	rlog_clock_init(&clock, NOW_S);
+	syslog_clock_init(&clock, NOW_S);
 	ck_assert_msg(rlog_parse(c->line, &clock, &ev) == c->kind,
 	    "%s: kind got %d, want %d", c->name, ev.kind, c->kind);
 	if (c->kind == RLOG_SKIP)
@@ -115,11 +115,11 @@ END_TEST
  * and a log running over New Year moves on to the next. */
 START_TEST(test_year)
 {
-	struct rlog_clock clock;
+	struct syslog_clock clock;
 	struct rlog_event ev;
 	int64_t dec31, jan1;
 
-	rlog_clock_init(&clock, 1798761600 + 86400 * 3);	/* 2027-01-04 */
+	syslog_clock_init(&clock, 1798761600 + 86400 * 3);	/* 2027-01-04 */
 	rlog_parse("Dec 31 23:59:59 mx postfix/qmgr[1]: ABCDE12345: removed", &clock, &ev);
 	dec31 = ev.time_ms;
 	rlog_parse("Jan  1 00:00:01 mx postfix/qmgr[1]: ABCDE12345: removed", &clock, &ev);
@@ -174,7 +174,7 @@ replay_fixture(struct fixture *f, const char *rate, int skip_every)
 {
 	static const struct rtxn_ops ops = { f_connect, f_message, f_disconnect };
 	char text[sizeof fixture_policy + 16], line[4096], *at;
-	struct rlog_clock clock;
+	struct syslog_clock clock;
 	struct rlog_event ev;
 	struct policy *p;
 	struct rtxn *t;
@@ -190,7 +190,7 @@ replay_fixture(struct fixture *f, const char *rate, int skip_every)
 	t = rtxn_new(&ops, &f->run, 0, 0);
 	fp = fopen("data/replay/postfix.log", "r");
 	ck_assert_msg(fp != NULL, "cannot read data/replay/postfix.log");
-	rlog_clock_init(&clock, NOW_S);
+	syslog_clock_init(&clock, NOW_S);
 	while (fgets(line, sizeof line, fp) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
 		if ((skip_every && ++n % skip_every == 0) ||

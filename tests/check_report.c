@@ -32,7 +32,7 @@ static const struct parse_case parse_cases[] = {
 	  "2026-12-01T12:38:22.5+01:00 mx milter-policy[1]: NOQUEUE: reject stage=rcpt "
 	  "rule=relay code=550 xcode=5.7.1 client=unknown[2001:db8::1] sender=<a@b> rcpt=<c@d>",
 	  RPL_DECISION, "reject", "relay", "2001:db8::1", "a@b", "c@d", "", "", 550,
-	  1796125102000LL },
+	  1796125102500LL },
 	{ "stderr head (-f): no time",
 	  "milter-policy[99]: NOQUEUE: tempfail stage=mail rule=client-msgs code=453 "
 	  "xcode=4.7.0 client=unknown[127.0.0.21] sender=<>",
@@ -87,11 +87,11 @@ static const struct parse_case parse_cases[] = {
 START_TEST(test_parse)
 {
 	const struct parse_case *c = &parse_cases[_i];
-	struct rpl_clock clock;
+	struct syslog_clock clock;
 	struct rpl_event ev;
 	enum rpl_kind k;
 
-	rpl_clock_init(&clock, NOW_S);
+	syslog_clock_init(&clock, NOW_S);
 	k = rpl_parse(c->line, &clock, &ev);
 	ck_assert_msg(k == c->kind, "%s: kind got %d, want %d", c->name, k, c->kind);
 	if (k == RPL_SKIP)

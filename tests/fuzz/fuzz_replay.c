@@ -59,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct rtxn_ops ops = { f_connect, f_message, f_disconnect };
 	struct rtxn_stats stats;
-	struct rlog_clock clock;
+	struct syslog_clock clock;
 	struct rlog_event ev;
 	struct rrun run;
 	struct rtxn *t;
@@ -76,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	rrun_init(&run, policy, store_memory_new(100), 0);
 	t = rtxn_new(&ops, &run, 0, 0);
-	rlog_clock_init(&clock, 1796083200);
+	syslog_clock_init(&clock, 1796083200);
 	for (line = text; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
