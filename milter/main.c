@@ -60,7 +60,7 @@ usage(FILE *out)
 	    "                         show RULE KEY | reset RULE KEY |\n"
 	    "                         top [RULE] [-n N]\n"
 	    "       milter-policy try [-c FILE] --client ADDR [--helo NAME] --from ADDR\n"
-	    "                         --rcpt ADDR... [--auth USER] [--message FILE]\n"
+	    "                         --rcpt ADDR... [--auth USER] [--message FILE] [--no-dns]\n"
 	    "       milter-policy replay [-c FILE] [--diff OLD] [--from TIME] [--to TIME]\n"
 	    "                         [--state FILE] [--top N] [--json] LOG...\n"
 	    "       milter-policy report [--json] [--top N] [FILE...]\n"
