@@ -215,8 +215,10 @@ $(FUZZ_DIR)/libpolicy.a: $(FUZZ_OBJ)
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpolicy.a
 	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
-# fuzz_ctl compiles milter/ctl.c in, to reach its static command parser.
-$(FUZZ_DIR)/fuzz_ctl: milter/ctl.c $(wildcard milter/*.h)
+# fuzz_ctl compiles milter/ctl.c in, to reach its static command parser,
+# with milter/top.c, whose listing `ctl top` prints.
+$(FUZZ_DIR)/fuzz_ctl: tests/fuzz/fuzz_ctl.c milter/ctl.c milter/top.c $(wildcard milter/*.h) $(FUZZ_DIR)/libpolicy.a
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Ipolicy -Imilter -o $@ $< milter/top.c $(FUZZ_DIR)/libpolicy.a $(PKG_LIBS)
 
 # fuzz_replay also reads milter/'s log reader for `replay` (no libmilter).
 $(FUZZ_DIR)/fuzz_replay: tests/fuzz/fuzz_replay.c $(REPLAY_DEP) $(FUZZ_DIR)/libpolicy.a
