@@ -56,7 +56,8 @@ struct dns_entry {
 	enum dns_state a, txt;
 	struct dns_q qa, qt;
 	struct dnsl_answer ans;
-	uint64_t started_ms, expires_ms;
+	uint64_t started_ms, expires_ms;	/* the A lookup's */
+	uint64_t txt_started_ms;
 	int waiters;
 };
 
@@ -189,6 +190,7 @@ entry_submit(struct dns_entry *e, int txt, uint64_t now)
 	}
 	if (txt && e->txt == DNS_NONE) {
 		e->txt = DNS_PENDING;
+		e->txt_started_ms = now;
 		bits |= 2;
 	}
 	if (bits == 0)
@@ -500,6 +502,19 @@ entry_waiting(const struct dns_entry *e, int txt)
 	    e->ans.status == DNSL_LISTED);
 }
 
+/* When a waiter on e gives up: a timeout and a margin after the later
+ * of the lookups it waits for was sent (a TXT asked of a cached A starts
+ * late). */
+static uint64_t
+entry_deadline(const struct dns_entry *e, int txt)
+{
+	uint64_t start = e->started_ms;
+
+	if (txt && e->txt == DNS_PENDING && e->txt_started_ms > start)
+		start = e->txt_started_ms;
+	return start + dns.timeout_ms + DNS_MARGIN_MS;
+}
+
 static void
 wait_until(uint64_t ms)
 {
@@ -521,7 +536,7 @@ dns_find(void *arg, const char *zone, const char *qname, int txt,
 	if ((e = cache_get(qname)) == NULL)
 		e = cache_add(zone, qname);
 	entry_submit(e, txt, sess_now_ms());
-	deadline = e->started_ms + dns.timeout_ms + DNS_MARGIN_MS;
+	deadline = entry_deadline(e, txt);
 	e->waiters++;
 	while (entry_waiting(e, txt) && sess_now_ms() < deadline)
 		wait_until(deadline);
