@@ -37,8 +37,12 @@ struct quota {
 	char resets[48];		/* its end as replies write it */
 };
 
-/* Parse "500/day" ("week", "month"): 0, or -1 with err saying what to
- * write. */
+/* The largest N: a period's count is kept in 32 bits (the memory store,
+ * the state file), so a bigger quota would never be reached. */
+#define QUOTA_MAX	4294967295ul
+
+/* Parse "500/day" ("week", "month"), N from 1 to QUOTA_MAX: 0, or -1
+ * with err saying what to write. */
 int quota_parse(const char *v, enum quota_kind *kind, unsigned long *n,
     char *err, size_t errsz);
 

@@ -835,6 +835,10 @@ static const struct qparse_case qparse_cases[] = {
 	{ "20000/month", 1, QUOTA_MONTH, 20000 }, { "0/day", 0, 0, 0 },
 	{ "500/1d", 0, 0, 0 }, { "500/fortnight", 0, 0, 0 }, { "day", 0, 0, 0 },
 	{ "/day", 0, 0, 0 }, { "500/Day", 0, 0, 0 }, { "500/day ", 0, 0, 0 },
+	/* a count is 32 bits: a bigger quota (bytes) would never be reached */
+	{ "4294967295/month", 1, QUOTA_MONTH, 4294967295ul },
+	{ "4294967296/month", 0, 0, 0 },
+	{ "99999999999999999999999/day", 0, 0, 0 },
 };
 
 START_TEST(test_quota_parse)
