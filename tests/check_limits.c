@@ -491,6 +491,8 @@ static const struct parse_case parse_cases[] = {
 	{ "v6 prefix out of range", "::/129 0\n", 1, "0 to 128 for IPv6" },
 	{ "twice", "a@b 1/1d\nA@B 2/1d\n", 1, "2: \"A@B\" is already" },
 	{ "zero rate", "a@b 0/1d\n", 1, "N at least 1" },
+	{ "an overflowing rate", "a@b 99999999999999999999/1d\n", 1,
+	  "N at least 1" },
 	{ "not a network", "example.com/24 0\n", 1, "ADDR/LEN" },
 	{ "a NUL byte", "a@b 1/1d\n\0x 1/1d\n", 1, "2: a NUL byte" },
 	{ "all reported", "a 1/1w\nb\nc 0\n10.0.0.1/8 0\n", 3, NULL },
