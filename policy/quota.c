@@ -121,10 +121,11 @@ period_in(const char *tz, enum quota_kind kind, time_t t, time_t *start,
 	}
 	period_local(kind, t, start, end, resets, resetsz);
 	if (tz != NULL) {
-		if (old != NULL)
-			setenv("TZ", old, 1);
-		else
-			unsetenv("TZ");
+		/* never unsetenv: the next setenv would then grow environ
+		 * again, freeing the array another thread's getenv (c-ares's
+		 * at a reconfiguration) may be reading; ":/etc/localtime" is
+		 * what glibc reads when TZ is unset */
+		setenv("TZ", old != NULL ? old : ":/etc/localtime", 1);
 		tzset();
 		free(old);
 	}

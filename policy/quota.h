@@ -14,7 +14,10 @@
  *
  * Threads: quota_period may be called from any thread at once.  XXX While
  * a named zone is being looked at (once a period), other threads that
- * read the local time (syslog's time stamps) may see that zone.
+ * read the local time (syslog's time stamps) may see that zone.  TZ is
+ * then left set (":/etc/localtime" if it was unset, the same zone), so
+ * later switches replace a value in environ and never reallocate it
+ * under another thread's getenv.
  * Memory: quota_new allocates, quota_free frees; strings are copied.
  */
 #ifndef QUOTA_H
