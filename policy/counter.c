@@ -104,7 +104,7 @@ pol_counter(const struct policy *p, const char *rule, const char *key,
 	if (*idlen > 0)
 		rl_request(r->limit, ov, id, *idlen, 1, look);
 	if (*idlen > 0 && r->limit->quota != NULL)
-		rl_quota_window(r->limit, ov, rl_wall_now(), look, NULL);
+		rl_quota_window(r->limit, rl_wall_now(), look, NULL);
 	for (i = 0; i < KEYS_PER_MAX; i++)
 		free(owned[i]);
 	free(hdrs);
