@@ -193,7 +193,7 @@ override_decides(const struct limit *lim, const struct ov_limit *ov,
 			rl_quota_window(lim, wall_of(cx), &req, cx);
 			cx->res.retry_after_ms = req.window_ms;
 		}
-		*rc = lim->charge == STORE_CHARGE_NONE ? COUNT_OK : COUNT_OVER;
+		*rc = COUNT_OVER;	/* a look (charge none) refuses it too */
 	} else {
 		cx->res.allowed = 1;	/* unlimited: never refused, never counted */
 		*rc = COUNT_OK;

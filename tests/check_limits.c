@@ -614,8 +614,8 @@ START_TEST(test_overrides_lookup)
 }
 END_TEST
 
-/* Through the charge: 0 refuses, unlimited never refuses nor counts, an
- * entry's rate replaces the rule's (2/1h). */
+/* Through the charge: 0 refuses (a look too), unlimited never refuses
+ * nor counts, an entry's rate replaces the rule's (2/1h). */
 START_TEST(test_overrides_charge)
 {
 	static const struct { const char *sender; int pass; size_t keys; } c[] = {
@@ -646,6 +646,13 @@ START_TEST(test_overrides_charge)
 		    "want %zu", c[i].sender, store_count(st), c[i].keys);
 		store_free(st);
 	}
+	/* a rule that only looks (charge none, the early check at connect)
+	 * refuses a 0 entry as the rule that charges does */
+	cx.st = st = store_memory_new(1000);
+	env.sender = "suspended@example.com";
+	l->charge = STORE_CHARGE_NONE;
+	ck_assert_int_eq(rl_check(l, "r", &led, &cx), COUNT_OVER);
+	store_free(st);
 	cx.st = st = store_memory_new(1000);
 	for (n = 0; n < 100; n++) {
 		led.n = 0;
