@@ -56,7 +56,8 @@ struct dns_entry {
 	enum dns_state a, txt;
 	struct dns_q qa, qt;
 	struct dnsl_answer ans;
-	uint64_t started_ms, expires_ms;
+	uint64_t started_ms, expires_ms;	/* the A lookup's */
+	uint64_t txt_started_ms;
 	int waiters;
 };
 
@@ -189,6 +190,7 @@ entry_submit(struct dns_entry *e, int txt, uint64_t now)
 	}
 	if (txt && e->txt == DNS_NONE) {
 		e->txt = DNS_PENDING;
+		e->txt_started_ms = now;
 		bits |= 2;
 	}
 	if (bits == 0)
@@ -500,6 +502,19 @@ entry_waiting(const struct dns_entry *e, int txt)
 	    e->ans.status == DNSL_LISTED);
 }
 
+/* When a waiter on e gives up: a timeout and a margin after the later
+ * of the lookups it waits for was sent (a TXT asked of a cached A starts
+ * late). */
+static uint64_t
+entry_deadline(const struct dns_entry *e, int txt)
+{
+	uint64_t start = e->started_ms;
+
+	if (txt && e->txt == DNS_PENDING && e->txt_started_ms > start)
+		start = e->txt_started_ms;
+	return start + dns.timeout_ms + DNS_MARGIN_MS;
+}
+
 static void
 wait_until(uint64_t ms)
 {
@@ -521,7 +536,7 @@ dns_find(void *arg, const char *zone, const char *qname, int txt,
 	if ((e = cache_get(qname)) == NULL)
 		e = cache_add(zone, qname);
 	entry_submit(e, txt, sess_now_ms());
-	deadline = e->started_ms + dns.timeout_ms + DNS_MARGIN_MS;
+	deadline = entry_deadline(e, txt);
 	e->waiters++;
 	while (entry_waiting(e, txt) && sess_now_ms() < deadline)
 		wait_until(deadline);
@@ -536,28 +551,53 @@ dns_find(void *arg, const char *zone, const char *qname, int txt,
 	zone_log(change, zone, "no answer within the timeout");
 }
 
+/* Start the resolver thread (dns.lock held).  What is made once stays
+ * made, so a failed start (no file descriptor left) can be tried again at
+ * the next session without leaking. */
 static int
 dns_thread_start(void)
 {
 	pthread_condattr_t ca;
 	int rc;
 
-	if (sodium_init() < 0 || pipe2(dns.pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (dns.bucket == NULL) {
+		if (sodium_init() < 0)
+			return -1;
+		randombytes_buf(dns.key, sizeof dns.key);
+		dns.bucket = xcalloc(DNS_BUCKETS, sizeof *dns.bucket);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&dns.done, &ca);
+		pthread_condattr_destroy(&ca);
+		ares_library_init(ARES_LIB_INIT_ALL);
+		dns.res.start = dns_start;
+		dns.res.find = dns_find;
+	}
+	if (pipe2(dns.pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
-	randombytes_buf(dns.key, sizeof dns.key);
-	dns.bucket = xcalloc(DNS_BUCKETS, sizeof *dns.bucket);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&dns.done, &ca);
-	pthread_condattr_destroy(&ca);
-	ares_library_init(ARES_LIB_INIT_ALL);
-	dns.res.start = dns_start;
-	dns.res.find = dns_find;
 	if ((rc = pthread_create(&dns.thread, NULL, dns_main, NULL)) != 0) {
+		close(dns.pipe[0]);
+		close(dns.pipe[1]);
 		errno = rc;
 		return -1;
 	}
 	dns.started = 1;
+	return 0;
+}
+
+/* Take the settings (dns.lock held); 1 if the thread could not be woken. */
+static int
+dns_configure(const struct pol_dns *d, const char *servers)
+{
+	if (strcmp(dns.servers, servers) != 0 ||
+	    dns.timeout_ms != d->timeout_ms) {
+		snprintf(dns.servers, sizeof dns.servers, "%s", servers);
+		dns.timeout_ms = d->timeout_ms;
+		dns.gen++;
+		if (write(dns.pipe[1], "", 1) < 0 && errno != EAGAIN)
+			return 1;
+	}
+	dns.max = d->cache_size;
 	return 0;
 }
 
@@ -567,23 +607,24 @@ dns_resolver(const struct pol_settings *settings)
 	const struct pol_dns *d = &settings->dns;
 	const char *servers = d->servers ? d->servers : "";
 	const struct dnsl_resolver *r = NULL;
+	int failed = 0, unwoken = 0, err = 0;
 
-	pthread_mutex_lock(&dns.lock);
-	if (!dns.started && dns_thread_start() < 0)
-		log_msg(LOG_ERR, "dns: cannot start the resolver: %m; DNS "
-		    "lists are unknown");
+	pthread_mutex_lock(&dns.lock);	/* no logging under it: see above */
+	if (!dns.started && dns_thread_start() < 0) {
+		failed = 1;
+		err = errno;
+	}
 	if (dns.started) {
-		if (strcmp(dns.servers, servers) != 0 ||
-		    dns.timeout_ms != d->timeout_ms) {
-			snprintf(dns.servers, sizeof dns.servers, "%s", servers);
-			dns.timeout_ms = d->timeout_ms;
-			dns.gen++;
-			if (write(dns.pipe[1], "", 1) < 0 && errno != EAGAIN)
-				log_msg(LOG_WARNING, "dns: cannot wake the resolver");
-		}
-		dns.max = d->cache_size;
+		unwoken = dns_configure(d, servers);
 		r = &dns.res;
 	}
 	pthread_mutex_unlock(&dns.lock);
+	if (failed) {
+		errno = err;
+		log_msg(LOG_ERR, "dns: cannot start the resolver: %m; DNS "
+		    "lists are unknown");
+	}
+	if (unwoken)
+		log_msg(LOG_WARNING, "dns: cannot wake the resolver");
 	return r;
 }

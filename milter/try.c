@@ -167,6 +167,15 @@ print_note(void *env, const struct pol_verdict *v)
 	    ", overruled by a later rule" : "");
 }
 
+/* Does the MTA end the transaction on v? */
+static int
+try_ends(const struct pol_verdict *v)
+{
+	return v->action == POL_ACCEPT || v->action == POL_TEMPFAIL ||
+	    v->action == POL_REJECT || v->action == POL_ERROR ||
+	    v->action == POL_DISCARD;
+}
+
 /* One stage; returns 1 when the transaction ends here. */
 static int
 try_stage(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
@@ -180,9 +189,20 @@ try_stage(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
 		print_verdict(&v, env, "");
 	else
 		printf("%-7s continue\n", pol_stage_name(stage));
-	return v.action == POL_ACCEPT || v.action == POL_TEMPFAIL ||
-	    v.action == POL_REJECT || v.action == POL_ERROR ||
-	    v.action == POL_DISCARD;
+	return try_ends(&v);
+}
+
+/* One body chunk: printed only when a rule answers there, as the MTA
+ * then hears it (the milter answers each chunk); 1 when it ends. */
+static int
+try_body(struct pol_conn *c, const struct pol_env *env, uint64_t now)
+{
+	struct pol_verdict v;
+
+	pol_eval(c, POL_BODY, env, now, &v);
+	if (v.action != POL_CONTINUE)
+		print_verdict(&v, env, "");
+	return try_ends(&v);
 }
 
 /* Headers, then the body, of an RFC 5322 message file. */
@@ -213,14 +233,14 @@ try_message(struct pol_conn *c, struct pol_env *env, FILE *fp, uint64_t now)
 	if (done || try_stage(c, POL_EOH, env, now))
 		return 1;
 	env->size = hdr_bytes;
-	while ((n = fread(body, 1, sizeof body, fp)) > 0) {
+	while (!done && (n = fread(body, 1, sizeof body, fp)) > 0) {
 		env->body = body;
 		env->body_len = n;
 		env->size += n;
-		pol_eval(c, POL_BODY, env, now, &(struct pol_verdict){ 0 });
+		done = try_body(c, env, now);
 	}
 	env->body = NULL;
-	return 0;
+	return done;
 }
 
 static void

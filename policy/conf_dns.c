@@ -35,8 +35,9 @@ server_form(const char *v, char *out, size_t outsz)
 		return -1;
 	memcpy(host, v + (v[0] == '['), n);
 	host[n] = '\0';
-	if (port != NULL && (port[0] == '\0' || strspn(port, "0123456789") !=
-	    strlen(port) || atoi(port) < 1 || atoi(port) > 65535))
+	if (port != NULL && (port[0] == '\0' || strlen(port) > 5 ||
+	    strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+	    atoi(port) > 65535))	/* 5 digits: atoi cannot overflow */
 		return -1;
 	if (inet_pton(AF_INET, host, buf) == 1)
 		snprintf(out, outsz, "%s:%s", host, port ? port : "53");

@@ -60,8 +60,10 @@ ov_limit_parse(struct ov_parse *ps, const char *v, struct ov_limit *l)
 		l->kind = OV_ZERO;
 		return 0;
 	}
+	errno = 0;
 	n = strtoul(v, &slash, 10);
 	if (!isdigit((unsigned char)v[0]) || *slash != '/' || n == 0 ||
+	    errno == ERANGE ||
 	    conf_parse_duration(slash + 1, &l->window_ms) < 0 ||
 	    l->window_ms == 0) {
 		ov_bad(ps, "limit \"%.64s\": expected N/DURATION with N at "

@@ -4,6 +4,8 @@
  * Part of the loader; see conf.h.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +99,14 @@ set_size(struct conf *cf, const config_setting_t *s)
 	}
 	c = cond_add(cf->conds, COND_SIZE);
 	c->size_op = v[0] == '>' ? SIZE_GT : v[0] == '<' ? SIZE_LT : SIZE_EQ;
+	errno = 0;
 	c->size = strtoul(v + 1, &end, 10);
 	if (*end != '\0')
 		conf_error(cf, s, "size \"%s\": trailing \"%s\"; give a plain "
 		    "number of bytes", v, end);
+	else if (errno == ERANGE)
+		conf_error(cf, s, "size \"%s\": too big; at most %lu bytes",
+		    v, ULONG_MAX);
 }
 
 /* dnsbl = "zone" or [ "zone=127.0.0.[2..11]", ... ]: one condition,
@@ -291,8 +297,10 @@ set_rate(struct conf *cf, const config_setting_t *s)
 	unsigned long n, ms;
 	char *slash;
 
+	errno = 0;
 	n = strtoul(v, &slash, 10);
 	if (!isdigit((unsigned char)v[0]) || *slash != '/' || n == 0 ||
+	    errno == ERANGE ||
 	    conf_parse_duration(slash + 1, &ms) < 0 || ms == 0) {
 		conf_error(cf, s, "rate \"%s\": expected N/DURATION, e.g. "
 		    "\"100/1h\" (N at least 1; durations 30s, 10m, 1h, 1d)", v);

@@ -75,40 +75,68 @@ env_set(const struct keyspec *k, char *v, struct pol_env *env, char **hdrs,
 	}
 }
 
+/* The transaction a key as the log writes it ("a@b.example,192.0.2.1")
+ * stands for, for the counter of keys. */
+struct key_env {
+	struct pol_env env;
+	struct count_ctx cx;
+	char *copy, **hdrs, *owned[KEYS_PER_MAX];
+};
+
+/* Fill ke from key: 1 when every value is used and none is left over (a
+ * rule without keys is "*"), else 0; key_env_free after either. */
+static int
+key_env_fill(const struct policy *p, const struct keyset *keys,
+    const char *key, struct key_env *ke)
+{
+	char *v, *next = NULL;
+	int i;
+
+	memset(ke, 0, sizeof *ke);
+	ke->cx.env = &ke->env;
+	ke->copy = xstrdup(key);
+	ke->cx.hdrs = ke->hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders :
+	    1, sizeof *ke->hdrs);
+	for (i = 0, v = ke->copy; i < keys->n && v != NULL; i++, v = next) {
+		if ((next = strchr(v, ',')) != NULL)
+			*next++ = '\0';
+		env_set(&keys->k[i], v, &ke->env, ke->hdrs, &ke->owned[i]);
+	}
+	if (keys->n == 0)
+		return strcmp(key, "*") == 0;
+	return i == keys->n && v == NULL;
+}
+
+static void
+key_env_free(struct key_env *ke)
+{
+	int i;
+
+	for (i = 0; i < KEYS_PER_MAX; i++)
+		free(ke->owned[i]);
+	free(ke->hdrs);
+	free(ke->copy);
+}
+
 int
 pol_counter(const struct policy *p, const char *rule, const char *key,
     unsigned char *id, size_t *idlen, struct store_req *look)
 {
 	const struct rule *r = limit_rule(p, rule);
-	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
-	struct pol_env env = { 0 };
-	struct count_ctx cx = { .env = &env };
-	const struct ov_limit *ov;
-	int i, n;
+	const struct ov_limit *ov = NULL;
+	struct key_env ke;
 
 	if (r == NULL || r->limit->keys.n > KEYS_PER_MAX)
 		return -1;
-	copy = xstrdup(key);
-	cx.hdrs = hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1,
-	    sizeof *hdrs);
-	n = r->limit->keys.n;
-	for (i = 0, v = copy; i < n && v != NULL; i++, v = next) {
-		if ((next = strchr(v, ',')) != NULL)
-			*next++ = '\0';
-		env_set(&r->limit->keys.k[i], v, &env, hdrs, &owned[i]);
-	}
-	/* every value used, none left over; a rule without keys is "*" */
-	*idlen = i == n && (n == 0 ? strcmp(key, "*") == 0 : v == NULL) ?
-	    rl_id(r->limit, r->name, &cx, id) : 0;
-	ov = *idlen > 0 ? rl_override(r->limit, &cx) : NULL;
-	if (*idlen > 0)
+	*idlen = key_env_fill(p, &r->limit->keys, key, &ke) ?
+	    rl_id(r->limit, r->name, &ke.cx, id) : 0;
+	if (*idlen > 0) {
+		ov = rl_override(r->limit, &ke.cx);
 		rl_request(r->limit, ov, id, *idlen, 1, look);
-	if (*idlen > 0 && r->limit->quota != NULL)
-		rl_quota_window(r->limit, ov, rl_wall_now(), look, NULL);
-	for (i = 0; i < KEYS_PER_MAX; i++)
-		free(owned[i]);
-	free(hdrs);
-	free(copy);
+		if (r->limit->quota != NULL)
+			rl_quota_window(r->limit, rl_wall_now(), look, NULL);
+	}
+	key_env_free(&ke);
 	if (*idlen == 0)
 		return -1;
 	look->charge = STORE_CHARGE_NONE;
@@ -160,28 +188,14 @@ pol_grey_counter(const struct policy *p, const char *rule, const char *what,
 {
 	const struct rule *r = grey_rule(p, rule);
 	const struct keyset *keys = r ? grey_what_keys(r->grey, what) : NULL;
-	char *copy, *v, *next, **hdrs, *owned[KEYS_PER_MAX] = { NULL };
-	struct pol_env env = { 0 };
-	struct count_ctx cx = { .env = &env };
-	int i, n;
+	struct key_env ke;
 
-	if (keys == NULL || keys->n > KEYS_PER_MAX)
+	if (keys == NULL || keys->n == 0 || keys->n > KEYS_PER_MAX)
 		return -1;
-	copy = xstrdup(key);
-	cx.hdrs = hdrs = xcalloc(p->nheaders ? (size_t)p->nheaders : 1,
-	    sizeof *hdrs);
-	n = keys->n;
-	for (i = 0, v = copy; i < n && v != NULL; i++, v = next) {
-		if ((next = strchr(v, ',')) != NULL)
-			*next++ = '\0';
-		env_set(&keys->k[i], v, &env, hdrs, &owned[i]);
-	}
-	*idlen = i == n && v == NULL ? keys_id(r->name, what, keys, &cx, id) : 0;
+	*idlen = key_env_fill(p, keys, key, &ke) ?
+	    keys_id(r->name, what, keys, &ke.cx, id) : 0;
 	if (*idlen > 0)
 		grey_request(r->grey, what, id, *idlen, look);
-	for (i = 0; i < KEYS_PER_MAX; i++)
-		free(owned[i]);
-	free(hdrs);
-	free(copy);
+	key_env_free(&ke);
 	return *idlen > 0 ? 0 : -1;
 }

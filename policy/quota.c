@@ -1,5 +1,6 @@
 /* quota.c: calendar periods in a time zone; see quota.h. */
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,18 @@ quota_parse(const char *v, enum quota_kind *kind, unsigned long *n,
 	char *slash;
 	size_t i;
 
+	errno = 0;
 	*n = strtoul(v, &slash, 10);
-	if (isdigit((unsigned char)v[0]) && *slash == '/' && *n > 0)
+	if (isdigit((unsigned char)v[0]) && *slash == '/' && *n > 0 &&
+	    *n <= QUOTA_MAX && errno == 0)
 		for (i = 0; i < 3; i++)
 			if (strcmp(slash + 1, quota_kind_names[i]) == 0) {
 				*kind = (enum quota_kind)i;
 				return 0;
 			}
 	snprintf(err, errsz, "quota \"%.64s\": expected N/day, N/week or "
-	    "N/month with N at least 1, e.g. \"500/day\"", v);
+	    "N/month with N from 1 to %lu, e.g. \"500/day\"", v,
+	    (unsigned long)QUOTA_MAX);
 	return -1;
 }
 
@@ -117,10 +121,11 @@ period_in(const char *tz, enum quota_kind kind, time_t t, time_t *start,
 	}
 	period_local(kind, t, start, end, resets, resetsz);
 	if (tz != NULL) {
-		if (old != NULL)
-			setenv("TZ", old, 1);
-		else
-			unsetenv("TZ");
+		/* never unsetenv: the next setenv would then grow environ
+		 * again, freeing the array another thread's getenv (c-ares's
+		 * at a reconfiguration) may be reading; ":/etc/localtime" is
+		 * what glibc reads when TZ is unset */
+		setenv("TZ", old != NULL ? old : ":/etc/localtime", 1);
 		tzset();
 		free(old);
 	}

@@ -14,7 +14,10 @@
  *
  * Threads: quota_period may be called from any thread at once.  XXX While
  * a named zone is being looked at (once a period), other threads that
- * read the local time (syslog's time stamps) may see that zone.
+ * read the local time (syslog's time stamps) may see that zone.  TZ is
+ * then left set (":/etc/localtime" if it was unset, the same zone), so
+ * later switches replace a value in environ and never reallocate it
+ * under another thread's getenv.
  * Memory: quota_new allocates, quota_free frees; strings are copied.
  */
 #ifndef QUOTA_H
@@ -37,8 +40,12 @@ struct quota {
 	char resets[48];		/* its end as replies write it */
 };
 
-/* Parse "500/day" ("week", "month"): 0, or -1 with err saying what to
- * write. */
+/* The largest N: a period's count is kept in 32 bits (the memory store,
+ * the state file), so a bigger quota would never be reached. */
+#define QUOTA_MAX	4294967295ul
+
+/* Parse "500/day" ("week", "month"), N from 1 to QUOTA_MAX: 0, or -1
+ * with err saying what to write. */
 int quota_parse(const char *v, enum quota_kind *kind, unsigned long *n,
     char *err, size_t errsz);
 

@@ -60,13 +60,12 @@ rl_wall_now(void)
 }
 
 void
-rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
-    int64_t wall_ms, struct store_req *req, struct count_ctx *cx)
+rl_quota_window(const struct limit *lim, int64_t wall_ms,
+    struct store_req *req, struct count_ctx *cx)
 {
 	int64_t start, end;
 	char resets[48];
 
-	(void)ov;
 	quota_period(lim->quota, wall_ms, &start, &end, resets, sizeof resets);
 	req->window_ms = (uint64_t)(end - wall_ms);
 	if (cx != NULL) {
@@ -74,6 +73,13 @@ rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
 		snprintf(cx->resets, sizeof cx->resets, "%s", resets);
 		cx->window_ms = req->window_ms;
 	}
+}
+
+/* The wall clock of cx's transaction: its own (replay), else now. */
+static int64_t
+wall_of(const struct count_ctx *cx)
+{
+	return cx->env->wall_ms ? cx->env->wall_ms : rl_wall_now();
 }
 
 void
@@ -184,11 +190,10 @@ override_decides(const struct limit *lim, const struct ov_limit *ov,
 		if (lim->quota != NULL) {	/* "until the quota resets" */
 			struct store_req req = { .window_ms = 0 };
 
-			rl_quota_window(lim, ov, cx->env->wall_ms ?
-			    cx->env->wall_ms : rl_wall_now(), &req, cx);
+			rl_quota_window(lim, wall_of(cx), &req, cx);
 			cx->res.retry_after_ms = req.window_ms;
 		}
-		*rc = lim->charge == STORE_CHARGE_NONE ? COUNT_OK : COUNT_OVER;
+		*rc = COUNT_OVER;	/* a look (charge none) refuses it too */
 	} else {
 		cx->res.allowed = 1;	/* unlimited: never refused, never counted */
 		*rc = COUNT_OK;
@@ -224,8 +229,7 @@ rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
 		return COUNT_OK;
 	rl_request(lim, ov, id, idlen, units, &req);
 	if (lim->quota != NULL)
-		rl_quota_window(lim, ov, cx->env->wall_ms ? cx->env->wall_ms :
-		    rl_wall_now(), &req, cx);
+		rl_quota_window(lim, wall_of(cx), &req, cx);
 	if (cx->st == NULL ||
 	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
 		return COUNT_ERROR;

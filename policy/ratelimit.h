@@ -91,8 +91,8 @@ void rl_request(const struct limit *lim, const struct ov_limit *ov,
 /* A quota rule's request: the window is what is left of the calendar
  * period that holds wall_ms; the period's name and its end as replies
  * write it go to cx (NULL: not wanted). */
-void rl_quota_window(const struct limit *lim, const struct ov_limit *ov,
-    int64_t wall_ms, struct store_req *req, struct count_ctx *cx);
+void rl_quota_window(const struct limit *lim, int64_t wall_ms,
+    struct store_req *req, struct count_ctx *cx);
 
 /* Wall-clock ms now, for callers without an env (ctl). */
 int64_t rl_wall_now(void);

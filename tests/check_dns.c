@@ -149,6 +149,8 @@ dnsmasq_start(void)
 		    "--log-facility=/dev/null", "--local-ttl=300",
 		    "--local=/bl.test/", "--host-record=2.0.0.127.bl.test,127.0.0.2",
 		    "--txt-record=2.0.0.127.bl.test,listed: test",
+		    "--host-record=3.0.0.127.bl.test,127.0.0.2",
+		    "--txt-record=3.0.0.127.bl.test,listed: later",
 		    "--host-record=odd.bl.test,127.0.0.3",
 		    "--host-record=long.bl.test,127.0.0.4", long_txt, (char *)NULL);
 		_exit(127);
@@ -225,6 +227,23 @@ START_TEST(test_answers)
 	ck_assert_uint_eq(strlen(a.text), DNSL_TEXT_MAX - 1);
 	ck_assert_int_eq(a.text[0], 'a');
 	ck_assert_int_eq(a.text[250], 'b');
+}
+END_TEST
+
+/* A TXT asked of a cached A (a rule with the list's text after one
+ * without) is waited for as long as a fresh lookup. */
+START_TEST(test_txt_later)
+{
+	const struct dnsl_resolver *r = resolver(port, 300, 10000);
+	struct dnsl_answer a;
+
+	memset(&a, 0, sizeof a);
+	r->find(r->arg, "bl.test", "3.0.0.127.bl.test", 0, &a);
+	ck_assert_int_eq(a.status, DNSL_LISTED);
+	ck_assert_str_eq(a.text, "");
+	usleep(1000000);	/* past the A lookup's timeout and margin */
+	ck_assert_int_eq(ask(r, "3.0.0.127.bl.test", &a), DNSL_LISTED);
+	ck_assert_str_eq(a.text, "listed: later");
 }
 END_TEST
 
@@ -340,6 +359,7 @@ main(void)
 	tcase_add_unchecked_fixture(core, setup, teardown);
 	tcase_set_timeout(core, 60);
 	tcase_add_test(core, test_answers);
+	tcase_add_test(core, test_txt_later);
 	tcase_add_test(core, test_cache_and_outage);
 	tcase_add_test(core, test_bound);
 	tcase_add_test(core, test_timeout);

@@ -491,6 +491,8 @@ static const struct parse_case parse_cases[] = {
 	{ "v6 prefix out of range", "::/129 0\n", 1, "0 to 128 for IPv6" },
 	{ "twice", "a@b 1/1d\nA@B 2/1d\n", 1, "2: \"A@B\" is already" },
 	{ "zero rate", "a@b 0/1d\n", 1, "N at least 1" },
+	{ "an overflowing rate", "a@b 99999999999999999999/1d\n", 1,
+	  "N at least 1" },
 	{ "not a network", "example.com/24 0\n", 1, "ADDR/LEN" },
 	{ "a NUL byte", "a@b 1/1d\n\0x 1/1d\n", 1, "2: a NUL byte" },
 	{ "all reported", "a 1/1w\nb\nc 0\n10.0.0.1/8 0\n", 3, NULL },
@@ -612,8 +614,8 @@ START_TEST(test_overrides_lookup)
 }
 END_TEST
 
-/* Through the charge: 0 refuses, unlimited never refuses nor counts, an
- * entry's rate replaces the rule's (2/1h). */
+/* Through the charge: 0 refuses (a look too), unlimited never refuses
+ * nor counts, an entry's rate replaces the rule's (2/1h). */
 START_TEST(test_overrides_charge)
 {
 	static const struct { const char *sender; int pass; size_t keys; } c[] = {
@@ -644,6 +646,13 @@ START_TEST(test_overrides_charge)
 		    "want %zu", c[i].sender, store_count(st), c[i].keys);
 		store_free(st);
 	}
+	/* a rule that only looks (charge none, the early check at connect)
+	 * refuses a 0 entry as the rule that charges does */
+	cx.st = st = store_memory_new(1000);
+	env.sender = "suspended@example.com";
+	l->charge = STORE_CHARGE_NONE;
+	ck_assert_int_eq(rl_check(l, "r", &led, &cx), COUNT_OVER);
+	store_free(st);
 	cx.st = st = store_memory_new(1000);
 	for (n = 0; n < 100; n++) {
 		led.n = 0;
@@ -835,6 +844,10 @@ static const struct qparse_case qparse_cases[] = {
 	{ "20000/month", 1, QUOTA_MONTH, 20000 }, { "0/day", 0, 0, 0 },
 	{ "500/1d", 0, 0, 0 }, { "500/fortnight", 0, 0, 0 }, { "day", 0, 0, 0 },
 	{ "/day", 0, 0, 0 }, { "500/Day", 0, 0, 0 }, { "500/day ", 0, 0, 0 },
+	/* a count is 32 bits: a bigger quota (bytes) would never be reached */
+	{ "4294967295/month", 1, QUOTA_MONTH, 4294967295ul },
+	{ "4294967296/month", 0, 0, 0 },
+	{ "99999999999999999999999/day", 0, 0, 0 },
 };
 
 START_TEST(test_quota_parse)

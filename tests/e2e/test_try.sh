@@ -193,4 +193,19 @@ expect_reply mail 453 4.7.0 "Too many messages from network 2001:db8:1:2::/64" \
 	"the /64 is refused, named as a network"
 compare "IPv6 client_net, another /64" 2001:db8:1:3::6 a@client.test user@example.com
 
+# A rule at the body stage answers there, as the milter does (try printed
+# nothing at body and went on to "eom continue").
+cat >"$WORK/body.conf" <<'EOF2'
+rules = ( { name = "big"; stage = "body"; when = { size = ">100"; }; action = "reject"; } );
+EOF2
+{ printf 'Subject: big\n\n'; head -c 300 /dev/zero | tr '\0' 'a'; echo; } >"$WORK/big.txt"
+"$MILTER_BIN" try -c "$WORK/body.conf" --client 192.0.2.1 --from a@b.test \
+	--rcpt c@d.test --message "$WORK/big.txt" >"$WORK/body.out" 2>&1
+if grep -q '^body    reject by rule big' "$WORK/body.out" &&
+    ! grep -q '^eom' "$WORK/body.out"; then
+	e2e_ok "a body-stage rule's refusal is shown at body, and ends the transaction"
+else
+	e2e_fail "body-stage rule: got $(tr '\n' '|' <"$WORK/body.out")"
+fi
+
 e2e_done
