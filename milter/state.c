@@ -77,7 +77,9 @@ state_open(const struct pol_settings *ps)
 		store = backend_redis(ps);	/* timed there */
 		if (store != NULL)
 			log_msg(LOG_INFO, "state: counters on redis %s, keys "
-			    "prefixed %s", ps->redis.server, ps->redis.prefix);
+			    "prefixed %s", ps->redis.server ? ps->redis.server :
+			    ps->redis.master ? ps->redis.master : "cluster",
+			    ps->redis.prefix);
 		return store != NULL ? 0 : -1;
 	}
 	store = store_memory_new(ps->max_keys);
