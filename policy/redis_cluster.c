@@ -7,6 +7,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "mono.h"
 #include "redis_cluster.h"
 #include "redis_slot.h"
 #include "xmalloc.h"
@@ -34,15 +35,6 @@ struct redis_cluster {
 	int refreshing;
 	int down;			/* for notify: no node to ask (no slot map) */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The node at host:port, added when new; -1 when the table is full.
  * Called with the lock held (a node's store connects lazily: no I/O). */

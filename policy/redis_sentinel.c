@@ -7,6 +7,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "mono.h"
 #include "redis_sentinel.h"
 #include "redis_slot.h"
 #include "xmalloc.h"
@@ -38,15 +39,6 @@ struct redis_sentinel {
 	uint64_t failed_ms;		/* ... and the last time they did not */
 	const char *failed_why;		/* what that failure was */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* "HOST:PORT", the port after the last colon; 0 when well formed. */
 static int

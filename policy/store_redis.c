@@ -62,6 +62,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "mono.h"
 #include "store.h"
 #include "text.h"
 #include "xmalloc.h"
@@ -164,15 +165,6 @@ struct store_redis {
 	unsigned backoff_ms;
 	char last_why[128];		/* down: why, for store_redis_command */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct timeval
 timeout_tv(const struct store_redis *r)
