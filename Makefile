@@ -79,7 +79,7 @@ tests/check_replay: tests/check_replay.c $(REPLAY_DEP) $(wildcard tests/*.h) pol
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Imilter -o $@ $< $(REPLAY_SRC) policy/libpolicy.a $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_report and fuzz_report build in `report`'s log reader the same way.
-REPORT_SRC = milter/syslog_time.c milter/json.c milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
+REPORT_SRC = milter/syslog_time.c milter/json.c milter/logfile.c milter/report_log.c milter/report_tab.c milter/report.c milter/report_out.c
 REPORT_DEP = $(REPORT_SRC) $(wildcard milter/report*.h)
 
 tests/check_report: tests/check_report.c $(REPORT_DEP) policy/libpolicy.a

@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "logfile.h"
 #include "replay.h"
 #include "replay_log.h"
 #include "replay_report.h"
@@ -26,7 +27,6 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define LINE_MAX_LEN	65536	/* a longer line is skipped as malformed */
 
 struct replay_args {
 	const char *policy, *old_policy, *state;
@@ -116,38 +116,26 @@ replay_parse(int argc, char **argv, struct replay_args *a)
 
 /* ------------------------------------------------------------ the files */
 
-static gzFile
-open_log(const char *path)
-{
-	return strcmp(path, "-") == 0 ? gzdopen(0, "r") : gzopen(path, "r");
-}
-
 /* The time of a file's first line with a time stamp; INT64_MAX if none. */
 static int64_t
 first_time(const char *path)
 {
 	struct syslog_clock c;
-	struct rlog_event *ev = xmalloc(sizeof *ev);
-	char *line = xmalloc(LINE_MAX_LEN);
-	int64_t t = INT64_MAX;
+	char *line = xmalloc(LOGFILE_LINE_MAX);
+	const char *end;
+	int64_t t = -1;
 	gzFile f;
 	int n;
 
 	if (strcmp(path, "-") != 0 && (f = gzopen(path, "r")) != NULL) {
 		syslog_clock_init(&c, (int64_t)time(NULL));
-		for (n = 0; n < 1000 && gzgets(f, line, LINE_MAX_LEN) != NULL; n++) {
-			line[strcspn(line, "\r\n")] = '\0';
-			rlog_parse(line, &c, ev);
-			if (ev->kind != RLOG_SKIP || ev->skip != RLOG_SKIP_HEAD) {
-				t = ev->time_ms;
-				break;
-			}
-		}
+		for (n = 0; n < 1000 && t < 0 &&
+		    gzgets(f, line, LOGFILE_LINE_MAX) != NULL; n++)
+			t = syslog_time(line, &c, &end);
 		gzclose(f);
 	}
 	free(line);
-	free(ev);
-	return t;
+	return t >= 0 ? t : INT64_MAX;
 }
 
 struct dated {
@@ -209,36 +197,26 @@ count_skip(struct rrep *rep, enum rlog_skip s, const char *line)
 	e[i] = '\0';
 }
 
-/* One file's lines into the gatherer; -1 when it cannot be read. */
-static int
-replay_file(struct replay *r, struct rtxn *t, const char *path,
-    struct rlog_event *ev, char *line)
-{
-	gzFile f = open_log(path);
-	size_t len;
+/* What each line of a log goes to. */
+struct replay_sink {
+	struct replay *r;
+	struct rtxn *t;
+	struct rlog_event *ev;
+};
 
-	if (f == NULL) {
-		fprintf(stderr, "milter-policy: cannot read %s\n", path);
-		return -1;
-	}
-	while (gzgets(f, line, LINE_MAX_LEN) != NULL) {
-		len = strlen(line);
-		r->rep.lines++;
-		if (len == LINE_MAX_LEN - 1 && line[len - 1] != '\n') {
-			count_skip(&r->rep, RLOG_SKIP_MALFORMED, line);
-			while (gzgets(f, line, LINE_MAX_LEN) != NULL &&
-			    line[strlen(line) - 1] != '\n')
-				;	/* the rest of an overlong line */
-			continue;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		if (rlog_parse(line, &r->clock, ev) == RLOG_SKIP)
-			count_skip(&r->rep, ev->skip, line);
-		else
-			rtxn_add(t, ev);
-	}
-	gzclose(f);
-	return 0;
+/* One line: an event for the gatherer, or a skip counted. */
+static void
+replay_line(void *arg, char *line, int overlong)
+{
+	struct replay_sink *k = arg;
+
+	k->r->rep.lines++;
+	if (overlong)
+		count_skip(&k->r->rep, RLOG_SKIP_MALFORMED, line);
+	else if (rlog_parse(line, &k->r->clock, k->ev) == RLOG_SKIP)
+		count_skip(&k->r->rep, k->ev->skip, line);
+	else
+		rtxn_add(k->t, k->ev);
 }
 
 static int
@@ -246,9 +224,8 @@ replay_files(struct replay *r, const struct replay_args *a)
 {
 	static const struct rtxn_ops ops = { on_connect, on_message, on_disconnect };
 	struct dated *d = xcalloc((size_t)a->nfiles, sizeof *d);
-	struct rlog_event *ev = xmalloc(sizeof *ev);
-	char *line = xmalloc(LINE_MAX_LEN);
-	struct rtxn *t = rtxn_new(&ops, r, a->from_ms, a->to_ms);
+	struct replay_sink k = { r, rtxn_new(&ops, r, a->from_ms, a->to_ms),
+	    xmalloc(sizeof *k.ev) };
 	int i, rc = 0;
 
 	for (i = 0; i < a->nfiles; i++) {
@@ -258,12 +235,11 @@ replay_files(struct replay *r, const struct replay_args *a)
 	qsort(d, (size_t)a->nfiles, sizeof *d, by_time);
 	syslog_clock_init(&r->clock, (int64_t)time(NULL));
 	for (i = 0; i < a->nfiles; i++)
-		if (replay_file(r, t, d[i].path, ev, line) < 0)
+		if (logfile_lines(d[i].path, replay_line, &k) < 0)
 			rc = -1;
-	rtxn_finish(t, &r->rep.txn);
-	rtxn_free(t);
-	free(line);
-	free(ev);
+	rtxn_finish(k.t, &r->rep.txn);
+	rtxn_free(k.t);
+	free(k.ev);
 	free(d);
 	return rc;
 }

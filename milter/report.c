@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
-#include <zlib.h>
 
+#include "logfile.h"
 #include "report.h"
 
-#define LINE_MAX_LEN	8192
 
 static void
 report_usage(FILE *out)
@@ -123,31 +122,16 @@ report_line(struct report *r, const char *line)
 	rtab_add(&r->hours, hour, 2, 1);
 }
 
-/* One file's lines into the report; -1 when it cannot be read. */
-static int
-report_file(struct report *r, const char *path, char *line)
+/* One line of a log: an overlong one is counted, not one of ours. */
+static void
+report_each(void *arg, char *line, int overlong)
 {
-	gzFile f = strcmp(path, "-") == 0 ? gzdopen(0, "r") : gzopen(path, "r");
-	size_t len;
+	struct report *r = arg;
 
-	if (f == NULL) {
-		fprintf(stderr, "milter-policy: cannot read %s\n", path);
-		return -1;
-	}
-	while (gzgets(f, line, LINE_MAX_LEN) != NULL) {
-		len = strlen(line);
-		if (len == LINE_MAX_LEN - 1 && line[len - 1] != '\n') {
-			r->lines++;	/* overlong: not one of ours */
-			while (gzgets(f, line, LINE_MAX_LEN) != NULL &&
-			    line[strlen(line) - 1] != '\n')
-				;
-			continue;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
+	if (overlong)
+		r->lines++;
+	else
 		report_line(r, line);
-	}
-	gzclose(f);
-	return 0;
 }
 
 int
@@ -160,7 +144,7 @@ report_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct report r;
-	char *line, *end;
+	char *end;
 	int ch, json = 0, top = 10, rc = 0, i;
 
 	optind = 1;
@@ -180,15 +164,11 @@ report_main(int argc, char **argv)
 		}
 	}
 	report_init(&r, (int64_t)time(NULL));
-	line = malloc(LINE_MAX_LEN);
-	if (line == NULL)
-		return EX_OSERR;
-	if (optind == argc && report_file(&r, "-", line) < 0)
+	if (optind == argc && logfile_lines("-", report_each, &r) < 0)
 		rc = EX_NOINPUT;
 	for (i = optind; i < argc; i++)
-		if (report_file(&r, argv[i], line) < 0)
+		if (logfile_lines(argv[i], report_each, &r) < 0)
 			rc = EX_NOINPUT;
-	free(line);
 	if (rc == 0)
 		report_print(&r, stdout, top, json);
 	report_free(&r);
