@@ -816,6 +816,9 @@ conf_finish(struct conf *cf)
 		p->stages |= 1u << POL_BODY;
 	for (i = 0; i < p->nrules; i++) {
 		const struct dupspec *d = p->rules[i].dup;
+		const char *name;
+
+		p->rules[i].content = pol_rule_content(p, i, &name) != NULL;
 
 		for (k = 0; d != NULL && k < d->keys.n; k++)
 			if (d->keys.k[k].kind == KEY_RCPT ||

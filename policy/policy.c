@@ -274,15 +274,13 @@ pol_conn_door(struct pol_conn *c, enum pol_door door)
 static int
 door_serves(const struct pol_conn *c, int i)
 {
-	const char *name;
+	const struct rule *r = &c->p->rules[i];
 
 	switch (c->door) {
 	case POL_DOOR_ENVELOPE:
-		return pol_rule_content(c->p, i, &name) == NULL;
+		return !r->content;
 	case POL_DOOR_CONTENT:
-		return (c->p->rules[i].limit == NULL &&
-		    c->p->rules[i].grey == NULL) ||
-		    pol_rule_content(c->p, i, &name) != NULL;
+		return (r->limit == NULL && r->grey == NULL) || r->content;
 	case POL_DOOR_ALL:
 		break;
 	}

@@ -61,6 +61,8 @@ struct rule {
 	struct dupspec *dup;		/* a duplicates rule, or NULL */
 	char *notify;			/* an address told of over-limit, or NULL */
 	struct greyspec *grey;		/* a greylisting rule, or NULL */
+	int content;			/* needs headers or the body (pol_rule_content),
+					   set once at load for the two doors' split */
 };
 
 struct relay {
