@@ -247,6 +247,7 @@ run(const struct options *o, struct policy *p)
 	const char *conn = o->socket ? o->socket : ps->socket;
 	int rc;
 
+	stop_hold();		/* a SIGTERM from here on is a clean stop */
 	log_open(ps->syslog_facility, o->foreground);
 	log_set_level(o->verbose ? LOG_DEBUG : ps->log_level);
 	current_set(pol_ref(p));	/* p stays ours too, for the stop line */

@@ -65,7 +65,6 @@ void
 reload_start(const char *path, unsigned long stats_interval)
 {
 	static sigset_t set;
-	sigset_t stop;
 	pthread_t t;
 
 	policy_path = path;
@@ -73,18 +72,7 @@ reload_start(const char *path, unsigned long stats_interval)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	/*
-	 * libmilter's own signal thread sigwaits these to stop cleanly;
-	 * every thread started before smfi_main() must block them too, or
-	 * the kernel may deliver SIGTERM to one of ours and kill the
-	 * process without saving state or removing the socket.
-	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGHUP);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* SIGTERM and co.: stop_hold() */
 	if (pthread_create(&t, NULL, signal_main, &set) != 0) {
 		log_msg(LOG_WARNING, "no signal thread: SIGUSR1 will not reload");
 		return;

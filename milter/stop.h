@@ -11,13 +11,23 @@
  * Once stopped libmilter serves no further milter command: a callback
  * under way finishes on its own thread, connections still open are closed
  * when the process exits.  Threads: call stop_run once, from the main
- * thread, with SIGTERM, SIGINT and SIGHUP blocked in every thread.
+ * thread, after stop_hold().
  */
 #ifndef STOP_H
 #define STOP_H
 
-/* Run smfi_main() until a stop signal or its own end; its result
- * (MI_SUCCESS or MI_FAILURE). */
+/* Hold SIGTERM, SIGINT and SIGHUP in the calling thread and every thread
+ * it starts from now on: a stop signal during start-up waits for
+ * stop_run(), which stops cleanly (socket and pid file removed, state
+ * saved); left alone, it would kill the process half started.  libmilter's
+ * own signal thread sigwaits them too, so every thread must block them or
+ * the kernel may hand SIGTERM to one that dies of it.  Call first, before
+ * any socket is made or thread started. */
+void stop_hold(void);
+
+/* Run smfi_main() until a stop signal or its own end: MI_SUCCESS after
+ * a stop signal, smfi_main()'s result (MI_SUCCESS or MI_FAILURE) when
+ * it ended by itself. */
 int stop_run(void);
 
 #endif
