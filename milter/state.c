@@ -68,6 +68,8 @@ state_load(void)
 	return 0;
 }
 
+static void gate_fit(void);
+
 /* 0, or -1 when the store cannot be made (logged). */
 int
 state_open(const struct pol_settings *ps)
@@ -75,6 +77,7 @@ state_open(const struct pol_settings *ps)
 	if (ps->backend == POL_BACKEND_REDIS) {
 		/* The server keeps the counters: no state file. */
 		store = backend_redis(ps);	/* timed there */
+		gate_fit();
 		if (store != NULL)
 			log_msg(LOG_INFO, "state: counters on redis %s, keys "
 			    "prefixed %s", ps->redis.server ? ps->redis.server :
@@ -112,6 +115,19 @@ gate_take(struct store *g, const struct store_req *req, uint64_t now_ms,
 	r = store_take(store, req, now_ms, res);
 	atomic_fetch_sub(&calls, 1);
 	return r;
+}
+
+static size_t
+gate_take_seq(struct store *g, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	size_t k;
+
+	(void)g;
+	atomic_fetch_add(&calls, 1);
+	k = store_take_seq(store, reqs, n, now_ms, res, rc);
+	atomic_fetch_sub(&calls, 1);
+	return k;
 }
 
 static enum store_result
@@ -164,7 +180,22 @@ static const struct store_ops gate_ops = {
 	.save = gate_save, .count = gate_count, .free = gate_free,
 };
 
+/* The same, for a store that batches (store_has_seq). */
+static const struct store_ops gate_seq_ops = {
+	.take = gate_take, .give = gate_give, .reset = gate_reset,
+	.save = gate_save, .count = gate_count, .free = gate_free,
+	.take_seq = gate_take_seq,
+};
+
 static struct store gate = { &gate_ops };
+
+/* Before the sessions start: batch where the store does. */
+static void
+gate_fit(void)
+{
+	if (store_has_seq(store))
+		gate.ops = &gate_seq_ops;
+}
 
 struct store *
 state_store(void)

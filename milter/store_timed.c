@@ -40,6 +40,20 @@ timed_take(struct store *s, const struct store_req *req, uint64_t now_ms,
 	return r;
 }
 
+/* One round trip: one store call for the stats line. */
+static size_t
+timed_take_seq(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	uint64_t t0 = now_us();
+	size_t k = store_take_seq(inner_of(s), reqs, n, now_ms, res, rc), i;
+
+	stats_store(now_us() - t0, k > 0 || *rc == STORE_OK);
+	for (i = 0; i < k; i++)
+		top_seen(&reqs[i], &res[i], now_ms);	/* for ctl top */
+	return k;
+}
+
 static enum store_result
 timed_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
@@ -81,6 +95,13 @@ static const struct store_ops timed_ops = {
 	.save = timed_save, .count = timed_count, .free = timed_free,
 };
 
+/* The same, around a store that batches (store_has_seq). */
+static const struct store_ops timed_seq_ops = {
+	.take = timed_take, .give = timed_give, .reset = timed_reset,
+	.save = timed_save, .count = timed_count, .free = timed_free,
+	.take_seq = timed_take_seq,
+};
+
 struct store *
 store_timed_new(struct store *inner)
 {
@@ -89,7 +110,7 @@ store_timed_new(struct store *inner)
 	if (inner == NULL)
 		return NULL;
 	t = xmalloc(sizeof *t);
-	t->base.ops = &timed_ops;
+	t->base.ops = store_has_seq(inner) ? &timed_seq_ops : &timed_ops;
 	t->inner = inner;
 	return &t->base;
 }

@@ -61,6 +61,8 @@ struct keyset {
 
 /* One evaluation of one counting rule: what it reads (borrowed for the
  * call) and what it answers. */
+struct batch;
+
 struct count_ctx {
 	struct store *st;		/* NULL: every count is an error */
 	const struct pol_env *env;
@@ -69,6 +71,7 @@ struct count_ctx {
 	enum pol_stage stage;
 	const unsigned char *fp;	/* duplicates: the message's fingerprint */
 	size_t fplen;
+	struct batch *batch;		/* the stage's takes asked at once, or NULL */
 	struct store_res res;		/* out: the store's answer */
 	char key[POL_KEY_MAX];		/* out: the counter's key as logs show it */
 	unsigned long limit, window_ms;	/* out, limit rules: the limit in force */

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "batch.h"
 #include "dnsl.h"
 #include "dupes.h"
 #include "ratelimit.h"
@@ -42,6 +43,7 @@ struct pol_conn {
 	unsigned char fp[DUP_FP_LEN];	/* the body fingerprint, at eom */
 	int nrcpts;		/* this message's accepted recipients, */
 	char *rcpts[MSG_RCPTS_MAX];	/* kept when p->msg_rcpts */
+	struct batch *batch;	/* when the store batches: batch.h */
 };
 
 const char *const pol_stage_names[POL_NSTAGES] = {
@@ -206,6 +208,8 @@ pol_conn_new(struct policy *p, struct store *st)
 		c->body = xmalloc(sizeof *c->body);
 		dup_body_init(c->body);
 	}
+	if (store_has_seq(st))
+		c->batch = xcalloc(1, sizeof *c->batch);
 	return c;
 }
 
@@ -309,6 +313,7 @@ pol_conn_free(struct pol_conn *c)
 	msg_rcpts_free(c);
 	free(c->hdrs);
 	free(c->body);
+	free(c->batch);
 	free(c->conn_charges.c);
 	free(c->msg_charges.c);
 	pol_unref(c->p);
@@ -802,6 +807,75 @@ error_or_later(const struct pol_conn *c, const struct pol_verdict *err,
 	}
 }
 
+/* Does rules_eval run rule i at this stage? */
+static int
+rule_runs(const struct pol_conn *c, int i, enum pol_stage stage)
+{
+	const struct rule *r = &c->p->rules[i];
+
+	return r->stage == stage && !(r->action == POL_CONTINUE &&
+	    r->limit == NULL && r->dup == NULL) && door_serves(c, i);
+}
+
+/* Would this limit rule's refusal decide the stage? */
+static int
+limit_stops(const struct pol_conn *c, const struct rule *r)
+{
+	return r->action != POL_CONTINUE && rule_mode(c, r) == POL_ENFORCE;
+}
+
+/* The stage's limit rules up to the first rule that could decide without
+ * the store, asked of it at once (batch.h).  A single take is left to
+ * its rule: batching it gains nothing. */
+static void
+batch_prefetch(struct pol_conn *c, const struct count_ctx *stage_cx)
+{
+	struct count_ctx cx;
+	struct dnsl_hit hit;
+	struct rl_ask a;
+	enum count_result rc;
+	int i, n = 0;
+
+	batch_clear(c->batch);
+	for (i = 0; i < c->p->nrules && n < 2; i++)
+		n += rule_runs(c, i, stage_cx->stage) &&
+		    c->p->rules[i].limit != NULL;
+	if (n < 2)
+		return;
+	for (i = 0; i < c->p->nrules; i++) {
+		const struct rule *r = &c->p->rules[i];
+
+		if (!rule_runs(c, i, stage_cx->stage))
+			continue;
+		memset(&hit, 0, sizeof hit);
+		switch (rule_find(r, stage_cx->env, c->p->settings.dns.tempfail,
+		    &hit)) {
+		case MATCH_NO:
+			continue;
+		case MATCH_YES:
+			if (r->limit != NULL)
+				break;
+			/* FALLTHROUGH: a rule of another kind may decide */
+		case MATCH_ERROR:
+			goto ask;
+		}
+		cx = *stage_cx;
+		if (rl_prepare(r->limit, r->name, r->limit->unit ==
+		    RL_CONNECTIONS ? &c->conn_charges : &c->msg_charges, &cx,
+		    &a, &rc)) {
+			a.req.stop = limit_stops(c, r);
+			if (!batch_add(c->batch, r->limit, &a.req))
+				break;
+		} else if (rc == COUNT_OVER && limit_stops(c, r))
+			break;
+	}
+ask:
+	if (c->batch->n > 1)
+		batch_ask(c->batch, c->st, stage_cx->now_ms);
+	else
+		batch_clear(c->batch);
+}
+
 /* Run the rules of a stage; *v says who decided. */
 static void
 rules_eval(struct pol_conn *c, const struct count_ctx *cx,
@@ -813,11 +887,12 @@ rules_eval(struct pol_conn *c, const struct count_ctx *cx,
 
 	verdict_init(&err, cx->stage);
 	verdict_init(&one, cx->stage);
+	if (cx->batch != NULL)
+		batch_prefetch(c, cx);
 	for (i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];
 
-		if (r->stage != cx->stage || (r->action == POL_CONTINUE &&
-		    r->limit == NULL && r->dup == NULL) || !door_serves(c, i))
+		if (!rule_runs(c, i, cx->stage))
 			continue;
 		if (!rule_eval(c, r, cx, &one))
 			v->evicting |= one.evicting;
@@ -885,7 +960,7 @@ pol_eval(struct pol_conn *c, enum pol_stage stage, const struct pol_env *env,
     uint64_t now_ms, struct pol_verdict *v)
 {
 	struct count_ctx cx = { .st = c->st, .env = env, .hdrs = c->hdrs,
-	    .now_ms = now_ms, .stage = stage };
+	    .now_ms = now_ms, .stage = stage, .batch = c->batch };
 
 	verdict_init(v, stage);
 	stage_begin(c, stage, env, now_ms);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "batch.h"
 #include "ratelimit.h"
 #include "xmalloc.h"
 
@@ -201,15 +202,10 @@ override_decides(const struct limit *lim, const struct ov_limit *ov,
 	return 1;
 }
 
-enum count_result
-rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
-    struct count_ctx *cx)
+int
+rl_prepare(const struct limit *lim, const char *name, struct rl_ledger *l,
+    struct count_ctx *cx, struct rl_ask *a, enum count_result *rc)
 {
-	unsigned char id[KEYS_ID_MAX];
-	const struct ov_limit *ov;
-	struct store_req req;
-	uint64_t units = lim->unit == RL_BYTES ? cx->env->size : 1;
-	enum count_result rc;
 	size_t idlen;
 
 	memset(&cx->res, 0, sizeof cx->res);
@@ -218,24 +214,51 @@ rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
 	cx->unlimited = 0;
 	cx->period = NULL;
 	cx->resets[0] = '\0';
-	if (units == 0 || (idlen = rl_id(lim, name, cx, id)) == 0)
-		return COUNT_SKIP;
-	ov = rl_override(lim, cx);
-	if (override_decides(lim, ov, cx, &rc))
-		return rc;
+	a->units = lim->unit == RL_BYTES ? cx->env->size : 1;
+	*rc = COUNT_SKIP;
+	if (a->units == 0 || (idlen = rl_id(lim, name, cx, a->id)) == 0)
+		return 0;
+	a->ov = rl_override(lim, cx);
+	if (override_decides(lim, a->ov, cx, rc))
+		return 0;
 	/* A message or a connection is charged once, at whichever stage. */
+	*rc = COUNT_OK;
 	if (lim->unit != RL_RECIPIENTS && lim->unit != RL_BYTES &&
-	    ledger_find(l, lim, id, idlen) != NULL)
-		return COUNT_OK;
-	rl_request(lim, ov, id, idlen, units, &req);
+	    ledger_find(l, lim, a->id, idlen) != NULL)
+		return 0;
+	rl_request(lim, a->ov, a->id, idlen, a->units, &a->req);
 	if (lim->quota != NULL)
-		rl_quota_window(lim, wall_of(cx), &req, cx);
-	if (cx->st == NULL ||
-	    store_take(cx->st, &req, cx->now_ms, &cx->res) != STORE_OK)
+		rl_quota_window(lim, wall_of(cx), &a->req, cx);
+	return 1;
+}
+
+/* The store's answer, from the stage's batch when it asked already. */
+static enum store_result
+rl_take(const struct limit *lim, const struct store_req *req,
+    struct count_ctx *cx)
+{
+	enum store_result rc;
+
+	if (cx->batch != NULL &&
+	    batch_answer(cx->batch, lim, req, &cx->res, &rc))
+		return rc;
+	return store_take(cx->st, req, cx->now_ms, &cx->res);
+}
+
+enum count_result
+rl_check(const struct limit *lim, const char *name, struct rl_ledger *l,
+    struct count_ctx *cx)
+{
+	struct rl_ask a;
+	enum count_result rc;
+
+	if (!rl_prepare(lim, name, l, cx, &a, &rc))
+		return rc;
+	if (cx->st == NULL || rl_take(lim, &a.req, cx) != STORE_OK)
 		return COUNT_ERROR;
-	if (req.charge != STORE_CHARGE_NONE &&
-	    (cx->res.allowed || req.charge == STORE_CHARGE_ALWAYS))
-		ledger_add(l, lim, ov, id, idlen, units, cx->stage);
+	if (a.req.charge != STORE_CHARGE_NONE &&
+	    (cx->res.allowed || a.req.charge == STORE_CHARGE_ALWAYS))
+		ledger_add(l, lim, a.ov, a.id, a.req.idlen, a.units, cx->stage);
 	return cx->res.allowed ? COUNT_OK : COUNT_OVER;
 }
 

@@ -71,6 +71,21 @@ void rl_limit_free(struct limit *lim);
 size_t rl_id(const struct limit *lim, const char *name, struct count_ctx *cx,
     unsigned char *id);
 
+/* A limit rule's take, as rl_prepare makes it. */
+struct rl_ask {
+	unsigned char id[KEYS_ID_MAX];	/* req.id points here */
+	const struct ov_limit *ov;	/* the key's overrides entry, or NULL */
+	uint64_t units;
+	struct store_req req;
+};
+
+/* What rl_check does before it asks the store: 1 with the take in *a when
+ * the store must answer; 0 with *rc when the rule is decided without it
+ * (skipped, an overrides entry of 0 or unlimited, a message already
+ * charged).  Fills cx's outputs but the store's answer. */
+int rl_prepare(const struct limit *lim, const char *name, struct rl_ledger *l,
+    struct count_ctx *cx, struct rl_ask *a, enum count_result *rc);
+
 /* Check and charge one limit rule: under the limit, over it (cx->res says
  * until when), skipped (its key is unknown) or error (the store failed).
  * Charges are recorded in the ledger so they can be given back. */

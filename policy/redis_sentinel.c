@@ -319,6 +319,14 @@ ss_take(struct store *s, const struct store_req *req, uint64_t now_ms,
 	return store_take(((struct sentinel_store *)s)->inner, req, now_ms, res);
 }
 
+static size_t
+ss_take_seq(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	return store_take_seq(((struct sentinel_store *)s)->inner, reqs, n,
+	    now_ms, res, rc);
+}
+
 static enum store_result
 ss_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
@@ -357,7 +365,7 @@ ss_free(struct store *s)
 
 static const struct store_ops sentinel_ops = {
 	.take = ss_take, .give = ss_give, .reset = ss_reset, .save = ss_save,
-	.count = ss_count, .free = ss_free,
+	.count = ss_count, .free = ss_free, .take_seq = ss_take_seq,
 };
 
 static void

@@ -66,6 +66,8 @@ struct store_req {
 	uint64_t burst;			/* GCRA: bucket size B; WINDOW: max events */
 	uint64_t units;			/* units to take (>= 1) */
 	enum store_charge charge;
+	int stop;			/* store_take_seq: a refusal ends the
+					   sequence here */
 };
 
 struct store_res {
@@ -90,6 +92,11 @@ struct store_ops {
 	    uint64_t now_ms, int64_t wall_ms, char *err, size_t errsz);
 	size_t (*count)(struct store *);
 	void (*free)(struct store *);
+	/* NULL in a store where n takes cost what one does (memory):
+	 * store_take_seq takes them one by one. */
+	size_t (*take_seq)(struct store *, const struct store_req *reqs,
+	    size_t n, uint64_t now_ms, struct store_res *res,
+	    enum store_result *rc);
 };
 
 /* Every backend's struct begins with this. */
@@ -103,6 +110,49 @@ store_take(struct store *s, const struct store_req *req, uint64_t now_ms,
     struct store_res *res)
 {
 	return s->ops->take(s, req, now_ms, res);
+}
+
+/* The most requests one store_take_seq carries. */
+#define STORE_SEQ_MAX	16
+
+/* store_take_seq, one take at a time: any store can. */
+static inline size_t
+store_take_each(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	size_t i;
+
+	*rc = STORE_OK;
+	for (i = 0; i < n; i++) {
+		if ((*rc = store_take(s, &reqs[i], now_ms, &res[i])) != STORE_OK)
+			return i;
+		if (!res[i].allowed && reqs[i].stop)
+			return i + 1;
+	}
+	return n;
+}
+
+/* The takes of reqs[0..n-1] (n <= STORE_SEQ_MAX), in order, as n calls of
+ * store_take would make them, ending after the first refused request whose
+ * stop is set: a stage's limit rules up to the one that refuses.  In one
+ * round trip where the store has a server (Redis: one script, atomic).
+ * Returns how many were answered, res[0..k-1]; when k < n, *rc says why:
+ * STORE_OK, reqs[k-1] refused and stopped; STORE_ERROR, reqs[k] failed
+ * (those after it were not tried). */
+static inline size_t
+store_take_seq(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	if (s->ops->take_seq != NULL)
+		return s->ops->take_seq(s, reqs, n, now_ms, res, rc);
+	return store_take_each(s, reqs, n, now_ms, res, rc);
+}
+
+/* Whether a sequence costs s less than its takes one by one. */
+static inline int
+store_has_seq(const struct store *s)
+{
+	return s != NULL && s->ops->take_seq != NULL;
 }
 
 /* Give back req->units taken earlier (a refused or aborted message). */

@@ -26,6 +26,20 @@ fb_take(struct store *s, const struct store_req *req, uint64_t now_ms,
 	return store_take(f->local, req, now_ms, res);
 }
 
+/* What the primary could not answer goes to the local store, one by one. */
+static size_t
+fb_take_seq(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	struct store_fallback *f = (struct store_fallback *)s;
+	size_t k = store_take_seq(f->primary, reqs, n, now_ms, res, rc);
+
+	if (*rc == STORE_OK)
+		return k;
+	return k + store_take_each(f->local, reqs + k, n - k, now_ms, res + k,
+	    rc);
+}
+
 static enum store_result
 fb_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
@@ -76,12 +90,19 @@ static const struct store_ops fallback_ops = {
 	.save = fb_save, .count = fb_count, .free = fb_free,
 };
 
+/* The same, with a primary that batches (store_has_seq). */
+static const struct store_ops fallback_seq_ops = {
+	.take = fb_take, .give = fb_give, .reset = fb_reset,
+	.save = fb_save, .count = fb_count, .free = fb_free,
+	.take_seq = fb_take_seq,
+};
+
 struct store *
 store_fallback_new(struct store *primary, struct store *local)
 {
 	struct store_fallback *f = xcalloc(1, sizeof *f);
 
-	f->base.ops = &fallback_ops;
+	f->base.ops = store_has_seq(primary) ? &fallback_seq_ops : &fallback_ops;
 	f->primary = primary;
 	f->local = local;
 	return &f->base;

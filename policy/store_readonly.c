@@ -63,7 +63,8 @@ ro_free(struct store *s)
 }
 
 static const struct store_ops ro_ops = {
-	ro_take, ro_give, ro_reset, ro_save, ro_count, ro_free
+	.take = ro_take, .give = ro_give, .reset = ro_reset, .save = ro_save,
+	.count = ro_count, .free = ro_free,
 };
 
 struct store *

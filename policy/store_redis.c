@@ -71,7 +71,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000	/* unless opts say less */
 #define KEY_MAX		STORE_REDIS_KEY_MAX
-#define REPLY_ARRAY_MAX	4		/* the scripts' {allowed, retry, count, first} */
+#define REPLY_ARRAY_MAX	(4 * STORE_SEQ_MAX)	/* {allowed, retry, count, first} a key */
 #define REPLY_BYTES_MAX	65536		/* unparsed bytes of one answer */
 
 /* The scripts' ARGV[5]: the charge by name, so a script never depends on
@@ -82,76 +82,93 @@ static const char *const charge_arg[] = {
 	[STORE_CHARGE_NONE] = "none",
 };
 
-static const char gcra_lua[] =
-    "local key = KEYS[1]\n"
-    "local window, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local units, charge, op = tonumber(ARGV[4]), ARGV[5], ARGV[6]\n"
+/* One script for every call: ARGV[1] is "take" or "give", then seven
+ * arguments per key: kind ("g" GCRA, "w" window), window_ms, rate, burst,
+ * units, charge, stop ("1": a refusal ends the sequence there).  Its
+ * answer: four integers per key answered, {allowed, retry, count, first}. */
+static const char seq_lua[] =
+    "local op = ARGV[1]\n"
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
-    "local cap, cost = burst * window, units * window\n"
-    "local h = redis.call('HMGET', key, 't', 'r', 'o', 'n', 'w')\n"
-    "local orate, owin = tonumber(h[4]) or rate, tonumber(h[5]) or window\n"
-    "local d = 0\n"
-    "if h[1] then d = (tonumber(h[1]) - now) * orate + tonumber(h[2]) end\n"
-    "if d < 0 then d = 0 end\n"
-    "if d > 0 and (orate ~= rate or owin ~= window) then\n"
-    "  d = math.ceil(d / owin * window)\n"
+    "local function gcra(key, window, rate, burst, units, charge)\n"
+    "  local cap, cost = burst * window, units * window\n"
+    "  local h = redis.call('HMGET', key, 't', 'r', 'o', 'n', 'w')\n"
+    "  local orate, owin = tonumber(h[4]) or rate, tonumber(h[5]) or window\n"
+    "  local d = 0\n"
+    "  if h[1] then d = (tonumber(h[1]) - now) * orate + tonumber(h[2]) end\n"
+    "  if d < 0 then d = 0 end\n"
+    "  if d > 0 and (orate ~= rate or owin ~= window) then\n"
+    "    d = math.ceil(d / owin * window)\n"
+    "  end\n"
+    "  if d > 2 * cap then d = 2 * cap end\n"
+    "  local over = h[3] ~= false and d > 0\n"
+    "  local function put(nd, o)\n"
+    "    if nd <= 0 then redis.call('DEL', key) return end\n"
+    "    local ms = math.floor(nd / rate)\n"
+    "    redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate, 'n', rate, 'w', window)\n"
+    "    if o then redis.call('HSET', key, 'o', 1) end\n"
+    "    redis.call('PEXPIRE', key, math.ceil(nd / rate))\n"
+    "  end\n"
+    "  if op == 'give' then\n"
+    "    if d <= cost then redis.call('DEL', key) else put(d - cost, over) end\n"
+    "    return 1, 0, 0, 0\n"
+    "  end\n"
+    "  local want = d + cost\n"
+    "  local allowed = want <= cap\n"
+    "  local retry = 0\n"
+    "  if not allowed and cost > cap then retry = math.ceil(d / rate)\n"
+    "  elseif not allowed then retry = math.ceil((want - cap) / rate) end\n"
+    "  local after = d\n"
+    "  if charge ~= 'none' and (allowed or charge == 'always') then after = math.min(want, 2 * cap) end\n"
+    "  local first = 0\n"
+    "  if not allowed and charge ~= 'none' and not over then first = 1 end\n"
+    "  if charge ~= 'none' and (after ~= d or first == 1) then put(after, over or not allowed) end\n"
+    "  return allowed and 1 or 0, retry, math.ceil(after / window), first\n"
     "end\n"
-    "if d > 2 * cap then d = 2 * cap end\n"
-    "local over = h[3] ~= false and d > 0\n"
-    "local function put(nd, o)\n"
-    "  if nd <= 0 then redis.call('DEL', key) return end\n"
-    "  local ms = math.floor(nd / rate)\n"
-    "  redis.call('HSET', key, 't', now + ms, 'r', nd - ms * rate, 'n', rate, 'w', window)\n"
-    "  if o then redis.call('HSET', key, 'o', 1) end\n"
-    "  redis.call('PEXPIRE', key, math.ceil(nd / rate))\n"
+    "local function win(key, window, burst, units, charge)\n"
+    "  local h = redis.call('HMGET', key, 'c', 'o')\n"
+    "  local cnt = tonumber(h[1]) or 0\n"
+    "  local ttl = redis.call('PTTL', key)\n"
+    "  if ttl <= 0 then ttl = window; cnt = 0 end\n"
+    "  if op == 'give' then\n"
+    "    if cnt <= units then redis.call('DEL', key)\n"
+    "    else redis.call('HSET', key, 'c', cnt - units) end\n"
+    "    return 1, 0, 0, 0\n"
+    "  end\n"
+    "  local allowed = units <= burst and cnt <= burst - units\n"
+    "  local retry = 0\n"
+    "  if not allowed then retry = ttl end\n"
+    "  local after = cnt\n"
+    "  if charge ~= 'none' and (allowed or charge == 'always') then after = cnt + units end\n"
+    "  local first = 0\n"
+    "  if not allowed and charge ~= 'none' and not h[2] then first = 1 end\n"
+    "  if charge ~= 'none' and after > 0 and (after ~= cnt or first == 1) then\n"
+    "    redis.call('HSET', key, 'c', after)\n"
+    "    if first == 1 then redis.call('HSET', key, 'o', 1) end\n"
+    "    redis.call('PEXPIRE', key, ttl)\n"
+    "  end\n"
+    "  return allowed and 1 or 0, retry, after, first\n"
     "end\n"
-    "if op == 'give' then\n"
-    "  if d <= cost then redis.call('DEL', key) else put(d - cost, over) end\n"
-    "  return {1, 0, 0, 0}\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local a = 1 + (i - 1) * 7\n"
+    "  local window, rate = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n"
+    "  local burst, units = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])\n"
+    "  local ok, retry, count, first\n"
+    "  if ARGV[a + 1] == 'g' then\n"
+    "    ok, retry, count, first = gcra(KEYS[i], window, rate, burst, units, ARGV[a + 6])\n"
+    "  else\n"
+    "    ok, retry, count, first = win(KEYS[i], window, burst, units, ARGV[a + 6])\n"
+    "  end\n"
+    "  out[#out + 1] = ok\n"
+    "  out[#out + 1] = retry\n"
+    "  out[#out + 1] = count\n"
+    "  out[#out + 1] = first\n"
+    "  if ok == 0 and ARGV[a + 7] == '1' then break end\n"
     "end\n"
-    "local want = d + cost\n"
-    "local allowed = want <= cap\n"
-    "local retry = 0\n"
-    "if not allowed and cost > cap then retry = math.ceil(d / rate)\n"
-    "elseif not allowed then retry = math.ceil((want - cap) / rate) end\n"
-    "local after = d\n"
-    "if charge ~= 'none' and (allowed or charge == 'always') then after = math.min(want, 2 * cap) end\n"
-    "local first = 0\n"
-    "if not allowed and charge ~= 'none' and not over then first = 1 end\n"
-    "if charge ~= 'none' and (after ~= d or first == 1) then put(after, over or not allowed) end\n"
-    "return {allowed and 1 or 0, retry, math.ceil(after / window), first}\n";
+    "return out\n";
 
-static const char window_lua[] =
-    "local key = KEYS[1]\n"
-    "local window, burst = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local units, charge, op = tonumber(ARGV[4]), ARGV[5], ARGV[6]\n"
-    "local h = redis.call('HMGET', key, 'c', 'o')\n"
-    "local cnt = tonumber(h[1]) or 0\n"
-    "local ttl = redis.call('PTTL', key)\n"
-    "if ttl <= 0 then ttl = window; cnt = 0 end\n"
-    "if op == 'give' then\n"
-    "  if cnt <= units then redis.call('DEL', key)\n"
-    "  else redis.call('HSET', key, 'c', cnt - units) end\n"
-    "  return {1, 0, 0, 0}\n"
-    "end\n"
-    "local allowed = units <= burst and cnt <= burst - units\n"
-    "local retry = 0\n"
-    "if not allowed then retry = ttl end\n"
-    "local after = cnt\n"
-    "if charge ~= 'none' and (allowed or charge == 'always') then after = cnt + units end\n"
-    "local first = 0\n"
-    "if not allowed and charge ~= 'none' and not h[2] then first = 1 end\n"
-    "if charge ~= 'none' and after > 0 and (after ~= cnt or first == 1) then\n"
-    "  redis.call('HSET', key, 'c', after)\n"
-    "  if first == 1 then redis.call('HSET', key, 'o', 1) end\n"
-    "  redis.call('PEXPIRE', key, ttl)\n"
-    "end\n"
-    "return {allowed and 1 or 0, retry, after, first}\n";
-
-enum script { SCRIPT_GCRA, SCRIPT_WINDOW, NSCRIPTS };
-
-static const char *const script_text[NSCRIPTS] = { gcra_lua, window_lua };
+#define SEQ_ARGS	7	/* the script's arguments per key */
 
 struct store_redis {
 	struct store base;
@@ -159,7 +176,7 @@ struct store_redis {
 	pthread_mutex_t lock;		/* everything below */
 	redisContext *idle[POOL_MAX];
 	int nidle;
-	char sha[NSCRIPTS][48];		/* "" until loaded */
+	char sha[48];			/* the script's; "" until loaded */
 	int down;			/* the last call failed */
 	uint64_t retry_at_ms;		/* down: no try before this */
 	unsigned backoff_ms;
@@ -246,7 +263,7 @@ answer_string(const redisReadTask *task, char *str, size_t len)
 
 /* The shapes an answer may have: elements of the outer array, of each
  * nested one, how deep they nest, and how many elements in all.  A
- * script's answer is {int x4}; the fleet's plain commands
+ * script's answer is four integers a key; the fleet's plain commands
  * (store_redis_command: CLUSTER SLOTS, ROLE; the sentinels' questions)
  * answer ranges of nodes, bounded so that no header can make the milter
  * allocate for more than `total` elements in one answer. */
@@ -255,7 +272,8 @@ struct answer_shape {
 	long total;
 };
 
-static const struct answer_shape script_shape = { REPLY_ARRAY_MAX, 0, 0, 4 };
+static const struct answer_shape script_shape = { REPLY_ARRAY_MAX, 0, 0,
+    REPLY_ARRAY_MAX };
 static const struct answer_shape command_shape = { 4096, 16, 3, 65536 };
 
 static int
@@ -320,7 +338,7 @@ static redisReplyObjectFunctions answer_fns = {
 };
 
 #define REPLY_REFUSED	"an answer this store never asks for (an array of " \
-	"more than 4 elements, a nested array or over 64 kB): refused unread"
+	"more than 64 elements, a nested array or over 64 kB): refused unread"
 
 /* Whether fd has bytes to read before deadline_ms (mono_ms). */
 static int
@@ -497,20 +515,19 @@ is_noscript(const redisReply *rep)
 
 /* SCRIPT LOAD: the script's SHA into r->sha; 0 on success. */
 static int
-script_load(struct store_redis *r, redisContext *c, enum script s,
-    const char **why)
+script_load(struct store_redis *r, redisContext *c, const char **why)
 {
-	const char *argv[3] = { "SCRIPT", "LOAD", script_text[s] };
+	const char *argv[3] = { "SCRIPT", "LOAD", seq_lua };
 	redisReply *rep = command(r, c, 3, argv, NULL, why);
 	int ok;
 
 	if (rep == NULL)
 		return -1;
-	ok = rep->type == REDIS_REPLY_STRING && rep->len < sizeof r->sha[s];
+	ok = rep->type == REDIS_REPLY_STRING && rep->len < sizeof r->sha;
 	if (ok) {
 		pthread_mutex_lock(&r->lock);
-		memcpy(r->sha[s], rep->str, rep->len);
-		r->sha[s][rep->len] = '\0';
+		memcpy(r->sha, rep->str, rep->len);
+		r->sha[rep->len] = '\0';
 		pthread_mutex_unlock(&r->lock);
 	} else
 		*why = rep->type == REDIS_REPLY_ERROR ? "SCRIPT LOAD refused" :
@@ -533,50 +550,44 @@ asking_send(const struct store_redis *r, redisContext *c, const char **why)
 	return ok ? 0 : -1;
 }
 
-/* EVALSHA script on key with args; loads the script when the server
- * does not have it.  NULL with *why set on failure. */
-static redisReply *
-script_run(struct store_redis *r, redisContext *c, enum script s,
-    const char *key, size_t keylen, char args[][24], int nargs, int asking,
-    const char **why)
+static void
+sha_copy(struct store_redis *r, char *sha)
 {
-	const char *argv[4 + 6];
-	size_t len[4 + 6];
+	pthread_mutex_lock(&r->lock);
+	memcpy(sha, r->sha, sizeof r->sha);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* EVALSHA with argv[2..argc-1] (the number of keys, the keys, the
+ * arguments; argv[0] and argv[1] are filled here); loads the script when
+ * the server does not have it.  NULL with *why set on failure. */
+static redisReply *
+script_run(struct store_redis *r, redisContext *c, int argc,
+    const char **argv, size_t *len, int asking, const char **why)
+{
 	char sha[48];
 	redisReply *rep = NULL;
-	int i, attempt;
+	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		pthread_mutex_lock(&r->lock);
-		memcpy(sha, r->sha[s], sizeof sha);
-		pthread_mutex_unlock(&r->lock);
-		if (sha[0] == '\0' && script_load(r, c, s, why) < 0)
+		sha_copy(r, sha);
+		if (sha[0] == '\0' && script_load(r, c, why) < 0)
 			return NULL;
-		pthread_mutex_lock(&r->lock);
-		memcpy(sha, r->sha[s], sizeof sha);
-		pthread_mutex_unlock(&r->lock);
+		sha_copy(r, sha);
 		argv[0] = "EVALSHA";
 		argv[1] = sha;
-		argv[2] = "1";
-		argv[3] = key;
 		len[0] = 7;
 		len[1] = strlen(sha);
-		len[2] = 1;
-		len[3] = keylen;
-		for (i = 0; i < nargs; i++) {
-			argv[4 + i] = args[i];
-			len[4 + i] = strlen(args[i]);
-		}
 		if (asking && asking_send(r, c, why) < 0)
 			return NULL;
-		if ((rep = command(r, c, 4 + nargs, argv, len, why)) == NULL)
+		if ((rep = command(r, c, argc, argv, len, why)) == NULL)
 			return NULL;
 		if (!is_noscript(rep))
 			break;
 		freeReplyObject(rep);
 		rep = NULL;
 		pthread_mutex_lock(&r->lock);
-		r->sha[s][0] = '\0';	/* the server restarted or flushed */
+		r->sha[0] = '\0';	/* the server restarted or flushed */
 		pthread_mutex_unlock(&r->lock);
 	}
 	if (rep == NULL)
@@ -608,21 +619,50 @@ key_build(const char *prefix, const void *id, size_t idlen, char *out,
 	return n;
 }
 
-/* The scripts' answer, {allowed, retry, count, first}: four integers, two
- * of them 0 or 1.  Anything else (a proxy or a server gone wrong) is an
- * error, never a verdict: a nil read as 0 would refuse the mail. */
-static int
-script_answer_ok(const redisReply *rep)
+/* The script's answer to reqs[0..n-1]: four integers a key answered
+ * ({allowed, retry, count, first}, two of them 0 or 1), ending at the
+ * first refusal that stops and only there.  Anything else (a proxy or a
+ * server gone wrong) is an error, never a verdict: a nil read as 0 would
+ * refuse the mail.  Returns the keys answered, 0 when it is wrong. */
+static size_t
+seq_answer(const redisReply *rep, const struct store_req *reqs, size_t n)
 {
-	size_t i;
+	size_t i, k;
+	int stops;
 
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
+	    rep->elements == 0 || rep->elements % 4 != 0 ||
+	    rep->elements / 4 > n)
 		return 0;
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < rep->elements; i++)
 		if (rep->element[i]->type != REDIS_REPLY_INTEGER ||
 		    rep->element[i]->integer < 0)
 			return 0;
-	return rep->element[0]->integer <= 1 && rep->element[3]->integer <= 1;
+	k = rep->elements / 4;
+	for (i = 0; i < k; i++) {
+		if (rep->element[4 * i]->integer > 1 ||
+		    rep->element[4 * i + 3]->integer > 1)
+			return 0;
+		stops = rep->element[4 * i]->integer == 0 && reqs[i].stop;
+		if (i + 1 < k ? stops : k < n && !stops)
+			return 0;
+	}
+	return k;
+}
+
+static void
+seq_results(const redisReply *rep, size_t k, struct store_res *res)
+{
+	redisReply *const *e = rep->element;
+	size_t i;
+
+	for (i = 0; i < k; i++, e += 4) {
+		res[i].allowed = (int)e[0]->integer;
+		res[i].retry_after_ms = (uint64_t)e[1]->integer;
+		res[i].count = (uint64_t)e[2]->integer;
+		res[i].first_over = (int)e[3]->integer;
+		res[i].evicting = 0;
+	}
 }
 
 /* A cluster's answer for another node (MOVED, ASK) or for later
@@ -644,70 +684,134 @@ is_redirect(const redisReply *rep, char *redirect, size_t sz)
 	return 0;
 }
 
-/* Run the script of req's kind: op "take" or "give"; see
- * store_redis_routed for asking and redirect. */
-static enum store_result
-redis_call(struct store_redis *r, const struct store_req *req, const char *op,
-    struct store_res *res, int asking, char *redirect, size_t redirectsz)
-{
-	char key[KEY_MAX], args[6][24], msg[TEXT_VALUE_MAX + 1];
-	const char *why = NULL;
-	enum script s = req->kind == STORE_GCRA ? SCRIPT_GCRA : SCRIPT_WINDOW;
-	redisContext *c = conn_take(r, &why);
-	redisReply *rep;
-	size_t keylen;
-	int ok;
+/* One script call's arguments (on the heap: 16 keys are 20 kB). */
+struct seq_call {
+	char nkeys[8];
+	char key[STORE_SEQ_MAX][KEY_MAX];
+	char num[STORE_SEQ_MAX][4][24];
+	const char *argv[4 + STORE_SEQ_MAX * (1 + SEQ_ARGS)];
+	size_t len[4 + STORE_SEQ_MAX * (1 + SEQ_ARGS)];
+	int argc;
+};
 
+static void
+seq_arg(struct seq_call *q, const char *s)
+{
+	q->argv[q->argc] = s;
+	q->len[q->argc++] = strlen(s);
+}
+
+static void
+seq_num(struct seq_call *q, char *buf, uint64_t v)
+{
+	snprintf(buf, 24, "%llu", (unsigned long long)v);
+	seq_arg(q, buf);
+}
+
+/* EVALSHA's arguments after the SHA: the keys, op, seven a key. */
+static void
+seq_argv(const struct store_redis *r, struct seq_call *q,
+    const struct store_req *reqs, size_t n, const char *op)
+{
+	size_t i;
+
+	q->argc = 2;		/* EVALSHA and the SHA: script_run's */
+	snprintf(q->nkeys, sizeof q->nkeys, "%zu", n);
+	seq_arg(q, q->nkeys);
+	for (i = 0; i < n; i++) {
+		q->len[q->argc] = key_build(r->o.prefix, reqs[i].id,
+		    reqs[i].idlen, q->key[i], KEY_MAX);
+		q->argv[q->argc++] = q->key[i];
+	}
+	seq_arg(q, op);
+	for (i = 0; i < n; i++) {
+		seq_arg(q, reqs[i].kind == STORE_GCRA ? "g" : "w");
+		seq_num(q, q->num[i][0], reqs[i].window_ms);
+		seq_num(q, q->num[i][1], reqs[i].rate);
+		seq_num(q, q->num[i][2], reqs[i].burst);
+		seq_num(q, q->num[i][3], reqs[i].units);
+		seq_arg(q, charge_arg[reqs[i].charge]);
+		seq_arg(q, reqs[i].stop ? "1" : "0");
+	}
+}
+
+/* Run the script on reqs[0..n-1] (1 <= n <= STORE_SEQ_MAX) with op "take"
+ * or "give"; the answers into res (NULL: not wanted).  Returns the keys
+ * answered, as store_take_seq does.  See store_redis_routed for asking
+ * and redirect. */
+static size_t
+redis_seq(struct store_redis *r, const struct store_req *reqs, size_t n,
+    const char *op, struct store_res *res, int asking, char *redirect,
+    size_t redirectsz, enum store_result *rc)
+{
+	char msg[TEXT_VALUE_MAX + 1];
+	const char *why = NULL;
+	redisContext *c = conn_take(r, &why);
+	struct seq_call *q;
+	redisReply *rep;
+	size_t k;
+
+	*rc = STORE_ERROR;
 	if (c == NULL)
-		return STORE_ERROR;
-	keylen = key_build(r->o.prefix, req->id, req->idlen, key, sizeof key);
-	snprintf(args[0], 24, "%llu", (unsigned long long)req->window_ms);
-	snprintf(args[1], 24, "%llu", (unsigned long long)req->rate);
-	snprintf(args[2], 24, "%llu", (unsigned long long)req->burst);
-	snprintf(args[3], 24, "%llu", (unsigned long long)req->units);
-	snprintf(args[4], 24, "%s", charge_arg[req->charge]);
-	snprintf(args[5], 24, "%s", op);
-	rep = script_run(r, c, s, key, keylen, args, 6, asking, &why);
-	ok = script_answer_ok(rep);
-	if (!ok && is_redirect(rep, redirect, redirectsz)) {
+		return 0;
+	q = xmalloc(sizeof *q);
+	seq_argv(r, q, reqs, n, op);
+	rep = script_run(r, c, q->argc, q->argv, q->len, asking, &why);
+	free(q);
+	k = seq_answer(rep, reqs, n);
+	if (k == 0 && is_redirect(rep, redirect, redirectsz)) {
 		health(r, 1, NULL);	/* it answered: routing is the caller's */
 		conn_give(r, c, 0);
 		freeReplyObject(rep);
-		return STORE_ERROR;
+		return 0;
 	}
-	if (ok && res != NULL) {
-		res->allowed = (int)rep->element[0]->integer;
-		res->retry_after_ms = (uint64_t)rep->element[1]->integer;
-		res->count = (uint64_t)rep->element[2]->integer;
-		res->first_over = (int)rep->element[3]->integer;
-		res->evicting = 0;
-	}
-	if (rep != NULL && !ok && why == NULL && rep->type == REDIS_REPLY_ERROR) {
+	if (k > 0 && res != NULL)
+		seq_results(rep, k, res);
+	if (rep != NULL && k == 0 && why == NULL && rep->type == REDIS_REPLY_ERROR) {
 		text_clean(rep->str, msg, sizeof msg);	/* any byte: for the log */
 		why = msg;
-	} else if (rep != NULL && !ok && why == NULL)
+	} else if (rep != NULL && k == 0 && why == NULL)
 		why = "unexpected answer to the script";
-	health(r, ok, why);
-	conn_give(r, c, !ok);	/* a wrong answer may leave more behind it */
+	health(r, k > 0, why);
+	conn_give(r, c, k == 0);	/* a wrong answer may leave more behind it */
 	freeReplyObject(rep);
-	return ok ? STORE_OK : STORE_ERROR;
+	if (k > 0)
+		*rc = STORE_OK;
+	return k;
 }
 
 static enum store_result
 redis_take(struct store *s, const struct store_req *req, uint64_t now_ms,
     struct store_res *res)
 {
+	enum store_result rc;
+
 	(void)now_ms;		/* the server's clock decides */
 	memset(res, 0, sizeof *res);
-	return redis_call((struct store_redis *)s, req, "take", res, 0, NULL, 0);
+	redis_seq((struct store_redis *)s, req, 1, "take", res, 0, NULL, 0, &rc);
+	return rc;
+}
+
+static size_t
+redis_take_seq(struct store *s, const struct store_req *reqs, size_t n,
+    uint64_t now_ms, struct store_res *res, enum store_result *rc)
+{
+	if (n == 0 || n > STORE_SEQ_MAX)
+		return store_take_each(s, reqs, n, now_ms, res, rc);
+	memset(res, 0, n * sizeof *res);
+	return redis_seq((struct store_redis *)s, reqs, n, "take", res, 0,
+	    NULL, 0, rc);
 }
 
 static enum store_result
 redis_give(struct store *s, const struct store_req *req, uint64_t now_ms)
 {
+	enum store_result rc;
+
 	(void)now_ms;
-	return redis_call((struct store_redis *)s, req, "give", NULL, 0, NULL,
-	    0);
+	redis_seq((struct store_redis *)s, req, 1, "give", NULL, 0, NULL, 0,
+	    &rc);
+	return rc;
 }
 
 static enum store_result
@@ -773,7 +877,8 @@ redis_free(struct store *s)
 }
 
 static const struct store_ops redis_ops = {
-	.take = redis_take, .give = redis_give, .reset = redis_reset,
+	.take = redis_take, .give = redis_give, .take_seq = redis_take_seq,
+	.reset = redis_reset,
 	.save = redis_save, .count = redis_count, .free = redis_free,
 };
 
@@ -817,11 +922,14 @@ store_redis_routed(struct store *s, const struct store_req *req, int give,
 {
 	struct store_redis *r = (struct store_redis *)s;
 
+	enum store_result rc;
+
 	redirect[0] = '\0';
 	if (res != NULL)
 		memset(res, 0, sizeof *res);
-	return redis_call(r, req, give ? "give" : "take", res, asking,
-	    redirect, redirectsz);
+	redis_seq(r, req, 1, give ? "give" : "take", res, asking, redirect,
+	    redirectsz, &rc);
+	return rc;
 }
 
 /* A plain command read under command_shape (task->privdata is the

@@ -174,8 +174,8 @@ scratch_free(struct store *st)
 }
 
 static const struct store_ops scratch_ops = {
-	scratch_take, scratch_give, scratch_reset, scratch_save,
-	scratch_count, scratch_free
+	.take = scratch_take, .give = scratch_give, .reset = scratch_reset,
+	.save = scratch_save, .count = scratch_count, .free = scratch_free,
 };
 
 struct store *

@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 #include <sodium.h>
 
+#include "check_redis_server.h"
 #include "check_util.h"
 #include "keys.h"
 #include "overrides.h"
@@ -71,7 +72,7 @@ req_of(const char *id, uint64_t rate, uint64_t window, uint64_t burst,
     enum store_charge charge)
 {
 	struct store_req r = { id, strlen(id), STORE_GCRA, window, rate, burst,
-	    1, charge };
+	    1, charge, 0 };
 
 	return r;
 }
@@ -253,74 +254,10 @@ END_TEST
 
 /* ---- the same on Redis ---- */
 
-static pid_t server_pid;
-static int server_port;
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int
-server_answers(void)
-{
-	struct timeval tv = { 0, 200000 };
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", server_port, tv);
-	redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-
-	if (r != NULL)
-		freeReplyObject(r);
-	if (c != NULL)
-		redisFree(c);
-	return ok;
-}
-
-static void
-redis_setup(void)
-{
-	char port[16];
-	int i;
-
-	server_port = free_port();
-	snprintf(port, sizeof port, "%d", server_port);
-	server_pid = fork();
-	ck_assert(server_pid >= 0);
-	if (server_pid == 0) {
-		execlp("redis-server", "redis-server", "--port", port, "--bind",
-		    "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel",
-		    "warning", (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 250 && !server_answers(); i++)
-		usleep(20000);
-	ck_assert_msg(server_answers(), "redis-server did not answer");
-}
-
-static void
-redis_teardown(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-	}
-	server_pid = 0;
-}
-
 static struct store *
 redis_store(const char *prefix)
 {
-	struct store_redis_opts o = { .host = "127.0.0.1", .port = server_port,
+	struct store_redis_opts o = { .host = "127.0.0.1", .port = redis_port,
 	    .prefix = (char *)prefix, .timeout_ms = 2000 };
 
 	return store_redis_new(&o);
@@ -375,7 +312,7 @@ START_TEST(test_redis_window_give)
 {
 	struct store *s = redis_store("give:");
 	struct store_req w = { "w", 1, STORE_WINDOW, 600000, 0, 2, 1,
-	    STORE_CHARGE_ALLOWED };
+	    STORE_CHARGE_ALLOWED, 0 };
 	struct store_res res;
 
 	ck_assert(take_until_refused(s, &w, 0, 5) == 2);
@@ -942,7 +879,7 @@ limits_suite(void)
 	tcase_add_loop_test(mem, test_change_state_file, 0, NELEM(changes));
 	tcase_add_test(mem, test_version1_file);
 	suite_add_tcase(s, mem);
-	tcase_add_unchecked_fixture(red, redis_setup, redis_teardown);
+	tcase_add_unchecked_fixture(red, redis_start, redis_stop);
 	tcase_set_timeout(red, 60);
 	tcase_add_loop_test(red, test_change_redis, 0, NELEM(changes));
 	tcase_add_test(red, test_half_reloaded_fleet);

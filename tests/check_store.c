@@ -51,7 +51,7 @@ gcra_req(const char *id, uint64_t window_ms, uint64_t rate, uint64_t burst,
     uint64_t units, enum store_charge charge)
 {
 	struct store_req r = { id, strlen(id), STORE_GCRA, window_ms, rate,
-	    burst, units, charge };
+	    burst, units, charge, 0 };
 
 	return r;
 }
@@ -61,7 +61,7 @@ window_req(const char *id, uint64_t window_ms, uint64_t max,
     enum store_charge charge)
 {
 	struct store_req r = { id, strlen(id), STORE_WINDOW, window_ms, 0,
-	    max, 1, charge };
+	    max, 1, charge, 0 };
 
 	return r;
 }
@@ -351,7 +351,7 @@ static void
 run_take(struct store *s, const struct script *sc, const struct step *st)
 {
 	struct store_req req = { sc->name, strlen(sc->name), sc->kind,
-	    sc->window_ms, sc->rate, sc->burst, st->units, st->charge };
+	    sc->window_ms, sc->rate, sc->burst, st->units, st->charge, 0 };
 	struct store_res res;
 	int i;
 
@@ -370,7 +370,7 @@ run_script(const struct script *sc)
 {
 	struct store *s = store_memory_new(BIG);
 	struct store_req req = { sc->name, strlen(sc->name), sc->kind,
-	    sc->window_ms, sc->rate, sc->burst, 1, AL };
+	    sc->window_ms, sc->rate, sc->burst, 1, AL, 0 };
 	size_t i;
 
 	for (i = 0; i < sc->nsteps; i++) {
@@ -419,7 +419,7 @@ START_TEST(test_bad_requests)
 	const struct bad_case *c = &bad_cases[_i];
 	struct store *s = store_memory_new(BIG);
 	struct store_req req = { "k", 1, c->kind, c->window_ms, c->rate, 5,
-	    c->units, (enum store_charge)c->charge };
+	    c->units, (enum store_charge)c->charge, 0 };
 	struct store_res res;
 	int rc;
 
@@ -443,7 +443,7 @@ START_TEST(test_identities)
 	struct store_req a = gcra_req("a", HOUR, 1, 1, 1, AL);
 	struct store_req b = gcra_req("b", HOUR, 1, 1, 1, AL);
 	struct store_req empty = gcra_req("", HOUR, 1, 1, 1, AL);
-	struct store_req bin = { "a\0b", 3, STORE_GCRA, HOUR, 1, 1, 1, AL };
+	struct store_req bin = { "a\0b", 3, STORE_GCRA, HOUR, 1, 1, 1, AL, 0 };
 	struct store_req w = window_req("a", HOUR, 1, AL);
 
 	ck_assert_int_eq(take(s, &a, 0).allowed, 1);

@@ -172,7 +172,7 @@ START_TEST(test_scratch_never_writes)
 {
 	struct store *real = store_memory_new(100), *s = store_scratch_new(real);
 	struct store_req req = { "k", 1, STORE_GCRA, 3600000, 3, 3, 1,
-	    STORE_CHARGE_ALLOWED };
+	    STORE_CHARGE_ALLOWED, 0 };
 	struct store_res res;
 	int i;
 
