@@ -480,6 +480,8 @@ static const struct wrong_case {
 	{ "negative retry", "*4\r\n:0\r\n:-1\r\n:1\r\n:0\r\n" },
 	{ "allowed 2", "*4\r\n:2\r\n:0\r\n:1\r\n:0\r\n" },
 	{ "three integers", "*3\r\n:1\r\n:0\r\n:1\r\n" },
+	{ "two answers for one counter", "*8\r\n:1\r\n:0\r\n:1\r\n:0\r\n"
+	  ":1\r\n:0\r\n:1\r\n:0\r\n" },
 	{ "integer", ":1\r\n" },
 	{ "status", "+OK\r\n" },
 	{ "nil", "$-1\r\n" },
@@ -568,6 +570,7 @@ static const struct huge_case {
 	{ "array header of 10^9", "*1000000000\r\n", NULL },
 	{ "array of 10^9 integers", "*1000000000\r\n", ":1\r\n" },
 	{ "array of 5 integers", "*5\r\n:1\r\n:0\r\n:1\r\n:0\r\n:0\r\n", NULL },
+	{ "array of 65 integers", "*65\r\n", ":1\r\n" },
 	{ "nested array of 10^9", "*4\r\n*1000000000\r\n", ":1\r\n" },
 	{ "bulk string of 10^9", "$1000000000\r\n", "xxxxxxxx" },
 	{ "error line without end", "-ERR ", "xxxxxxxx" },

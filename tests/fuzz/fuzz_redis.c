@@ -1,7 +1,7 @@
 /* fuzz_redis: any bytes as what a Redis server sends, read by the store's
  * own code: hiredis's reader parses them and store_redis.c checks each
- * reply's shape (SCRIPT LOAD's SHA, NOSCRIPT, the scripts' four integers,
- * DEL's integer, an error's text cleaned for the log).  A store call either
+ * reply's shape (SCRIPT LOAD's SHA, NOSCRIPT, the script's four integers a
+ * counter, DEL's integer, an error's text cleaned for the log).  A store call either
  * answers from a well-formed reply or says STORE_ERROR; never a crash, a
  * leak, or a verdict made of a wrong shape.
  *
@@ -9,9 +9,9 @@
  * static) and a connection is handed to the store's idle pool with the
  * fuzzed bytes already in its reader and /dev/null as its socket: commands
  * are written to /dev/null, and once the bytes are used up the next read
- * finds end of file, as from a server that hung up.  So take, give and
- * reset run unchanged (command, script_load, script_run, is_noscript,
- * script_answer_ok, reply_clean, health, conn_give) until the connection
+ * finds end of file, as from a server that hung up.  So take, a sequence
+ * of takes, give and reset run unchanged (command, script_load, script_run, is_noscript,
+ * seq_answer, reply_clean, health, conn_give) until the connection
  * is dropped.
  *
  * The connection reads through the store's own bounded reader
@@ -46,6 +46,33 @@ fz_notify(void *arg, int up, const char *why)
 		abort();
 }
 
+static int
+fz_res_bad(const struct store_res *res)
+{
+	return res->allowed < 0 || res->allowed > 1 || res->first_over < 0 ||
+	    res->first_over > 1;
+}
+
+/* Three takes at once, the second stopping: k answers in range, and
+ * fewer than three only where a refusal stops or a take failed. */
+static void
+fz_seq(struct store *s, const struct store_req *q)
+{
+	struct store_req qs[3] = { *q, *q, *q };
+	struct store_res res[3];
+	enum store_result rc;
+	size_t k, j;
+
+	qs[1].stop = 1;
+	k = store_take_seq(s, qs, 3, 0, res, &rc);
+	if (k > 3 || (k < 3 && rc == STORE_OK && (k == 0 ||
+	    res[k - 1].allowed || !qs[k - 1].stop)))
+		abort();
+	for (j = 0; j < k; j++)
+		if (fz_res_bad(&res[j]))
+			abort();
+}
+
 /* One store call in turn; res must hold what a well-formed answer says. */
 static void
 fz_op(struct store *s, int i)
@@ -56,16 +83,17 @@ fz_op(struct store *s, int i)
 	    .rate = 10, .burst = 10, .units = 1 };
 	struct store_res res;
 
-	switch (i % 4) {
+	switch (i % 5) {
 	case 0:
 	case 1:
-		if (store_take(s, &q, 0, &res) == STORE_OK &&
-		    (res.allowed < 0 || res.allowed > 1 || res.first_over < 0 ||
-		    res.first_over > 1))
+		if (store_take(s, &q, 0, &res) == STORE_OK && fz_res_bad(&res))
 			abort();
 		break;
 	case 2:
 		store_give(s, &q, 0);
+		break;
+	case 3:
+		fz_seq(s, &q);
 		break;
 	default:
 		store_reset(s, id, sizeof id - 1);
