@@ -82,6 +82,28 @@ stop_hold(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* A stop signal that came during start-up, taken now: its number, 0
+ * when none.  It
+ * must be ours before libmilter starts its signal thread, which would
+ * take it and stop the listener the racy way (stop_run). */
+static int
+take_early_signal(void)
+{
+	struct timespec none = { 0, 0 };
+	sigset_t set;
+	int sig;
+
+	stop_signals(&set);
+	sig = sigtimedwait(&set, NULL, &none);
+	return sig > 0 ? sig : 0;
+}
+
+static const char *
+signal_name(int sig)
+{
+	return sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM";
+}
+
 static int
 wait_stop_signal(void)
 {
@@ -104,6 +126,11 @@ stop_run(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(STOP_KICK, &sa, NULL);
 	main_thread = pthread_self();
+	if ((sig = take_early_signal()) > 0) {
+		log_msg(LOG_INFO, "stop: SIG%s during start-up: stopping before "
+		    "taking any connection", signal_name(sig));
+		return MI_SUCCESS;
+	}
 	if (pthread_create(&listener, NULL, listener_main, NULL) != 0) {
 		log_msg(LOG_WARNING, "stop: no listener thread; a stop takes "
 		    "libmilter's few seconds");
@@ -115,7 +142,7 @@ stop_run(void)
 		return listener_rc;
 	}
 	log_msg(LOG_INFO, "stop: SIG%s: taking no more connections",
-	    sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM");
+	    signal_name(sig));
 	stop_listener();
 	pthread_join(listener, NULL);
 	/* A stop we asked for is a success even when the listener says it
