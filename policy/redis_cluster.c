@@ -75,12 +75,37 @@ slot_owner(struct redis_cluster *c, unsigned slot)
 	return n;
 }
 
+/* A node told down that the map no longer gives a slot (its replica took
+ * over, or its slots moved) is down no more: the first such node's name
+ * into up, for the notice; 0 when there is none.  With the lock held. */
+static int
+map_retire(struct redis_cluster *c, char *up, size_t upsz)
+{
+	char owns[CLUSTER_NODES_MAX] = { 0 };
+	unsigned s;
+	int i, told = 0;
+
+	for (s = 0; s < REDIS_SLOTS; s++)
+		if (c->slot[s] >= 0)
+			owns[c->slot[s]] = 1;
+	for (i = 0; i < c->nnodes; i++) {
+		if (!c->nodes[i]->down || owns[i])
+			continue;
+		c->nodes[i]->down = 0;
+		if (!told++)
+			snprintf(up, upsz, "node %.64s:%d's slots are served by "
+			    "others now", c->nodes[i]->host, c->nodes[i]->port);
+	}
+	return told;
+}
+
 /* A new slot map, as node `asked` told it ("" hosts are its own). */
 static void
 map_apply(struct redis_cluster *c, const struct cnode *asked,
     const struct redis_slot_range *r, int nr)
 {
-	int i, idx;
+	char up[WHY_MAX];
+	int i, idx, retired;
 	unsigned s;
 
 	pthread_mutex_lock(&c->lock);
@@ -92,7 +117,10 @@ map_apply(struct redis_cluster *c, const struct cnode *asked,
 		for (s = r[i].first; s <= r[i].last && idx >= 0; s++)
 			c->slot[s] = (short)idx;
 	}
+	retired = map_retire(c, up, sizeof up);
 	pthread_mutex_unlock(&c->lock);
+	if (retired && c->ro.notify != NULL)
+		c->ro.notify(c->ro.notify_arg, 1, up);
 }
 
 /* CLUSTER SLOTS from one node: 0 when its map was applied. */
