@@ -83,9 +83,8 @@ stop_hold(void)
 }
 
 /* A stop signal that came during start-up, taken now: its number, 0
- * when none.  It
- * must be ours before libmilter starts its signal thread, which would
- * take it and stop the listener the racy way (stop_run). */
+ * when none.  It must be ours before libmilter starts its signal thread,
+ * which would take it and stop the listener the racy way (stop_run). */
 static int
 take_early_signal(void)
 {

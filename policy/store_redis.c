@@ -6,7 +6,8 @@
  * server's clock (TIME), decides, and writes the counter with its expiry
  * (PEXPIRE) in the same atomic step, so two MTAs racing for the last unit
  * cannot both get it, MTAs with skewed clocks agree, and no key is ever
- * left without a TTL.  The caller's now_ms is not used.  A script the
+ * left without a TTL.  A sequence of takes (store_take_seq: a stage's
+ * limit rules) is the same script on several keys, one round trip.  The caller's now_ms is not used.  A script the
  * server forgot (restart, SCRIPT FLUSH: NOSCRIPT) is loaded again.
  *
  * Keys: PREFIX RULE ":{" hex(identity) "}".  The identity travels only as
@@ -28,13 +29,13 @@
  *
  * Answers: hiredis' reader builds each answer through our own object
  * functions, which refuse, before allocating, any array longer than the
- * script's four elements and any nested array (the fleet's plain
+ * script's four elements a key and any nested array (the fleet's plain
  * commands get a larger but still bounded shape); and an answer still
  * incomplete after REPLY_BYTES_MAX bytes is refused unread.  A hostile
  * server (or anything on its port) cannot make the milter allocate for a
  * "*1000000000" header or buffer a gigabyte of bulk string: every answer
  * this store asks for is a short status, integer, SHA, error text or
- * {int x4}.
+ * at most STORE_SEQ_MAX times {int x4}.
  *
  * Connections: a pool of idle connections under a mutex; a thread takes
  * one, uses it, gives it back (or drops it after an error).  Connect and
