@@ -4,7 +4,8 @@
 # redis-server; every key has a TTL; with Redis down, on_error decides
 # (tempfail: 451 4.3.0; accept: the mail passes; local: the limit holds
 # from the milter's own memory), each change is logged once, and the
-# milter uses Redis again by itself when it is back.
+# milter uses Redis again by itself when it is back.  A message counted
+# by three rules costs one script call.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,27 @@ rules = (
 EOF2
 }
 
+# The same, with a message counted by three rules: client, network, sender.
+write_policy_three() {
+	write_policy tempfail
+	sed -i 's|^);$|  ,{ name = "net-msgs"; limit = { count = "messages"; per = "client_net"; rate = "100/1m"; }; },\
+  { name = "sender-msgs"; limit = { count = "messages"; per = "sender"; rate = "100/1m"; }; }\
+);|' "$WORK/policy.conf"
+}
+
+reload() { # WHAT: SIGUSR1, and wait for this reload's line
+	_n=$(grep -c "reloaded: policy" "$MILTER_LOG")
+	kill -USR1 "$(milter_pid)"
+	e2e_wait 10 sh -c "[ \$(grep -c 'reloaded: policy' '$MILTER_LOG') -gt $_n ]" &&
+		e2e_ok "the milter reloaded the policy ($1)" ||
+		e2e_fail "no \"reloaded: policy\" line after SIGUSR1 ($1)"
+}
+
+evalsha_calls() {
+	redis-cli -p "$REDISPORT" info commandstats |
+		sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p'
+}
+
 redis_start
 write_policy tempfail
 sink_start
@@ -78,6 +100,26 @@ else
 	e2e_fail "redis keys under e2e:, got $keys keys and $nottl without TTL, want >= 2 and 0"
 fi
 
+# A message counted by three rules costs one script call: the stage's
+# limit rules go to Redis in one round trip (three, one a rule, before).
+write_policy_three
+"$MILTER_BIN" -t -c "$WORK/policy.conf" >/dev/null 2>&1 ||
+	e2e_fail "the three-rule policy does not load: $("$MILTER_BIN" -t -c "$WORK/policy.conf" 2>&1)"
+reload "three limit rules"
+before=$(evalsha_calls)
+smtp_try --local-interface 127.0.0.9 --to user@example.com
+expect_reply eom 250 2.0.0 "" "three limit rules: 127.0.0.9 queued"
+calls=$(($(evalsha_calls) - before))
+[ "$calls" = 1 ] && e2e_ok "three limit rules at MAIL: one EVALSHA on Redis" ||
+	e2e_fail "three limit rules at MAIL: $calls EVALSHA calls, want 1"
+for k in net-msgs sender-msgs; do
+	[ -n "$(redis-cli -p "$REDISPORT" --scan --pattern "e2e:$k:*")" ] &&
+		e2e_ok "three limit rules: $k counted in the same call" ||
+		e2e_fail "three limit rules: no $k key in Redis"
+done
+write_policy tempfail
+reload "back to one rule"
+
 # Redis down, on_error = tempfail.
 redis_stop
 smtp_try --local-interface 127.0.0.6 --to user@example.com
@@ -109,8 +151,7 @@ expect_log "state: redis 127\.0\.0\.1:$REDISPORT answers again" \
 
 # on_error = accept, by reload: with Redis down the mail passes, logged.
 write_policy accept
-kill -USR1 "$(milter_pid)"
-expect_log "reloaded: policy" "the milter reloaded the policy (on_error accept)"
+reload "on_error accept"
 redis_stop
 smtp_try --local-interface 127.0.0.7 --to user@example.com
 expect_reply eom 250 2.0.0 "" "redis down, on_error accept: the mail passes"
