@@ -24,27 +24,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "check_redis_server.h"
+
 #include "redis_cluster.h"
 #include "redis_sentinel.h"
 #include "redis_slot.h"
 #include "store.h"
-
-/* A loopback port nothing listens on now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	ck_assert(fd >= 0);
-	ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-	ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static int
 answers(int port)
@@ -156,7 +141,7 @@ static const struct case_ cluster_cases[] = {
 START_TEST(test_cluster_errors)
 {
 	const struct case_ *c = &cluster_cases[_i];
-	int port = free_port();
+	int port = redis_free_port();
 	pid_t pid = c->plain ? plain_start(port) : 0;
 	struct told t = { 0 };
 	struct store_redis_opts o = { .prefix = "t:", .timeout_ms = 500,
@@ -192,7 +177,7 @@ static const struct case_ sentinel_cases[] = {
 START_TEST(test_sentinel_errors)
 {
 	const struct case_ *c = &sentinel_cases[_i];
-	int port = free_port();
+	int port = redis_free_port();
 	pid_t pid = c->plain ? plain_start(port) : 0;
 	struct told t = { 0 };
 	struct store_redis_opts o = { .prefix = "t:", .timeout_ms = 500,
@@ -389,8 +374,8 @@ cluster_setup(void)
 	int i, j;
 
 	for (i = 0; i < NODES; i++) {
-		cl_port[i] = free_port();
-		cl_bus[i] = free_port();
+		cl_port[i] = redis_free_port();
+		cl_bus[i] = redis_free_port();
 		cl_pid[i] = server_start(cl_port[i], 1, cl_bus[i]);
 	}
 	node_do(cl_port[0], "CLUSTER ADDSLOTSRANGE 0 5460");

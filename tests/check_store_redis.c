@@ -19,28 +19,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "check_redis_server.h"
+
 #include "check_util.h"
 #include "store.h"
 
 static pid_t server_pid;
 static int server_port;
-
-/* A loopback port nothing listens on now. */
-static int
-free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	ck_assert(fd >= 0);
-	ck_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-	ck_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
 
 static int
 server_answers(void)
@@ -101,7 +86,7 @@ server_stop(void)
 static void
 setup(void)
 {
-	server_port = free_port();
+	server_port = redis_free_port();
 	server_start();
 }
 
