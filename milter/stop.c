@@ -1,10 +1,13 @@
 /* stop.c: libmilter's loop in a thread, stopped at once; see stop.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmilter/mfapi.h>
 
@@ -14,9 +17,11 @@
 #define STOP_KICK	SIGALRM		/* interrupts the listener's wait */
 #define STOP_KICK_MS	10
 
-static pthread_t main_thread, listener;
+static pthread_t listener;
 static atomic_int listener_done, stopper_done;
 static int listener_rc;
+static int wake[2] = { -1, -1 };	/* a stop signal or the listener's end */
+static volatile sig_atomic_t stop_sig;	/* the stop signal that came */
 
 static void
 kick_handler(int sig)
@@ -24,13 +29,31 @@ kick_handler(int sig)
 	(void)sig;	/* only there so the signal interrupts poll() */
 }
 
+static void
+wake_main(void)
+{
+	int e = errno;
+
+	(void)!write(wake[1], "", 1);
+	errno = e;
+}
+
+static void
+stop_handler(int sig)
+{
+	if (stop_sig == 0)
+		stop_sig = sig;
+	wake_main();
+}
+
 static void *
 listener_main(void *arg)
 {
 	(void)arg;
+	stop_hold();	/* the main thread's; libmilter's threads inherit this */
 	listener_rc = smfi_main();
 	atomic_store(&listener_done, 1);
-	pthread_kill(main_thread, SIGTERM);	/* it ended by itself: wake main */
+	wake_main();	/* it ended by itself */
 	return NULL;
 }
 
@@ -103,17 +126,44 @@ signal_name(int sig)
 	return sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM";
 }
 
+/* Until a stop signal (returned) or the listener's own end (0). */
 static int
-wait_stop_signal(void)
+wait_stop(void)
 {
-	sigset_t set;
-	int sig;
+	struct pollfd pfd = { .fd = wake[0], .events = POLLIN };
+	char buf[64];
 
+	while (stop_sig == 0 && !atomic_load(&listener_done))
+		if (poll(&pfd, 1, -1) > 0)
+			while (read(wake[0], buf, sizeof buf) > 0)
+				continue;
+	return stop_sig;
+}
+
+/*
+ * The stop signals reach this thread alone, through stop_handler: let in
+ * here (one held since stop_hold() arrives now) and blocked in every
+ * other thread, so the kernel hands a signal for the process to this
+ * one.  Waited for with sigwait, they were blocked here too between
+ * waits, and one that came then (or during start-up) could go to
+ * libmilter's own signal thread instead, which stops the listener by
+ * closing its socket: a failure to report, exit status 70.
+ */
+static int
+stop_signals_here(void)
+{
+	struct sigaction sa = { .sa_handler = stop_handler };	/* no SA_RESTART */
+	sigset_t set;
+
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	stop_signals(&set);
-	do
-		sig = sigwaitinfo(&set, NULL);
-	while (sig < 0 && errno == EINTR);
-	return sig;
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	return 0;
 }
 
 int
@@ -124,19 +174,19 @@ stop_run(void)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(STOP_KICK, &sa, NULL);
-	main_thread = pthread_self();
 	if ((sig = take_early_signal()) > 0) {
 		log_msg(LOG_INFO, "stop: SIG%s during start-up: stopping before "
 		    "taking any connection", signal_name(sig));
 		return MI_SUCCESS;
 	}
-	if (pthread_create(&listener, NULL, listener_main, NULL) != 0) {
+	if (stop_signals_here() < 0 ||
+	    pthread_create(&listener, NULL, listener_main, NULL) != 0) {
+		stop_hold();
 		log_msg(LOG_WARNING, "stop: no listener thread; a stop takes "
 		    "libmilter's few seconds");
-		return smfi_main();
+		return stop_sig != 0 ? MI_SUCCESS : smfi_main();
 	}
-	sig = wait_stop_signal();
-	if (atomic_load(&listener_done)) {	/* it ended by itself */
+	if ((sig = wait_stop()) == 0) {	/* it ended by itself */
 		pthread_join(listener, NULL);
 		return listener_rc;
 	}

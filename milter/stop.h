@@ -4,9 +4,12 @@
  * libmilter's listener looks at its stop flag only between waits of 5 s
  * for a connection, so a plain SIGTERM took about 6 s to stop an idle
  * milter.  Here smfi_main() runs in a thread of its own while the main
- * thread waits for SIGTERM, SIGINT or SIGHUP (the kernel hands a signal
- * sent to the process to its main thread when that thread waits for it),
- * asks libmilter to stop and interrupts the listener's wait at once.
+ * thread waits for SIGTERM, SIGINT or SIGHUP, asks libmilter to stop and
+ * interrupts the listener's wait at once.  The main thread alone lets
+ * those signals in (a handler), every other thread blocks them, so the
+ * kernel hands a signal sent to the process to the main thread, never to
+ * libmilter's own signal thread (which would stop the listener itself,
+ * closing its socket under it: a failure, exit status 70).
  *
  * Once stopped libmilter serves no further milter command: a callback
  * under way finishes on its own thread, connections still open are closed

@@ -8,6 +8,8 @@
 #   load_start                                sessions one after another until load_stop
 #   load_stop                                 and wait for the last one
 #   load_count FROM_MS TO_MS RC               sessions that ended with swaks exit RC
+#   load_since FROM_MS N                      N sessions have ended since FROM_MS
+#   load_settled FROM_MS N                    the last N all did, accepted
 #
 # The load: swaks sessions, one at a time, from 127.0.0.10-39 in turn,
 # sender load@client.e2e.test, ending after RCPT.  $WORK/load.log gets one
@@ -59,6 +61,18 @@ load_stop() {
 
 load_count() { # FROM_MS TO_MS RC
 	awk -v a="$1" -v b="$2" -v rc="$3" '$1 >= a && $1 <= b && $2 == rc { n++ } END { print n + 0 }' "$WORK/load.log"
+}
+
+# load_since FROM_MS N: at least N sessions ended at FROM_MS or after (for
+# e2e_wait: a load under way, however slowly the machine runs it).
+load_since() { # FROM_MS N
+	[ "$(awk -v a="$1" '$1 >= a { n++ } END { print n + 0 }' "$WORK/load.log")" -ge "$2" ]
+}
+
+# load_settled FROM_MS N: the last N sessions ended at FROM_MS or after,
+# every one accepted (for e2e_wait: the milter is back on its feet).
+load_settled() { # FROM_MS N
+	[ "$(tail -n "$2" "$WORK/load.log" | awk -v a="$1" '$1 >= a && $2 == 0 { n++ } END { print n + 0 }')" -eq "$2" ]
 }
 
 # Sessions in the window that ended other than 0 (accepted) or 23 (MAIL

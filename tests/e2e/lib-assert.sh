@@ -190,7 +190,7 @@ expect_pflog() {
 
 _expect_file() { # FILE TITLE ERE [DESCRIPTION]
 	_d=${4:-"$2 has a line matching /$3/"}
-	if e2e_wait 3 grep -qE -- "$3" "$1" 2>/dev/null; then
+	if e2e_wait 10 grep -qE -- "$3" "$1" 2>/dev/null; then
 		e2e_ok "$_d"
 		return 0
 	fi

@@ -104,6 +104,30 @@ sum_of() {
 	md5sum "$1" 2>/dev/null | cut -d' ' -f1
 }
 
+# log_at_least ERE N: at least N milter log lines match (for e2e_wait).
+# shellcheck disable=SC2317 # called through e2e_wait
+log_at_least() {
+	[ "$(count_log "$1")" -ge "$2" ]
+}
+
+# try_state CLIENT: `try` for a message from CLIENT on the saved counters.
+try_state() {
+	"$MILTER_BIN" try -c "$WORK/policy.conf" --client "$1" --from a@b.test \
+		--rcpt user@example.com 2>&1
+}
+
+# saved_over CLIENT: the state file holds CLIENT over its limit.
+# shellcheck disable=SC2317 # called through e2e_wait
+saved_over() {
+	try_state "$1" | grep -q "^mail *tempfail by rule client-msgs"
+}
+
+# state_changed SUM: $STATE's checksum is no longer SUM (for e2e_wait).
+# shellcheck disable=SC2317 # called through e2e_wait
+state_changed() {
+	[ "$(sum_of "$STATE")" != "$1" ]
+}
+
 write_state_policy() { # FILE [MILTER SETTINGS]
 	cat >"$WORK/policy.conf" <<EOF2
 milter = { ${2:-} };
@@ -133,10 +157,11 @@ milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
 pf_start "$MILTER_PF_SOCKET"
 
 send_n 3 127.0.0.4 "disk not full yet"
-# The saver runs every second: let it write the three messages.
-e2e_sleep 2.5
-[ -s "$STATE" ] && e2e_ok "the state file was written while the disk had room" ||
-	e2e_fail "state file $STATE, got none after 2.5 s, want one"
+# The saver runs every second: wait for a save with the three messages
+# (one may have come between them; a restart below reads this file).
+e2e_wait 15 saved_over 127.0.0.4 &&
+	e2e_ok "the state file was written while the disk had room, with 127.0.0.4's 3 messages" ||
+	e2e_fail "state file $STATE after 15 s (saves every 1 s): try does not read 127.0.0.4 as over 3/1h: $(try_state 127.0.0.4 | tr '\n' ' ')"
 
 # Twice: a save that renames its file while the first fill runs frees
 # the old file's page.
@@ -153,7 +178,8 @@ old=$(sum_of "$STATE")
 send_n 3 127.0.0.5 "disk full"
 over_limit 127.0.0.5 "disk full, counting in memory"
 over_limit 127.0.0.4 "disk full, the count before the fill still holds"
-e2e_sleep 1.5
+# The saver tries again each second: wait for a second warning.
+e2e_wait 15 log_at_least "state: cannot save $STATE" 2
 n=$(count_log "state: cannot save $STATE")
 [ "$n" -ge 2 ] && e2e_ok "disk full: saving is tried again ($n warnings so far)" ||
 	e2e_fail "cannot-save warnings, got $n, want at least 2"
@@ -176,7 +202,8 @@ expect_no_log "is unusable" "the old state file is not corrupt"
 over_limit 127.0.0.4 "after the restart, from the old file"
 rm -f "$STATEFS/fill"
 n=$(count_log "state: cannot save $STATE")
-e2e_sleep 2.5
+# The saver's next round (each second) writes a new file.
+e2e_wait 15 state_changed "$old"
 changed=$(sum_of "$STATE")
 if [ "$changed" != "$old" ] && [ "$(count_log "state: cannot save $STATE")" -le $((n + 1)) ]; then
 	e2e_ok "room again: the next save succeeds by itself"

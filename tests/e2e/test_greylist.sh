@@ -16,7 +16,8 @@ MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
 [ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
 command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
 
-DELAY=6	# seconds: long enough that an immediate retry is early on a busy box
+DELAY=12	# seconds: the retry "too early" comes after a milter restart (Redis);
+		# 12 s, not 6: a margin for a slow restart on a busy box
 
 cat >"$WORK/zones" <<'EOF2'
 local=/wl.e2e.test/

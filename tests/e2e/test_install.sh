@@ -124,7 +124,7 @@ mkdir -p "$WORK/run"
 "$E2E_ROOT/milter/milter-policy" -c "$WORK/policy.conf" \
 	-p "unix:$WORK/run/milter.sock" -P "$WORK/run/milter.pid" \
 	>"$WORK/daemon.log" 2>&1 </dev/null
-e2e_wait 5 test -s "$WORK/run/milter.pid"
+e2e_wait 15 test -s "$WORK/run/milter.pid"
 pid=$(cat "$WORK/run/milter.pid" 2>/dev/null)
 if [ -n "$pid" ] && e2e_alive "$pid" && grep -q milter-policy "/proc/$pid/cmdline"; then
 	e2e_ok "-P: the pid file names the running daemon (pid $pid)"
