@@ -68,4 +68,8 @@ void sess_env(const struct session *s, struct pol_env *env);
 /* The time the engine is given: CLOCK_MONOTONIC in milliseconds. */
 uint64_t sess_now_ms(void);
 
+/* The wall clock in milliseconds, as state files hold their deadlines:
+ * whole seconds would move every saved counter up to a second later. */
+int64_t sess_wall_ms(void);
+
 #endif

@@ -29,23 +29,14 @@ static int saver_stop;
 static pthread_mutex_t saver_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t saver_wake = PTHREAD_COND_INITIALIZER;
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 0, or -1 when the milter must not start (logged). */
 static int
 state_load(void)
 {
 	char err[1024], aside[4096];
 
-	switch (store_memory_load(store, state_file, sess_now_ms(), wall_ms(),
-	    err, sizeof err)) {
+	switch (store_memory_load(store, state_file, sess_now_ms(),
+	    sess_wall_ms(), err, sizeof err)) {
 	case STORE_LOAD_OK:
 		log_msg(LOG_INFO, "state: loaded %zu counters from %s",
 		    store_count(store), state_file);
@@ -235,7 +226,7 @@ state_save(void)
 
 	if (state_file == NULL)
 		return;
-	if (store_save(store, state_file, sess_now_ms(), wall_ms(), err,
+	if (store_save(store, state_file, sess_now_ms(), sess_wall_ms(), err,
 	    sizeof err) != STORE_OK)
 		log_msg(LOG_WARNING, "state: cannot save %s: %s; counters are "
 		    "kept in memory and saving is tried again", state_file, err);

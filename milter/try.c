@@ -20,6 +20,7 @@
 #include "policy.h"
 #include "replies.h"
 #include "backend.h"
+#include "session.h"
 #include "store.h"
 #include "try.h"
 #include "xmalloc.h"
@@ -279,21 +280,6 @@ try_run(struct policy *p, struct store *st, const struct try_args *a)
 	store_free(look);
 }
 
-/*
- * The wall clock in ms, as the milter's saver writes it: the state file's
- * deadlines are read against it.  Whole seconds would move every counter
- * up to a second later, so a level that had drained to just under a unit
- * read one unit more.
- */
-static int64_t
-try_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 try_main(int argc, char **argv, const char *default_policy)
 {
@@ -322,7 +308,7 @@ try_main(int argc, char **argv, const char *default_policy)
 	}
 	st = store_memory_new(ps->max_keys);
 	if (ps->state_file && ps->state_file[0] && store_memory_load(st,
-	    ps->state_file, 0, try_wall_ms(), err, sizeof err) >=
+	    ps->state_file, 0, sess_wall_ms(), err, sizeof err) >=
 	    STORE_LOAD_CORRUPT)
 		fprintf(stderr, "milter-policy: state file %s ignored: %s\n",
 		    ps->state_file, err);

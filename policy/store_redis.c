@@ -7,8 +7,9 @@
  * (PEXPIRE) in the same atomic step, so two MTAs racing for the last unit
  * cannot both get it, MTAs with skewed clocks agree, and no key is ever
  * left without a TTL.  A sequence of takes (store_take_seq: a stage's
- * limit rules) is the same script on several keys, one round trip.  The caller's now_ms is not used.  A script the
- * server forgot (restart, SCRIPT FLUSH: NOSCRIPT) is loaded again.
+ * limit rules) is the same script on several keys, one round trip.  The
+ * caller's now_ms is not used.  A script the server forgot (restart,
+ * SCRIPT FLUSH: NOSCRIPT) is loaded again.
  *
  * Keys: PREFIX RULE ":{" hex(identity) "}".  The identity travels only as
  * a binary-safe argument; the braces are a Redis Cluster hash tag.
