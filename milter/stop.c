@@ -22,6 +22,7 @@ static atomic_int listener_done, stopper_done;
 static int listener_rc;
 static int wake[2] = { -1, -1 };	/* a stop signal or the listener's end */
 static volatile sig_atomic_t stop_sig;	/* the stop signal that came */
+static atomic_int milter_took;		/* one libmilter's own thread took */
 
 static void
 kick_handler(int sig)
@@ -44,6 +45,33 @@ stop_handler(int sig)
 	if (stop_sig == 0)
 		stop_sig = sig;
 	wake_main();
+}
+
+/*
+ * libmilter's own signal thread waits for SIGTERM, SIGINT and SIGHUP with
+ * sigwait() and, when it gets one, stops the listener itself, racily (see
+ * stop_run).  One can reach it despite stop_handler: a signal still queued
+ * for the process, not yet taken by the main thread (busy machine), when
+ * that thread begins its wait is its to take.  This definition, which the
+ * dynamic linker gives libmilter in place of the C library's (a program's
+ * own symbols come first), waits as that one does and notes such a
+ * signal, so that stop is known for what it is.  Nothing else here calls
+ * sigwait().
+ */
+int
+sigwait(const sigset_t *restrict set, int *restrict sig)
+{
+	int s;
+
+	do
+		s = sigwaitinfo(set, NULL);
+	while (s < 0 && errno == EINTR);
+	if (s < 0)
+		return errno;
+	if (s == SIGTERM || s == SIGINT || s == SIGHUP)
+		atomic_store(&milter_took, s);
+	*sig = s;
+	return 0;
 }
 
 static void *
@@ -188,7 +216,11 @@ stop_run(void)
 	}
 	if ((sig = wait_stop()) == 0) {	/* it ended by itself */
 		pthread_join(listener, NULL);
-		return listener_rc;
+		if ((sig = atomic_load(&milter_took)) == 0)
+			return listener_rc;
+		log_msg(LOG_INFO, "stop: SIG%s: libmilter's own signal thread "
+		    "took it and stopped", signal_name(sig));
+		return MI_SUCCESS;	/* a stop: see after stop_listener() */
 	}
 	log_msg(LOG_INFO, "stop: SIG%s: taking no more connections",
 	    signal_name(sig));

@@ -219,7 +219,8 @@ stop_cycles() { # N: start, SIGTERM, N times; print how many went wrong
 		_rc=$?
 		[ "$_rc" = 0 ] && [ ! -e "$SOCK" ] && continue
 		_bad=$((_bad + 1))
-		e2e_note "cycle $_i: exit status $_rc$([ -e "$SOCK" ] && echo ", socket left")" >&2
+		e2e_note "cycle $_i: exit status $_rc$([ -e "$SOCK" ] && echo ", socket left"); its log:" >&2
+		sed 's/^/#   /' "$WORK/cycle.log" >&2
 	done
 	echo "$_bad"
 }
