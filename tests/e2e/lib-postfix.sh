@@ -189,3 +189,23 @@ pf_queue_count() {
 pf_queue_empty() {
 	[ "$(pf_queue_count "$E2E_QUEUES")" -eq 0 ]
 }
+
+# pf_policy_ask SOCKET ATTR=VALUE...: one request of Postfix's policy
+# delegation protocol to a unix SOCKET, as smtpd sends it; prints the
+# answer (action=...).
+pf_policy_ask() {
+	python3 - "$@" <<'EOF2'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(("request=smtpd_access_policy\n" + "".join(a + "\n" for a in sys.argv[2:]) + "\n").encode())
+buf = b""
+while not buf.endswith(b"\n\n"):
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+print(buf.decode(errors="replace").strip())
+EOF2
+}

@@ -345,6 +345,32 @@ e2e_dead() {
 	[ "$_st" = Z ]
 }
 
+# ------------------------------------------------------------------ redis
+
+# e2e_redis_start: a private redis-server on 127.0.0.1:$REDISPORT (a free
+# port, chosen the first time), without persistence, its output in
+# $WORK/redis.log; REDIS_PID, stopped by the cleanup.  Again after
+# e2e_redis_stop: the same port.
+e2e_redis_start() {
+	command -v redis-server >/dev/null ||
+		e2e_die "redis-server is not installed (make check installs it)"
+	if [ -z "$REDISPORT" ]; then
+		e2e_free_port
+		REDISPORT=$E2E_PORT
+	fi
+	redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
+		--appendonly no --loglevel warning >>"$WORK/redis.log" 2>&1 &
+	REDIS_PID=$!
+	e2e_track "$REDIS_PID"
+	e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
+		e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+}
+
+e2e_redis_stop() {
+	kill "$REDIS_PID"
+	e2e_wait 5 e2e_dead "$REDIS_PID"
+}
+
 # ------------------------------------------------------------------ milter
 
 # milter_start CMD ARGS...: run the milter in the foreground of a background

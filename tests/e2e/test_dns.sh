@@ -141,22 +141,8 @@ echo "policy_service = { listen = \"unix:$WORK/policyd.sock\"; };" >>"$WORK/poli
 milter_stop
 milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
 e2e_wait 10 test -S "$WORK/policyd.sock" || e2e_die "no policy service socket"
-ans=$(python3 - "$WORK/policyd.sock" <<'EOF2'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.0.3\n"
-          b"sender=a@b.example\nrecipient=user@example.com\n\n")
-buf = b""
-while not buf.endswith(b"\n\n"):
-    d = s.recv(4096)
-    if not d:
-        break
-    buf += d
-print(buf.decode(errors="replace").strip())
-EOF2
-)
+ans=$(pf_policy_ask "$WORK/policyd.sock" protocol_state=RCPT \
+    client_address=127.0.0.3 sender=a@b.example recipient=user@example.com)
 case "$ans" in
 "action=554 5.7.1 Client 127.0.0.3 is listed on the DNS block list bl.e2e.test (Blocked"*)
 	e2e_ok "the policy service answers a listed client with the same 554 5.7.1" ;;

@@ -14,17 +14,9 @@ e2e_init limits
 
 MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
 [ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
-command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
 CTL="$MILTER_BIN ctl -s $WORK/ctl.sock"
 
-e2e_free_port
-REDISPORT=$E2E_PORT
-redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
-	--appendonly no --loglevel warning >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-e2e_track "$REDIS_PID"
-e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
-	e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+e2e_redis_start
 
 write_policy() { # BACKEND RATE
 	if [ "$1" = redis ]; then
@@ -126,6 +118,5 @@ pf_start "$MILTER_PF_SOCKET"
 scenario memory
 scenario redis
 
-kill "$REDIS_PID"
-e2e_wait 5 e2e_dead "$REDIS_PID"
+e2e_redis_stop
 e2e_done

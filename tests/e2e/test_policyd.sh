@@ -91,20 +91,7 @@ milter_fresh() {
 
 # pd_raw ATTR=VALUE...: one request to the policy socket; prints the answer.
 pd_raw() {
-	python3 - "$PD_SOCK" "$@" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(("request=smtpd_access_policy\n" + "".join(a + "\n" for a in sys.argv[2:]) + "\n").encode())
-buf = b""
-while not buf.endswith(b"\n\n"):
-    d = s.recv(4096)
-    if not d:
-        break
-    buf += d
-print(buf.decode(errors="replace").strip())
-EOF
+	pf_policy_ask "$PD_SOCK" "$@"
 }
 
 # The counter of RULE for KEY, as `ctl show` prints it: "used=N".

@@ -15,7 +15,6 @@ e2e_init prefix
 MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
 [ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
 command -v python3 >/dev/null || e2e_die "python3 is needed for the raw requests"
-command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
 PD_SOCK=$WORK/milter/policyd.sock
 
 BACKEND=memory
@@ -40,23 +39,9 @@ EOF2
 }
 
 pd() { # CLIENT INSTANCE
-	python3 - "$PD_SOCK" "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=%s\n"
-       "client_port=1\nsender=a@b.example\nrecipient=user@example.com\n"
-       "instance=%s\n\n" % (sys.argv[2], sys.argv[3]))
-s.sendall(req.encode())
-buf = b""
-while not buf.endswith(b"\n\n"):
-    d = s.recv(4096)
-    if not d:
-        break
-    buf += d
-print(buf.decode(errors="replace").strip())
-EOF
+	pf_policy_ask "$PD_SOCK" protocol_state=RCPT client_address="$1" \
+	    client_port=1 sender=a@b.example recipient=user@example.com \
+	    instance="$2"
 }
 
 expect_pd() { # CLIENT INSTANCE WANT-PREFIX DESCRIPTION
@@ -131,16 +116,8 @@ scenario() { # BACKEND
 		e2e_fail "try with the default /64, got: $out"
 }
 
-e2e_free_port
-REDISPORT=$E2E_PORT
-redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
-	--appendonly no --loglevel warning >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-e2e_track "$REDIS_PID"
-e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
-	e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+e2e_redis_start
 scenario memory
 scenario redis
-kill "$REDIS_PID"
-e2e_wait 5 e2e_dead "$REDIS_PID"
+e2e_redis_stop
 e2e_done

@@ -11,9 +11,6 @@ e2e_init top
 
 MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
 [ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
-command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
-e2e_free_port
-REDISPORT=$E2E_PORT
 
 write_policy() {	# STATE_GROUP
 	cat >"$WORK/policy.conf" <<EOF2
@@ -91,18 +88,12 @@ traffic memory
 check_top memory
 milter_stop
 
-redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no \
-	--loglevel warning >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-e2e_track "$REDIS_PID"
-e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
-	e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+e2e_redis_start
 write_policy "{ backend = \"redis\"; redis = { server = \"127.0.0.1:$REDISPORT\"; prefix = \"top:\"; }; }"
 milter_start "$MILTER_BIN" -f -c "$WORK/policy.conf" -p "$MILTER_SOCKET"
 traffic redis
 check_top redis
 pf_stop
 milter_stop
-kill "$REDIS_PID"
-e2e_wait 5 e2e_dead "$REDIS_PID"
+e2e_redis_stop
 e2e_done

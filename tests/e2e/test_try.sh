@@ -22,13 +22,7 @@ MILTER_BIN=${E2E_MILTER_BIN:-$E2E_ROOT/milter/milter-policy}
 [ -x "$MILTER_BIN" ] || e2e_die "$MILTER_BIN is not built (run make)"
 command -v redis-server >/dev/null || e2e_die "redis-server is not installed (make check installs it)"
 
-e2e_free_port
-REDISPORT=$E2E_PORT
-redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
-	--appendonly no --loglevel warning >"$WORK/redis.log" 2>&1 &
-e2e_track "$!"
-e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
-	e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
+e2e_redis_start
 
 cat >"$WORK/policy.conf" <<EOF2
 state = { backend = "redis"; on_error = "tempfail";

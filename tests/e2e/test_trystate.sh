@@ -38,24 +38,9 @@ now_ms() {
 
 # One END-OF-MESSAGE request of SIZE bytes from CLIENT; prints the action.
 pd_eom() { # CLIENT SIZE
-	python3 - "$PD_SOCK" "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-req = ("request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\n"
-       "client_address=%s\nclient_port=1\nsender=a@b.example\n"
-       "recipient=user@example.com\nsize=%s\ninstance=t1\n\n"
-       % (sys.argv[2], sys.argv[3]))
-s.sendall(req.encode())
-buf = b""
-while not buf.endswith(b"\n\n"):
-    d = s.recv(4096)
-    if not d:
-        break
-    buf += d
-print(buf.decode(errors="replace").strip())
-EOF
+	pf_policy_ask "$PD_SOCK" protocol_state=END-OF-MESSAGE \
+	    client_address="$1" client_port=1 sender=a@b.example \
+	    recipient=user@example.com size="$2" instance=t1
 }
 
 # Until the wall clock is 300 to 600 ms into a second.

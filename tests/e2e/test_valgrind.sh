@@ -261,17 +261,7 @@ vg_check "memory store"
 
 # The Redis store, its connection pool and its failures: a private
 # redis-server that goes away and comes back.
-e2e_free_port
-REDISPORT=$E2E_PORT
-redis_start() {
-	redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' \
-		--appendonly no --loglevel warning >>"$WORK/redis.log" 2>&1 &
-	REDIS_PID=$!
-	e2e_track "$REDIS_PID"
-	e2e_wait 5 redis-cli -p "$REDISPORT" ping >/dev/null 2>&1 ||
-		e2e_die "redis-server did not answer on 127.0.0.1:$REDISPORT"
-}
-redis_start
+e2e_redis_start
 write_policy 2/1h
 sed -i "s|^state = .*|state = { backend = \"redis\"; redis = { server = \"127.0.0.1:$REDISPORT\"; timeout = \"500ms\"; }; };|" \
 	"$WORK/policy.conf"
@@ -281,11 +271,10 @@ pf_start "$MILTER_PF_SOCKET"
 limit_of_two "redis, rate limit"
 smtp_try --local-interface 127.0.0.7 --to user@example.com --body "Same body on Redis."
 expect_reply eom 250 2.0.0 "" "redis: a body fingerprint counted"
-kill "$REDIS_PID"
-e2e_wait 5 e2e_dead "$REDIS_PID"
+e2e_redis_stop
 smtp_try --local-interface 127.0.0.4 --to user@example.com
 expect_reply mail 451 4.3.0 "" "redis down: 451 4.3.0"
-redis_start
+e2e_redis_start
 for n in 1 2 3 4 5 6 7; do	# its backoff is at most 5 s
 	smtp_try --local-interface 127.0.0.5 --to user@example.com
 	[ -n "$(try_reply eom)" ] && break
